@@ -78,7 +78,7 @@ enum ibp_status ibp_pass_bounds(const struct ibp_net *net, struct ibp_workspace 
 
 /* ibp_pass_clean(x, IBP_BN_TRAIN) followed by ibp_pass_bounds(IBP_BN_TRAIN), fused
  * layer by layer (the clean batch and the box centres share one GEMM per layer).
- * Same results as the two calls. */
+ * Same results as the two calls up to float rounding (GEMM blocks fall differently). */
 enum ibp_status ibp_pass_train(const struct ibp_net *net, struct ibp_workspace *ws,
                                const float *x, const float *lo, const float *hi, int batch,
                                const struct ibp_spec *spec, float *logits, float *lb,

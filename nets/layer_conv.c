@@ -1,0 +1,217 @@
+/* CONV2D on NHWC values: im2col over a chunk of whole samples, then one GEMM per group
+ * against the packed weight [out][kh][kw][in/g]. Chunks have a fixed number of samples
+ * per layer, so accumulations over chunks (dW) do not depend on the thread count.
+ * A 1x1 convolution with stride 1, no padding and one group reads its input directly. */
+#include <math.h>
+#include <string.h>
+
+#include "nets/gemm.h"
+#include "nets/workspace.h"
+
+struct conv_geom {
+    int H, W, C;       /* input */
+    int Ho, Wo, Co;    /* output */
+    int kh, kw, sh, sw, ph, pw, dh, dw, groups;
+    int cg, og;        /* channels per group in / out */
+    long K;            /* kh * kw * cg */
+    int direct;        /* the input is already the im2col matrix */
+};
+
+static struct conv_geom geom(const struct ibp_net *net, int k)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
+    struct conv_geom g = {in.h, in.w, in.c, out.h, out.w, out.c, l->kh, l->kw, l->sh, l->sw,
+                          l->ph, l->pw, l->dh, l->dw, l->groups, in.c / l->groups,
+                          out.c / l->groups, 0, 0};
+    g.K = (long)g.kh * g.kw * g.cg;
+    g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
+               g.groups == 1;
+    return g;
+}
+
+/* col[(n, oh, ow)][(i, j, c)] for samples [0, ns) of `in` (NHWC), group `grp` */
+static void im2col(const struct conv_geom *g, const float *in, int ns, int grp, float *col,
+                   int threads)
+{
+    long rows_per_sample = (long)g->Ho * g->Wo;
+    long nrows = rows_per_sample * ns;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long row = 0; row < nrows; row++) {
+        long n = row / rows_per_sample, q = row % rows_per_sample;
+        int oh = (int)(q / g->Wo), ow = (int)(q % g->Wo);
+        float *dst = col + row * g->K;
+        for (int i = 0; i < g->kh; i++) {
+            int ih = oh * g->sh - g->ph + i * g->dh;
+            for (int j = 0; j < g->kw; j++, dst += g->cg) {
+                int iw = ow * g->sw - g->pw + j * g->dw;
+                if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) {
+                    memset(dst, 0, (size_t)g->cg * sizeof(float));
+                    continue;
+                }
+                const float *src = in + (((size_t)n * g->H + ih) * g->W + iw) * g->C +
+                                   (size_t)grp * g->cg;
+                memcpy(dst, src, (size_t)g->cg * sizeof(float));
+            }
+        }
+    }
+}
+
+/* gin (NHWC) += col2im(dcol) for samples [0, ns); each sample by one thread, so the
+ * order of additions is fixed */
+static void col2im_add(const struct conv_geom *g, const float *dcol, int ns, int grp, float *gin,
+                       int threads)
+{
+    long rows_per_sample = (long)g->Ho * g->Wo;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int n = 0; n < ns; n++) {
+        for (long q = 0; q < rows_per_sample; q++) {
+            int oh = (int)(q / g->Wo), ow = (int)(q % g->Wo);
+            const float *src = dcol + ((long)n * rows_per_sample + q) * g->K;
+            for (int i = 0; i < g->kh; i++) {
+                int ih = oh * g->sh - g->ph + i * g->dh;
+                for (int j = 0; j < g->kw; j++, src += g->cg) {
+                    int iw = ow * g->sw - g->pw + j * g->dw;
+                    if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W)
+                        continue;
+                    float *dst = gin + (((size_t)n * g->H + ih) * g->W + iw) * g->C +
+                                 (size_t)grp * g->cg;
+                    for (int c = 0; c < g->cg; c++)
+                        dst[c] += src[c];
+                }
+            }
+        }
+    }
+}
+
+/* out[s0 .. s0+ns) = conv(in[...], wp) (+ bias) for one stream array */
+static void conv_stream_forward(const struct pass_ctx *p, int k, const struct conv_geom *g,
+                                const float *in, float *out, int ns_total, const float *wp,
+                                const float *bias)
+{
+    struct ibp_workspace *ws = p->ws;
+    size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
+    int chunk = (int)ws_conv_chunk_samples(p->net, k);
+    for (int s0 = 0; s0 < ns_total; s0 += chunk) {
+        int ns = ns_total - s0 < chunk ? ns_total - s0 : chunk;
+        const float *src = in + (size_t)s0 * in_per;
+        float *dst = out + (size_t)s0 * out_per;
+        long M = (long)ns * g->Ho * g->Wo;
+        if (bias) {
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+            for (long r = 0; r < M; r++)
+                memcpy(dst + r * g->Co, bias, (size_t)g->Co * sizeof(float));
+        }
+        float beta = bias ? 1.0f : 0.0f;
+        for (int grp = 0; grp < g->groups; grp++) {
+            const float *a = src;
+            if (!g->direct) {
+                im2col(g, src, ns, grp, ws->col, p->threads);
+                a = ws->col;
+            }
+            ibp_sgemm(0, 1, M, g->og, g->K, 1.0f, a, g->K, wp + (size_t)grp * g->og * g->K, g->K,
+                      beta, dst + (size_t)grp * g->og, g->Co, p->threads);
+        }
+    }
+}
+
+void layer_conv_forward(const struct pass_ctx *p, int k)
+{
+    const struct ibp_layer_spec *l = &p->net->layers[k];
+    struct ibp_workspace *ws = p->ws;
+    const struct value_buf *in = &ws->v[l->in[0]], *out = &ws->v[k + 1];
+    struct conv_geom g = geom(p->net, k);
+    conv_stream_forward(p, k, &g, in->x + (size_t)p->x0 * in->size,
+                        out->x + (size_t)p->x0 * out->size, p->nx, ws->wpack[k],
+                        ibp_layer_bias(p->net, k));
+    if (p->bounds)
+        conv_stream_forward(p, k, &g, in->r, out->r, p->batch, ws->wabs[k], NULL);
+}
+
+/* For one stream: dwp += gout^T col (when dwp), gin += col2im(gout wp) (when gin). */
+static void conv_stream_backward(const struct pass_ctx *p, int k, const struct conv_geom *g,
+                                 const float *in, const float *gout, float *gin, int ns_total,
+                                 const float *wp, float *dwp)
+{
+    struct ibp_workspace *ws = p->ws;
+    size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
+    int chunk = (int)ws_conv_chunk_samples(p->net, k);
+    for (int s0 = 0; s0 < ns_total; s0 += chunk) {
+        int ns = ns_total - s0 < chunk ? ns_total - s0 : chunk;
+        const float *src = in + (size_t)s0 * in_per;
+        const float *go = gout + (size_t)s0 * out_per;
+        long M = (long)ns * g->Ho * g->Wo;
+        for (int grp = 0; grp < g->groups; grp++) {
+            const float *w_g = wp + (size_t)grp * g->og * g->K;
+            const float *go_g = go + (size_t)grp * g->og;
+            if (dwp) {
+                const float *a = src;
+                if (!g->direct) {
+                    im2col(g, src, ns, grp, ws->col, p->threads);
+                    a = ws->col;
+                }
+                ibp_sgemm(1, 0, g->og, g->K, M, 1.0f, go_g, g->Co, a, g->K, 1.0f,
+                          dwp + (size_t)grp * g->og * g->K, g->K, p->threads);
+            }
+            if (!gin)
+                continue;
+            float *gi = gin + (size_t)s0 * in_per;
+            if (g->direct) {
+                ibp_sgemm(0, 0, M, g->K, g->og, 1.0f, go_g, g->Co, w_g, g->K, 1.0f, gi, g->C,
+                          p->threads);
+            } else {
+                ibp_sgemm(0, 0, M, g->K, g->og, 1.0f, go_g, g->Co, w_g, g->K, 0.0f, ws->dcol,
+                          g->K, p->threads);
+                col2im_add(g, ws->dcol, ns, grp, gi, p->threads);
+            }
+        }
+    }
+}
+
+void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
+{
+    const struct ibp_layer_spec *l = &p->net->layers[k];
+    struct ibp_workspace *ws = p->ws;
+    const struct value_buf *in = &ws->v[l->in[0]], *out = &ws->v[k + 1];
+    struct conv_geom g = geom(p->net, k);
+    int want_in = ws->needs_grad[l->in[0]];
+    size_t nw = (size_t)g.Co * g.K;
+    float *dwp = grad ? ws->dwpack[k] : NULL, *dwa = grad && p->bounds ? ws->dwabs[k] : NULL;
+    if (dwp)
+        memset(dwp, 0, nw * sizeof(float));
+    if (dwa)
+        memset(dwa, 0, nw * sizeof(float));
+    conv_stream_backward(p, k, &g, in->x + (size_t)p->x0 * in->size,
+                         out->gx + (size_t)p->x0 * out->size,
+                         want_in ? in->gx + (size_t)p->x0 * in->size : NULL, p->nx,
+                         ws->wpack[k], dwp);
+    if (p->bounds)
+        conv_stream_backward(p, k, &g, in->r, out->gr, want_in ? in->gr : NULL, p->batch,
+                             ws->wabs[k], dwa);
+    if (!grad)
+        return;
+    /* unpack [o][kh][kw][c] -> [o][c][kh][kw], adding sign(W) d|W| */
+    float *dw = grad + p->net->param_off[k];
+    const float *wp = ws->wpack[k];
+    int kk = g.kh * g.kw;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (int o = 0; o < g.Co; o++)
+        for (int c = 0; c < g.cg; c++)
+            for (int q = 0; q < kk; q++) {
+                size_t src = ((size_t)o * kk + q) * g.cg + c;
+                float d = dwp[src];
+                if (dwa)
+                    d += wp[src] > 0.0f ? dwa[src] : (wp[src] < 0.0f ? -dwa[src] : 0.0f);
+                dw[((size_t)o * g.cg + c) * kk + q] += d;
+            }
+    float *b = ibp_layer_bias(p->net, k);
+    if (b) {
+        double *sum = ws->chsum;
+        memset(sum, 0, (size_t)g.Co * sizeof(double));
+        reduce_rows(ws, p->threads, REDUCE_SUM, out->gx + (size_t)p->x0 * out->size, NULL, NULL,
+                    (size_t)p->nx * g.Ho * g.Wo, g.Co, sum);
+        float *gb = grad + (b - p->net->params);
+        for (int o = 0; o < g.Co; o++)
+            gb[o] += (float)sum[o];
+    }
+}

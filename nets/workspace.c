@@ -1,0 +1,375 @@
+#include "nets/workspace.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows of one partial sum in reduce_rows: fixed, so sums do not depend on threads. */
+#define REDUCE_CHUNK 512
+/* Target size of one im2col chunk, in floats (16 MiB). */
+#define COL_TARGET_FLOATS ((size_t)4 << 20)
+
+static size_t ceil_div(size_t a, size_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Samples per im2col chunk of conv layer k: whole samples, about COL_TARGET floats. */
+static size_t conv_chunk_samples(const struct ibp_net *net, int k)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
+    size_t kdim = (size_t)l->kh * l->kw * (in.c / l->groups);
+    size_t per_sample = kdim * (size_t)out.h * out.w;
+    size_t s = COL_TARGET_FLOATS / (per_sample ? per_sample : 1);
+    return s ? s : 1;
+}
+
+size_t ws_conv_chunk_samples(const struct ibp_net *net, int k)
+{
+    return conv_chunk_samples(net, k);
+}
+
+static int grow(void **p, size_t bytes)
+{
+    void *q = calloc(bytes ? bytes : 1, 1);
+    if (!q)
+        return 0;
+    free(*p);
+    *p = q;
+    return 1;
+}
+
+int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows)
+{
+    if (rows <= ws->spec_cap)
+        return 1;
+    size_t b = (size_t)ws->max_batch, rr = (size_t)rows, out = (size_t)ibp_net_outputs(net);
+    const struct ibp_layer_spec *last = &net->layers[net->n_layers - 1];
+    size_t h = last->kind == IBP_LAYER_LINEAR ? (size_t)last->in_size : out;
+    if (!grow((void **)&ws->spec_C, b * rr * out * sizeof(float)) ||
+        !grow((void **)&ws->spec_c, b * rr * sizeof(float)) ||
+        !grow((void **)&ws->spec_r, b * rr * sizeof(float)) ||
+        !grow((void **)&ws->spec_gc, b * rr * sizeof(float)) ||
+        !grow((void **)&ws->spec_gr, b * rr * sizeof(float)) ||
+        !grow((void **)&ws->fold, (size_t)ws->threads * rr * h * sizeof(float)))
+        return 0;
+    ws->fold_floats = rr * h;
+    ws->spec_cap = rows;
+    return 1;
+}
+
+void ibp_ws_free(struct ibp_workspace *ws)
+{
+    if (!ws)
+        return;
+    for (int v = 0; ws->v && v <= ws->n_layers; v++) {
+        free(ws->v[v].x);
+        free(ws->v[v].r);
+        free(ws->v[v].gx);
+        free(ws->v[v].gr);
+    }
+    for (int k = 0; k < ws->n_layers; k++) {
+        if (ws->bn) {
+            free(ws->bn[k].mean);
+            free(ws->bn[k].var);
+            free(ws->bn[k].s);
+            free(ws->bn[k].t);
+            free(ws->bn[k].ds);
+            free(ws->bn[k].dt);
+        }
+        if (ws->wpack) {
+            free(ws->wpack[k]);
+            free(ws->wabs[k]);
+            free(ws->dwpack[k]);
+            free(ws->dwabs[k]);
+        }
+    }
+    free(ws->v);
+    free(ws->bn);
+    free(ws->wpack);
+    free(ws->wabs);
+    free(ws->dwpack);
+    free(ws->dwabs);
+    free(ws->pool_tmp);
+    free(ws->col);
+    free(ws->dcol);
+    free(ws->partial);
+    free(ws->chsum);
+    free(ws->chsum2);
+    free(ws->labels);
+    free(ws->spec_C);
+    free(ws->spec_c);
+    free(ws->spec_r);
+    free(ws->spec_gc);
+    free(ws->spec_gr);
+    free(ws->fold);
+    free(ws->needs_grad);
+    free(ws->kinds);
+    free(ws->in0);
+    free(ws);
+}
+
+static float *alloc_floats(size_t n, int *ok)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p)
+        *ok = 0;
+    return p;
+}
+
+enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned flags,
+                              struct ibp_workspace **out, struct ibp_error *err)
+{
+    *out = NULL;
+    if (max_batch <= 0)
+        return ibp_fail(err, IBP_ERR_ARG, "workspace: batch size %d must be positive", max_batch);
+    if (!(flags & (IBP_WS_CLEAN | IBP_WS_BOUNDS)))
+        return ibp_fail(err, IBP_ERR_ARG, "workspace: needs IBP_WS_CLEAN and/or IBP_WS_BOUNDS");
+    struct ibp_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
+    int L = net->n_layers, ok = 1;
+    size_t B = (size_t)max_batch;
+    ws->n_layers = L;
+    ws->max_batch = max_batch;
+    ws->flags = flags;
+    ws->threads = omp_get_max_threads();
+    ws->v = calloc((size_t)L + 1, sizeof *ws->v);
+    ws->bn = calloc((size_t)L, sizeof *ws->bn);
+    ws->wpack = calloc((size_t)L, sizeof(float *));
+    ws->wabs = calloc((size_t)L, sizeof(float *));
+    ws->dwpack = calloc((size_t)L, sizeof(float *));
+    ws->dwabs = calloc((size_t)L, sizeof(float *));
+    ws->labels = calloc(B, sizeof(int));
+    ws->needs_grad = calloc((size_t)L + 1, sizeof(int));
+    ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
+    ws->in0 = calloc((size_t)L, sizeof *ws->in0);
+    if (!ws->kinds || !ws->in0 || !ws->v || !ws->bn || !ws->wpack || !ws->wabs || !ws->dwpack || !ws->dwabs ||
+        !ws->labels || !ws->needs_grad) {
+        ibp_ws_free(ws);
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
+    }
+    int bounds = (flags & IBP_WS_BOUNDS) != 0, grad = (flags & IBP_WS_GRAD) != 0;
+    size_t xrows = bounds ? 2 * B : B;
+    size_t max_partial = 0, max_col = 0, max_channels = 1;
+    for (int v = 0; v <= L && ok; v++) {
+        struct ibp_shape s = net->shapes[v];
+        size_t size = ibp_shape_size(s);
+        ws->v[v].size = size;
+        ws->v[v].x = alloc_floats(xrows * size, &ok);
+        if (bounds)
+            ws->v[v].r = alloc_floats(B * size, &ok);
+        if (grad) {
+            ws->v[v].gx = alloc_floats(xrows * size, &ok);
+            if (bounds)
+                ws->v[v].gr = alloc_floats(B * size, &ok);
+        }
+        size_t part = ceil_div(xrows * (size_t)s.h * s.w, REDUCE_CHUNK) * (size_t)s.c;
+        if (part > max_partial)
+            max_partial = part;
+        if ((size_t)s.c > max_channels)
+            max_channels = (size_t)s.c;
+    }
+    for (int k = 0; k < L && ok; k++) {
+        const struct ibp_layer_spec *l = &net->layers[k];
+        size_t np = ibp_layer_param_count(net, k);
+        if (l->kind == IBP_LAYER_BATCHNORM) {
+            int c = net->shapes[l->in[0]].c;
+            ws->bn[k].channels = c;
+            ws->bn[k].mean = alloc_floats((size_t)c, &ok);
+            ws->bn[k].var = alloc_floats((size_t)c, &ok);
+            ws->bn[k].s = alloc_floats((size_t)c, &ok);
+            ws->bn[k].t = alloc_floats((size_t)c, &ok);
+            ws->bn[k].ds = calloc((size_t)c, sizeof(double));
+            ws->bn[k].dt = calloc((size_t)c, sizeof(double));
+            if (!ws->bn[k].ds || !ws->bn[k].dt)
+                ok = 0;
+        } else if (l->kind == IBP_LAYER_CONV2D || l->kind == IBP_LAYER_LINEAR) {
+            size_t nw = np - (l->no_bias ? 0 : (size_t)l->out);
+            if (l->kind == IBP_LAYER_CONV2D) {
+                ws->wpack[k] = alloc_floats(nw, &ok);
+                if (grad)
+                    ws->dwpack[k] = alloc_floats(nw, &ok);
+                struct ibp_shape in = net->shapes[l->in[0]], o = net->shapes[k + 1];
+                size_t kdim = (size_t)l->kh * l->kw * (in.c / l->groups);
+                size_t samples = conv_chunk_samples(net, k);
+                if (samples > xrows)
+                    samples = xrows;
+                size_t col = samples * (size_t)o.h * o.w * kdim;
+                if (col > max_col)
+                    max_col = col;
+            }
+            if (bounds) {
+                ws->wabs[k] = alloc_floats(nw, &ok);
+                if (grad)
+                    ws->dwabs[k] = alloc_floats(nw, &ok);
+            }
+        }
+    }
+    size_t max_pool = 0;
+    for (int k = 0; k < L; k++)
+        if (net->layers[k].kind == IBP_LAYER_MAXPOOL && ibp_shape_size(net->shapes[k + 1]) > max_pool)
+            max_pool = ibp_shape_size(net->shapes[k + 1]);
+    if (ok && grad && bounds && max_pool)
+        ws->pool_tmp = alloc_floats(2 * B * max_pool, &ok);
+    if (ok) {
+        ws->col_floats = max_col;
+        ws->col = alloc_floats(max_col, &ok);
+        if (grad)
+            ws->dcol = alloc_floats(max_col, &ok);
+        ws->partial_doubles = max_partial;
+        ws->partial = calloc(max_partial ? max_partial : 1, sizeof(double));
+        ws->chsum = calloc(max_channels, sizeof(double));
+        ws->chsum2 = calloc(max_channels, sizeof(double));
+        if (!ws->partial || !ws->chsum || !ws->chsum2)
+            ok = 0;
+    }
+    if (ok && bounds && !ws_spec_reserve(ws, net, ibp_net_outputs(net)))
+        ok = 0;
+    if (!ok) {
+        ibp_ws_free(ws);
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace of batch %d",
+                        max_batch);
+    }
+    for (int k = 0; k < L; k++) {
+        ws->kinds[k] = net->layers[k].kind;
+        ws->in0[k] = net->layers[k].in[0];
+    }
+    /* a value's gradient is needed when a parameter lies upstream of it */
+    for (int k = 0; k < L; k++) {
+        const struct ibp_layer_spec *l = &net->layers[k];
+        int upstream = ws->needs_grad[l->in[0]] ||
+                       (l->kind == IBP_LAYER_ADD && ws->needs_grad[l->in[1]]);
+        ws->needs_grad[k + 1] = upstream || ibp_layer_param_count(net, k) > 0;
+    }
+    *out = ws;
+    return IBP_OK;
+}
+
+size_t ibp_ws_bytes(const struct ibp_workspace *ws)
+{
+    size_t floats = ws->col_floats * (ws->dcol ? 2 : 1) + (size_t)ws->max_batch * ws->spec_cap * 4 +
+                    ws->fold_floats * (size_t)ws->threads;
+    size_t xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 : 1;
+    for (int v = 0; v <= ws->n_layers; v++) {
+        size_t per = ws->v[v].size * (size_t)ws->max_batch;
+        floats += per * xrows * (ws->v[v].gx ? 2 : 1);
+        if (ws->v[v].r)
+            floats += per * (ws->v[v].gr ? 2 : 1);
+    }
+    return floats * sizeof(float) + ws->partial_doubles * sizeof(double);
+}
+
+void ibp_ws_set_threads(struct ibp_workspace *ws, int threads)
+{
+    ws->threads = threads > 0 ? threads : 1;
+}
+
+int ibp_ws_spec_rows(const struct ibp_workspace *ws)
+{
+    return ws->rows;
+}
+
+void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
+                 const float *b, const double *center, size_t rows, int channels, double *out)
+{
+    size_t nchunk = ceil_div(rows, REDUCE_CHUNK);
+    double *part = ws->partial;
+    size_t C = (size_t)channels;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t ch = 0; ch < nchunk; ch++) {
+        double *acc = part + ch * C;
+        for (size_t c = 0; c < C; c++)
+            acc[c] = 0.0;
+        size_t r1 = (ch + 1) * REDUCE_CHUNK < rows ? (ch + 1) * REDUCE_CHUNK : rows;
+        for (size_t r = ch * REDUCE_CHUNK; r < r1; r++) {
+            const float *ar = a + r * C;
+            if (kind == REDUCE_SUM) {
+                for (size_t c = 0; c < C; c++)
+                    acc[c] += ar[c];
+            } else if (kind == REDUCE_SUM_SQ_DEV) {
+                for (size_t c = 0; c < C; c++) {
+                    double d = ar[c] - center[c];
+                    acc[c] += d * d;
+                }
+            } else {
+                const float *br = b + r * C;
+                for (size_t c = 0; c < C; c++)
+                    acc[c] += (double)ar[c] * br[c];
+            }
+        }
+    }
+    for (size_t ch = 0; ch < nchunk; ch++)
+        for (size_t c = 0; c < C; c++)
+            out[c] += part[ch * C + c];
+}
+
+void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
+                     int with_abs)
+{
+    for (int k = 0; k < net->n_layers; k++) {
+        const struct ibp_layer_spec *l = &net->layers[k];
+        if (l->kind != IBP_LAYER_CONV2D && l->kind != IBP_LAYER_LINEAR)
+            continue;
+        const float *w = ibp_layer_weight(net, k);
+        float *packed = ws->wpack[k], *wa = with_abs ? ws->wabs[k] : NULL;
+        if (l->kind == IBP_LAYER_LINEAR) {
+            if (!wa)
+                continue;
+            size_t n = (size_t)l->out * l->in_size;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (size_t i = 0; i < n; i++)
+                wa[i] = fabsf(w[i]);
+            continue;
+        }
+        /* OIHW -> O,kh,kw,I: the im2col rows are (kh, kw, channel) */
+        int cin = net->shapes[l->in[0]].c / l->groups, kk = l->kh * l->kw;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int o = 0; o < l->out; o++)
+            for (int i = 0; i < cin; i++)
+                for (int q = 0; q < kk; q++) {
+                    float val = w[((size_t)o * cin + i) * kk + q];
+                    size_t dst = ((size_t)o * kk + q) * cin + i;
+                    packed[dst] = val;
+                    if (wa)
+                        wa[dst] = fabsf(val);
+                }
+    }
+}
+
+enum ibp_status ibp_ws_relu_bounds(struct ibp_workspace *ws, struct ibp_relu_bounds *out, int n,
+                                   const float **input_r, size_t *input_size,
+                                   struct ibp_error *err)
+{
+    if (!(ws->flags & IBP_WS_GRAD) || !(ws->flags & IBP_WS_BOUNDS))
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "relu bounds: the workspace needs IBP_WS_BOUNDS | IBP_WS_GRAD");
+    if (!ws->bounds_done)
+        return ibp_fail(err, IBP_ERR_ARG, "relu bounds: no bounds pass has run");
+    int B = ws->batch, found = 0;
+    for (int k = 0; k < ws->n_layers; k++) {
+        if (ws->kinds[k] != IBP_LAYER_RELU)
+            continue;
+        if (found < n) {
+            struct value_buf *v = &ws->v[ws->in0[k]];
+            out[found] = (struct ibp_relu_bounds){
+                .layer = k,
+                .size = v->size,
+                .c = v->x + (size_t)B * v->size,
+                .r = v->r,
+                .gc = v->gx + (size_t)B * v->size,
+                .gr = v->gr,
+            };
+        }
+        found++;
+    }
+    if (found != n)
+        return ibp_fail(err, IBP_ERR_ARG, "relu bounds: the network has %d ReLU layers, not %d",
+                        found, n);
+    int v0 = ws->n_layers > 0 && ws->kinds[0] == IBP_LAYER_NORMALIZE && ws->in0[0] == 0 ? 1 : 0;
+    *input_r = ws->v[v0].r;
+    *input_size = ws->v[v0].size;
+    return IBP_OK;
+}

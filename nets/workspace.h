@@ -1,0 +1,132 @@
+/* workspace.h — internal: what a workspace holds and how the layer kernels see it.
+ * Not part of the public API (passes.h is).
+ *
+ * Streams. Every value v has
+ *   x[v]  [2*batch][size]: rows [0, batch) the clean batch, rows [batch, 2*batch) the
+ *         box centres c, so that one GEMM per layer serves both (they share W);
+ *   r[v]  [batch][size]:   box radii;
+ *   gx[v], gr[v]: gradients of the same shapes (with IBP_WS_GRAD).
+ * Images are NHWC ([row][h][w][c]), vectors [row][c]. A pass works on the x rows
+ * [x0, x0 + nx) (clean only: [0, B); bounds only: [B, 2B); both: [0, 2B)) and, when
+ * bounds are active, on r rows [0, B). */
+#ifndef IBP_WORKSPACE_H
+#define IBP_WORKSPACE_H
+
+#include <stddef.h>
+
+#include "nets/passes.h"
+
+struct value_buf {
+    size_t size; /* elements per sample */
+    float *x, *r, *gx, *gr;
+};
+
+/* Per BATCHNORM layer: the affine (s, t) of the last pass and, in training, the batch
+ * statistics that produced it; gradient accumulators for backward. */
+struct bn_state {
+    int channels;
+    float *mean, *var; /* batch statistics (biased var) of the last train-mode clean pass */
+    float *s, *t;      /* y = s x + t, per channel */
+    double *ds, *dt;   /* dL/ds, dL/dt accumulated in backward */
+};
+
+struct ibp_workspace {
+    int n_layers;
+    int max_batch;
+    unsigned flags;
+    int threads;
+    struct value_buf *v;   /* [n_layers + 1] */
+    struct bn_state *bn;   /* [n_layers], used for BATCHNORM layers */
+    float **wpack;         /* [n_layers]: CONV2D weight as [out][kh][kw][in/g] (NULL else) */
+    float **wabs;          /* [n_layers]: |W| in the packed layout (LINEAR/CONV2D) */
+    float **dwpack;        /* [n_layers]: packed dW (c and clean streams) for CONV2D */
+    float **dwabs;         /* [n_layers]: packed d|W| for LINEAR/CONV2D */
+    float *pool_tmp;       /* [2][max_batch][largest MAXPOOL output] bound gradients */
+    float *col;            /* im2col chunk [rows][k] */
+    float *dcol;           /* its gradient */
+    size_t col_floats;
+    size_t chunk_rows;     /* target rows per im2col chunk */
+    double *chsum, *chsum2; /* [largest channel count] per-channel sums */
+    double *partial;       /* chunked reduction partial sums */
+    size_t partial_doubles;
+    /* specification on the output (bounds stream) */
+    int spec_cap;          /* rows the spec buffers hold per sample */
+    int rows;              /* rows of the last bounds pass */
+    int spec_kind;         /* 0: none (bounds of z), 1: labels, 2: explicit C */
+    int *labels;           /* [max_batch] copy of the last labels */
+    float *spec_C;         /* [max_batch][spec_cap][outputs] copy of the last C */
+    float *spec_c, *spec_r, *spec_gc, *spec_gr; /* [max_batch][spec_cap] */
+    float *fold;           /* [threads][spec_cap][largest linear input] folded weights */
+    size_t fold_floats;
+    int *needs_grad;       /* [n_layers + 1]: value's gradient is needed */
+    enum ibp_layer_kind *kinds; /* [n_layers]: the structure the workspace was made for */
+    int *in0;              /* [n_layers]: first input value of each layer */
+    /* what ran since the last backward */
+    int batch;
+    int clean_done;
+    enum ibp_bn_mode clean_mode;
+    int bounds_done;
+    enum ibp_bn_mode bounds_mode;
+    int relu_slots_armed;
+};
+
+/* What one pass over the layers does. */
+struct pass_ctx {
+    const struct ibp_net *net;
+    struct ibp_workspace *ws;
+    int batch;
+    int x0, nx;       /* x rows in use */
+    int clean;        /* clean stream active (rows [0, batch)) */
+    int bounds;       /* bounds stream active (x rows [batch, 2 batch), r rows) */
+    enum ibp_bn_mode bn;
+    int threads;
+};
+
+/* Layer kernels (nets/layer_*.c). Forward writes value k+1 from its inputs; backward
+ * adds into the gradients of the inputs (and of the parameters, into grad). */
+void layer_normalize_forward(const struct pass_ctx *p, int k);
+void layer_normalize_backward(const struct pass_ctx *p, int k);
+void layer_relu_forward(const struct pass_ctx *p, int k);
+void layer_relu_backward(const struct pass_ctx *p, int k);
+void layer_add_forward(const struct pass_ctx *p, int k);
+void layer_add_backward(const struct pass_ctx *p, int k);
+void layer_flatten_forward(const struct pass_ctx *p, int k);
+void layer_flatten_backward(const struct pass_ctx *p, int k);
+void layer_linear_forward(const struct pass_ctx *p, int k);
+void layer_linear_backward(const struct pass_ctx *p, int k, float *grad);
+void layer_conv_forward(const struct pass_ctx *p, int k);
+void layer_conv_backward(const struct pass_ctx *p, int k, float *grad);
+void layer_bn_forward(const struct pass_ctx *p, int k);
+void layer_bn_backward(const struct pass_ctx *p, int k, float *grad);
+void layer_pool_forward(const struct pass_ctx *p, int k);
+void layer_pool_backward(const struct pass_ctx *p, int k);
+
+/* The bounds stream of the output under the spec (nets/spec.c). The last LINEAR layer
+ * is folded with the spec (k = its index) or, for other last layers, the spec is
+ * applied to the output value (k = -1). */
+void spec_forward(const struct pass_ctx *p, int k);
+void spec_backward(const struct pass_ctx *p, int k, float *grad);
+
+/* Samples per im2col chunk of conv layer k (fixed by the layer's shape). */
+size_t ws_conv_chunk_samples(const struct ibp_net *net, int k);
+
+/* Sizes the spec buffers for `rows` rows per sample (only grows); 0 when out of memory. */
+int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows);
+
+/* Packs the weights of the LINEAR/CONV2D layers for this pass (conv layout and, when
+ * with_abs, |W|). */
+void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
+                     int with_abs);
+
+/* Deterministic per-channel sums over rows of a [rows][channels] array:
+ * out[c] += sum_rows f(row, c), computed in fixed chunks of rows whatever the thread
+ * count. `kind` selects f (see reduce.c). */
+enum reduce_kind {
+    REDUCE_SUM,         /* a */
+    REDUCE_SUM_SQ_DEV,  /* (a - center[c])^2 */
+    REDUCE_SUM_PROD,    /* a * b */
+};
+void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
+                 const float *b, const double *center, size_t rows, int channels, double *out);
+
+#endif

@@ -1,0 +1,34 @@
+/* ref_net.h — naive double-precision reference of a network's passes, for tests.
+ *
+ * Straight loops in NCHW, no blocking, no GEMM: the thing the optimised engine is
+ * checked against. Parameters come as doubles so that finite differences can perturb
+ * them in double precision. */
+#ifndef IBP_TEST_REF_NET_H
+#define IBP_TEST_REF_NET_H
+
+#include "nets/net.h"
+
+struct ref_out {
+    double *logits;   /* [batch][outputs] clean pass (when x given) */
+    double *lb, *ub;  /* [batch][rows] bounds (when lo/hi given) */
+    int rows;
+    int n_relu;
+    double **relu_c;  /* [n_relu][batch][size] centres of each ReLU's input (NCHW) */
+    double **relu_r;
+    size_t *relu_size;
+};
+
+/* Runs the clean pass on x (may be NULL) and the IBP pass on [lo, hi] (may be NULL)
+ * with params (n_params doubles; NULL: the net's own). bn_train: BN uses the batch
+ * statistics of the clean pass (needs x). labels: margin spec (NULL: bounds of the
+ * outputs). fold: fold the margins into a last LINEAR (else subtract output bounds:
+ * lb = lb_y - ub_j). Returns 0 on success; free with ref_out_free. */
+int ref_run(const struct ibp_net *net, const double *params, const double *x, const double *lo,
+            const double *hi, int batch, int bn_train, const int *labels, int fold,
+            struct ref_out *out);
+void ref_out_free(struct ref_out *out);
+
+/* NHWC index of NCHW element e of one sample of shape s (the engine's layout). */
+size_t ref_internal_index(struct ibp_shape s, size_t e);
+
+#endif
