@@ -1,6 +1,7 @@
 /* The passes of passes.h: argument checks, layout conversion at the edges, and the
  * walk over the layers (forward in order, backward in reverse) calling the kernels. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "nets/workspace.h"
@@ -45,7 +46,7 @@ static void to_external(const struct ibp_shape s, const float *src, float *dst, 
                 dst[(n * C + c) * hw + q] = src[(n * hw + q) * C + c];
 }
 
-static void layer_forward(const struct pass_ctx *p, int k)
+static void layer_forward_kernel(const struct pass_ctx *p, int k)
 {
     switch (p->net->layers[k].kind) {
     case IBP_LAYER_NORMALIZE: layer_normalize_forward(p, k); break;
@@ -60,7 +61,7 @@ static void layer_forward(const struct pass_ctx *p, int k)
     }
 }
 
-static void layer_backward(const struct pass_ctx *p, int k, float *grad)
+static void layer_backward_kernel(const struct pass_ctx *p, int k, float *grad)
 {
     switch (p->net->layers[k].kind) {
     case IBP_LAYER_NORMALIZE: layer_normalize_backward(p, k); break;
@@ -73,6 +74,22 @@ static void layer_backward(const struct pass_ctx *p, int k, float *grad)
     case IBP_LAYER_AVGPOOL:
     case IBP_LAYER_MAXPOOL: layer_pool_backward(p, k); break;
     }
+}
+
+static void layer_forward(const struct pass_ctx *p, int k)
+{
+    double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
+    layer_forward_kernel(p, k);
+    if (p->ws->profile)
+        p->ws->layer_seconds[2 * k] += omp_get_wtime() - t0;
+}
+
+static void layer_backward(const struct pass_ctx *p, int k, float *grad)
+{
+    double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
+    layer_backward_kernel(p, k, grad);
+    if (p->ws->profile)
+        p->ws->layer_seconds[2 * k + 1] += omp_get_wtime() - t0;
 }
 
 /* the last layer is folded with the spec when it is LINEAR */

@@ -128,6 +128,12 @@ enum ibp_status ibp_pass_input_grad(const struct ibp_net *net, struct ibp_worksp
 void ibp_bn_update_running(struct ibp_net *net, const struct ibp_workspace *ws,
                            float momentum);
 
+/* Per-layer timing: when enabled, every pass adds the wall time each layer takes
+ * (forward, backward) to counters read with ibp_ws_layer_seconds (for benchmarks). */
+void ibp_ws_profile(struct ibp_workspace *ws, int enable);
+void ibp_ws_layer_seconds(const struct ibp_workspace *ws, int layer, double *forward,
+                          double *backward);
+
 /* Threads used by the passes (default: OpenMP's max). Results do not depend on it. */
 void ibp_ws_set_threads(struct ibp_workspace *ws, int threads);
 

@@ -107,6 +107,7 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->fold);
     free(ws->needs_grad);
     free(ws->kinds);
+    free(ws->layer_seconds);
     free(ws->in0);
     free(ws);
 }
@@ -146,7 +147,8 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->needs_grad = calloc((size_t)L + 1, sizeof(int));
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
-    if (!ws->kinds || !ws->in0 || !ws->v || !ws->bn || !ws->wpack || !ws->wabs || !ws->dwpack || !ws->dwabs ||
+    ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
+    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->wabs || !ws->dwpack || !ws->dwabs ||
         !ws->labels || !ws->needs_grad) {
         ibp_ws_free(ws);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
@@ -372,4 +374,17 @@ enum ibp_status ibp_ws_relu_bounds(struct ibp_workspace *ws, struct ibp_relu_bou
     *input_r = ws->v[v0].r;
     *input_size = ws->v[v0].size;
     return IBP_OK;
+}
+
+void ibp_ws_profile(struct ibp_workspace *ws, int enable)
+{
+    ws->profile = enable;
+    memset(ws->layer_seconds, 0, 2 * (size_t)ws->n_layers * sizeof(double));
+}
+
+void ibp_ws_layer_seconds(const struct ibp_workspace *ws, int layer, double *forward,
+                          double *backward)
+{
+    *forward = ws->layer_seconds[2 * layer];
+    *backward = ws->layer_seconds[2 * layer + 1];
 }

@@ -68,6 +68,8 @@ struct ibp_workspace {
     int bounds_done;
     enum ibp_bn_mode bounds_mode;
     int relu_slots_armed;
+    int profile;
+    double *layer_seconds; /* [n_layers][2]: forward, backward */
 };
 
 /* What one pass over the layers does. */

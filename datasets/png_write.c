@@ -1,0 +1,195 @@
+#include "datasets/png_write.h"
+
+#include <errno.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SIDE (1 << 20)
+
+/* State of one write; kept out of locals because libpng longjmps on error. */
+struct png_out {
+    const char *path;
+    char *tmp;       /* temporary file name next to path */
+    FILE *f;
+    png_structp png;
+    png_infop info;
+    uint8_t *row;    /* [w][c] interleaved */
+    char msg[256];
+};
+
+static void on_error(png_structp png, png_const_charp msg)
+{
+    struct png_out *o = png_get_error_ptr(png);
+    snprintf(o->msg, sizeof o->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+static enum ibp_status encode(struct png_out *o, const uint8_t *pixels, int c, int h, int w,
+                              struct ibp_error *err)
+{
+    if (setjmp(png_jmpbuf(o->png)))
+        return ibp_fail(err, IBP_ERR_IO, "%s: PNG write failed: %s", o->path, o->msg);
+    png_init_io(o->png, o->f);
+    png_set_IHDR(o->png, o->info, (png_uint_32)w, (png_uint_32)h, 8,
+                 c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(o->png, o->info);
+    size_t plane = (size_t)h * w;
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < c; k++)
+                o->row[(size_t)x * c + k] = pixels[k * plane + (size_t)y * w + x];
+        png_write_row(o->png, o->row);
+    }
+    png_write_end(o->png, NULL);
+    return IBP_OK;
+}
+
+enum ibp_status ibp_png_write(const char *path, const uint8_t *pixels, int c, int h, int w,
+                              struct ibp_error *err)
+{
+    if ((c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: cannot write a %dx%dx%d image as PNG", path, c, h,
+                        w);
+    struct png_out o;
+    memset(&o, 0, sizeof o);
+    o.path = path;
+    size_t len = strlen(path) + 8;
+    o.tmp = malloc(len);
+    o.row = malloc((size_t)w * c);
+    if (!o.tmp || !o.row) {
+        free(o.tmp);
+        free(o.row);
+        return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(o.tmp, len, "%s.XXXXXX", path);
+    enum ibp_status st = IBP_OK;
+    int fd = mkstemp(o.tmp);
+    if (fd < 0) {
+        st = ibp_fail(err, IBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
+                      strerror(errno));
+        free(o.tmp);
+        free(o.row);
+        return st;
+    }
+    fchmod(fd, 0644); /* mkstemp's 0600 would hide the picture from other users */
+    o.f = fdopen(fd, "wb");
+    if (!o.f) {
+        close(fd);
+        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (!st) {
+        o.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, on_error, on_warning);
+        if (o.png)
+            o.info = png_create_info_struct(o.png);
+        if (!o.png || !o.info)
+            st = ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (!st)
+        st = encode(&o, pixels, c, h, w, err);
+    if (o.png)
+        png_destroy_write_struct(&o.png, o.info ? &o.info : NULL);
+    if (!st && (fflush(o.f) != 0 || fsync(fileno(o.f)) != 0))
+        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
+    if (o.f && fclose(o.f) != 0 && !st)
+        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!st && rename(o.tmp, path) != 0)
+        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
+    if (st)
+        unlink(o.tmp);
+    free(o.tmp);
+    free(o.row);
+    return st;
+}
+
+/* round(255·clamp(v, 0, 1)) into dst[0..n); fails on NaN. */
+static enum ibp_status to_u8(const char *path, const float *x, int64_t n, uint8_t *dst,
+                             struct ibp_error *err)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(x[i]))
+            return ibp_fail(err, IBP_ERR_NUMERIC, "%s: pixel %lld is NaN", path, (long long)i);
+        float v = x[i] < 0.0f ? 0.0f : x[i] > 1.0f ? 1.0f : x[i];
+        dst[i] = (uint8_t)lrintf(v * 255.0f);
+    }
+    return IBP_OK;
+}
+
+enum ibp_status ibp_png_write_float(const char *path, const float *x, int c, int h, int w,
+                                    struct ibp_error *err)
+{
+    if ((c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: cannot write a %dx%dx%d image as PNG", path, c, h,
+                        w);
+    int64_t n = (int64_t)c * h * w;
+    uint8_t *px = malloc((size_t)n);
+    if (!px)
+        return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
+    enum ibp_status st = to_u8(path, x, n, px, err);
+    if (!st)
+        st = ibp_png_write(path, px, c, h, w, err);
+    free(px);
+    return st;
+}
+
+enum ibp_status ibp_png_write_grid(const char *path, const uint8_t *pixels, int64_t n, int c,
+                                   int h, int w, int cols, struct ibp_error *err)
+{
+    if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: cannot write a grid of %lld %dx%dx%d images", path,
+                        (long long)n, c, h, w);
+    if (cols <= 0) {
+        cols = 1;
+        while ((int64_t)cols * cols < n)
+            cols++;
+    }
+    if (cols > n)
+        cols = (int)n;
+    int64_t rows = (n + cols - 1) / cols;
+    int64_t gh = rows * (h + 1) + 1, gw = (int64_t)cols * (w + 1) + 1;
+    if (gh > MAX_SIDE || gw > MAX_SIDE)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: grid of %lldx%lld pixels: too large", path,
+                        (long long)gh, (long long)gw);
+    uint8_t *canvas = malloc((size_t)(c * gh * gw));
+    if (!canvas)
+        return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
+    memset(canvas, IBP_PNG_GRID_BORDER, (size_t)(c * gh * gw));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t oy = (i / cols) * (h + 1) + 1, ox = (i % cols) * (w + 1) + 1;
+        for (int k = 0; k < c; k++)
+            for (int y = 0; y < h; y++)
+                memcpy(canvas + (k * gh + oy + y) * gw + ox,
+                       pixels + ((i * c + k) * h + y) * (int64_t)w, (size_t)w);
+    }
+    enum ibp_status st = ibp_png_write(path, canvas, c, (int)gh, (int)gw, err);
+    free(canvas);
+    return st;
+}
+
+enum ibp_status ibp_png_write_grid_float(const char *path, const float *x, int64_t n, int c,
+                                         int h, int w, int cols, struct ibp_error *err)
+{
+    if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: cannot write a grid of %lld %dx%dx%d images", path,
+                        (long long)n, c, h, w);
+    int64_t total = n * c * h * w;
+    uint8_t *px = malloc((size_t)total);
+    if (!px)
+        return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
+    enum ibp_status st = to_u8(path, x, total, px, err);
+    if (!st)
+        st = ibp_png_write_grid(path, px, n, c, h, w, cols, err);
+    free(px);
+    return st;
+}

@@ -1,0 +1,75 @@
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "tests/datasets/testutil.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char tmpdir[256];
+
+void tu_init(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ibp-datasets-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        abort();
+    }
+}
+
+const char *tu_path(const char *rel)
+{
+    static char ring[16][512];
+    static int next;
+    char *p = ring[next++ % 16];
+    snprintf(p, 512, "%s/%s", tmpdir, rel);
+    return p;
+}
+
+void tu_mkdir(const char *rel)
+{
+    if (mkdir(tu_path(rel), 0755) != 0) {
+        perror(rel);
+        abort();
+    }
+}
+
+void tu_write(const char *path, const void *data, size_t n, int gz)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        if (!f || (n && gzwrite(f, data, (unsigned)n) != (int)n) || gzclose(f) != Z_OK) {
+            fprintf(stderr, "cannot write %s\n", path);
+            abort();
+        }
+        return;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        abort();
+    }
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_cleanup(void)
+{
+    if (tmpdir[0])
+        nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tu_has(const char *hay, const char *needle)
+{
+    return strstr(hay, needle) != NULL;
+}

@@ -1,0 +1,26 @@
+/* testutil.h — temp folders and small file writers for the datasets tests. */
+#ifndef IBP_TESTS_DATASETS_TESTUTIL_H
+#define IBP_TESTS_DATASETS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Creates a fresh temp folder (mkdtemp) for this test program; aborts if it cannot. */
+void tu_init(void);
+
+/* The path of rel inside the temp folder, in one of 16 rotating static buffers. */
+const char *tu_path(const char *rel);
+
+/* Creates the folder rel inside the temp folder. */
+void tu_mkdir(const char *rel);
+
+/* Writes n bytes to path (plain, or gzip when gz). Aborts on failure. */
+void tu_write(const char *path, const void *data, size_t n, int gz);
+
+/* Removes the temp folder and everything in it. */
+void tu_cleanup(void);
+
+/* Non-zero when hay contains needle. */
+int tu_has(const char *hay, const char *needle);
+
+#endif

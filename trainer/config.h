@@ -1,0 +1,113 @@
+/* config.h — the training configuration: every option of a run, its defaults, the
+ * presets of SPEC §4, a key = value config file, and command-line overrides.
+ *
+ * Resolution order (later wins): built-in defaults -> preset (--preset, else the config
+ * file's `preset` key) -> config file (--config) -> other command-line options.
+ * Config file syntax: one `key = value` per line, '#' starts a comment (so values cannot
+ * contain '#'), blank lines ignored; keys use '_' or '-' interchangeably. Command line:
+ * `--key value` or `--key=value`; a boolean key alone (`--augment`) means true and
+ * `--no-key` false. Unknown keys, a key given twice in one source, `schedule` together
+ * with epochs/sched_start/sched_length in one source, and malformed values are errors
+ * with one-line messages naming the file and line ("run.cfg:7: batch: 'x' is not an
+ * integer") or the option ("--eps: eps 2 must be in [0, 1]").
+ *
+ * `schedule = a+b+c` is shorthand for sched_start = a+1, sched_length = b,
+ * epochs = a+b+c (SPEC §4.5 notation). */
+#ifndef IBP_CONFIG_H
+#define IBP_CONFIG_H
+
+#include <stdint.h>
+
+#include "nets/bytes.h"
+#include "nets/status.h"
+#include "trainer/optim.h"
+
+enum ibp_train_method {
+    IBP_METHOD_FAST,    /* IBP init + warmup regularisers (SPEC §4) */
+    IBP_METHOD_VANILLA, /* plain IBP: default init, no regulariser */
+    IBP_METHOD_NATURAL, /* clean training only */
+};
+
+#define IBP_CONFIG_MAX_MILESTONES 16
+
+struct ibp_train_config {
+    char preset[32];           /* "" or the preset applied */
+    enum ibp_train_method method;
+    char model[64];            /* model zoo name: cnn-small, cnn7, wrn8, ... */
+    int width, hidden;         /* model width options, 0 = the model's default */
+    int bn;                    /* BatchNorm after every hidden Conv/Linear */
+    char dataset[64];          /* dataset kind: fashion-mnist, mnist, cifar10, ... */
+    char data_dir[1024];       /* "" = the dataset's default location */
+    double eps;                /* test eps (pixel units, [0,1]) */
+    char eps_text[64];         /* eps as given ("8/255"), written back to files */
+    double train_eps_mult;     /* training eps_max = train_eps_mult * eps */
+    int batch;
+    int epochs, sched_start, sched_length;
+    double lr, lr_decay;
+    int milestones[IBP_CONFIG_MAX_MILESTONES];
+    int n_milestones;
+    enum ibp_optim_kind optimizer;
+    double momentum;           /* SGD */
+    int nesterov;              /* SGD */
+    double weight_decay;
+    double grad_clip;          /* 0 = no clipping */
+    double tau, reg_lambda, min_eps_reg;
+    long seed;
+    int threads;               /* 0 = OpenMP's default */
+    int augment;               /* random flip + crop (CIFAR-style data) */
+    int val_split;             /* training samples held out for validation */
+    int eval_batch;
+    int train_limit;           /* use only the first N training samples (0 = all) */
+    int log_every;             /* batches between batch log lines, 0 = epochs only */
+    char out[1024];            /* output folder */
+    int resume;                /* continue from the training state in out */
+};
+
+/* Built-in defaults: the Fashion-MNIST reference run (fast, cnn-small with BN, eps 0.1,
+ * batch 256, 1+10+9, milestones 15,18, Adam lr 5e-4, clip 10, seed 100). */
+void ibp_train_config_defaults(struct ibp_train_config *c);
+
+/* Applies preset `name` (mnist, cifar10, tinyimagenet, fmnist) on top of c.
+ * Errors: IBP_ERR_ARG for an unknown name (the message lists the presets). */
+enum ibp_status ibp_train_config_preset(struct ibp_train_config *c, const char *name,
+                                        struct ibp_error *err);
+
+/* Sets one key from its text; `what` names the source for messages ("--eps",
+ * "run.cfg:3"). `preset` applies the preset. Errors: IBP_ERR_ARG. */
+enum ibp_status ibp_train_config_set(struct ibp_train_config *c, const char *key,
+                                     const char *value, const char *what,
+                                     struct ibp_error *err);
+
+/* Applies a config file on top of c (its `preset` first, then its other keys).
+ * Errors: IBP_ERR_IO (unreadable), IBP_ERR_ARG (syntax, key or value; file:line). */
+enum ibp_status ibp_train_config_load_file(struct ibp_train_config *c, const char *path,
+                                           struct ibp_error *err);
+
+/* Resolves a configuration from options argv[0..argc) (program name excluded):
+ * defaults, preset, `--config FILE`, then the other options (see the top of this file).
+ * Does not validate (call ibp_train_config_validate). Errors: IBP_ERR_ARG, IBP_ERR_IO. */
+enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
+                                           char *const *argv, struct ibp_error *err);
+
+/* Cross-field checks: ramp inside the run (sched_start + sched_length - 1 <= epochs),
+ * milestones within the run, training eps <= 1, nesterov only with SGD momentum.
+ * Errors: IBP_ERR_ARG with a message naming the keys. */
+enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
+                                          struct ibp_error *err);
+
+/* Appends c as a config file (every key, the schedule as a comment in a+b+c form) that
+ * ibp_train_config_load_file reads back to the same configuration (resume excluded). */
+void ibp_train_config_format(const struct ibp_train_config *c, struct ibp_wbuf *w);
+
+/* Writes ibp_train_config_format's text to path atomically. Errors: IBP_ERR_IO,
+ * IBP_ERR_NOMEM. */
+enum ibp_status ibp_train_config_save(const struct ibp_train_config *c, const char *path,
+                                      struct ibp_error *err);
+
+/* Appends the option list for --help: every key with its default and meaning. */
+void ibp_train_config_help(struct ibp_wbuf *w);
+
+/* "fast", "vanilla", "natural". */
+const char *ibp_train_method_name(enum ibp_train_method m);
+
+#endif

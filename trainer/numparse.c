@@ -1,0 +1,41 @@
+#include "trainer/numparse.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ibp_status ibp_parse_int(const char *text, const char *what, long min, long max,
+                              long *out, struct ibp_error *err)
+{
+    /* strtol skips leading space and accepts "+": the text must start with a digit or '-' */
+    if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not an integer", what, text);
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end != '\0')
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not an integer", what, text);
+    if (errno == ERANGE || v < min || v > max)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside [%ld, %ld]", what, text, min, max);
+    *out = v;
+    return IBP_OK;
+}
+
+enum ibp_status ibp_parse_double(const char *text, const char *what, double *out,
+                                 struct ibp_error *err)
+{
+    /* only plain decimals: this keeps out hex floats, "nan", "inf" and leading spaces */
+    size_t n = strlen(text);
+    if (n == 0 || strspn(text, "0123456789.eE+-") != n || strpbrk(text, "0123456789") == NULL)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number", what, text);
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0')
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number", what, text);
+    if ((errno == ERANGE && fabs(v) > 1.0) || !isfinite(v))
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is out of range", what, text);
+    *out = v;
+    return IBP_OK;
+}
