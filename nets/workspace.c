@@ -46,16 +46,12 @@ int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int row
     if (rows <= ws->spec_cap)
         return 1;
     size_t b = (size_t)ws->max_batch, rr = (size_t)rows, out = (size_t)ibp_net_outputs(net);
-    const struct ibp_layer_spec *last = &net->layers[net->n_layers - 1];
-    size_t h = last->kind == IBP_LAYER_LINEAR ? (size_t)last->in_size : out;
     if (!grow((void **)&ws->spec_C, b * rr * out * sizeof(float)) ||
         !grow((void **)&ws->spec_c, b * rr * sizeof(float)) ||
         !grow((void **)&ws->spec_r, b * rr * sizeof(float)) ||
         !grow((void **)&ws->spec_gc, b * rr * sizeof(float)) ||
-        !grow((void **)&ws->spec_gr, b * rr * sizeof(float)) ||
-        !grow((void **)&ws->fold, (size_t)ws->threads * rr * h * sizeof(float)))
+        !grow((void **)&ws->spec_gr, b * rr * sizeof(float)))
         return 0;
-    ws->fold_floats = rr * h;
     ws->spec_cap = rows;
     return 1;
 }
@@ -104,7 +100,6 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->spec_r);
     free(ws->spec_gc);
     free(ws->spec_gr);
-    free(ws->fold);
     free(ws->needs_grad);
     free(ws->kinds);
     free(ws->layer_seconds);
@@ -252,8 +247,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
 
 size_t ibp_ws_bytes(const struct ibp_workspace *ws)
 {
-    size_t floats = ws->col_floats * (ws->dcol ? 2 : 1) + (size_t)ws->max_batch * ws->spec_cap * 4 +
-                    ws->fold_floats * (size_t)ws->threads;
+    size_t floats = ws->col_floats * (ws->dcol ? 2 : 1) + (size_t)ws->max_batch * ws->spec_cap * 4;
     size_t xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 : 1;
     for (int v = 0; v <= ws->n_layers; v++) {
         size_t per = ws->v[v].size * (size_t)ws->max_batch;

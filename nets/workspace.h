@@ -56,8 +56,6 @@ struct ibp_workspace {
     int *labels;           /* [max_batch] copy of the last labels */
     float *spec_C;         /* [max_batch][spec_cap][outputs] copy of the last C */
     float *spec_c, *spec_r, *spec_gc, *spec_gr; /* [max_batch][spec_cap] */
-    float *fold;           /* [threads][spec_cap][largest linear input] folded weights */
-    size_t fold_floats;
     int *needs_grad;       /* [n_layers + 1]: value's gradient is needed */
     enum ibp_layer_kind *kinds; /* [n_layers]: the structure the workspace was made for */
     int *in0;              /* [n_layers]: first input value of each layer */
