@@ -438,6 +438,19 @@ static const struct entry *find_entry(const struct entry *e, int n, int key)
     return NULL;
 }
 
+/* Applies parsed file entries: the file's preset first, then its other keys. */
+static enum ibp_status apply_file(struct ibp_train_config *c, const struct entry *e, int n,
+                                  struct ibp_error *err)
+{
+    enum ibp_status st = IBP_OK;
+    const struct entry *p = find_entry(e, n, find_key("preset"));
+    if (p)
+        st = set_key(c, p->key, p->value, p->what, err);
+    if (st == IBP_OK)
+        st = apply(c, e, n, err);
+    return st;
+}
+
 enum ibp_status ibp_train_config_load_file(struct ibp_train_config *c, const char *path,
                                            struct ibp_error *err)
 {
@@ -447,13 +460,26 @@ enum ibp_status ibp_train_config_load_file(struct ibp_train_config *c, const cha
     enum ibp_status st = read_file(path, &text, &e, &n, err);
     if (st != IBP_OK)
         return st;
-    const struct entry *p = find_entry(e, n, find_key("preset"));
-    if (p)
-        st = set_key(c, p->key, p->value, p->what, err);
-    if (st == IBP_OK)
-        st = apply(c, e, n, err);
+    st = apply_file(c, e, n, err);
     free(e);
     free(text);
+    return st;
+}
+
+enum ibp_status ibp_train_config_load_text(struct ibp_train_config *c, const char *text,
+                                           const char *name, struct ibp_error *err)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", name);
+    struct entry *e;
+    int n;
+    enum ibp_status st = parse_file(copy, strlen(copy), name, &e, &n, err);
+    if (st == IBP_OK) {
+        st = apply_file(c, e, n, err);
+        free(e);
+    }
+    free(copy);
     return st;
 }
 
@@ -509,10 +535,9 @@ static enum ibp_status parse_args(int argc, char *const *argv, struct entry *e, 
     return check_source(e, *n, err);
 }
 
-enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
+enum ibp_status ibp_train_config_apply_args(struct ibp_train_config *c, int argc,
                                            char *const *argv, struct ibp_error *err)
 {
-    ibp_train_config_defaults(c);
     struct entry *cli = calloc((size_t)(argc > 0 ? argc : 1), sizeof *cli);
     if (!cli)
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory parsing options");
@@ -539,6 +564,13 @@ enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
     free(file);
     free(text);
     return st;
+}
+
+enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
+                                           char *const *argv, struct ibp_error *err)
+{
+    ibp_train_config_defaults(c);
+    return ibp_train_config_apply_args(c, argc, argv, err);
 }
 
 enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
@@ -659,6 +691,30 @@ enum ibp_status ibp_train_config_save(const struct ibp_train_config *c, const ch
                                   : ibp_file_write_atomic(path, w.data, w.len, err);
     ibp_wbuf_free(&w);
     return st;
+}
+
+const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
+                                         const struct ibp_train_config *b)
+{
+    static const char *const may_change[] = {"threads", "log_every", "data_dir", "out",
+                                             "resume", "preset"};
+    for (int k = 0; k < N_KEYS; k++) {
+        int skip = keys[k].type == T_SCHEDULE;
+        for (size_t i = 0; i < sizeof may_change / sizeof may_change[0]; i++)
+            skip |= strcmp(keys[k].name, may_change[i]) == 0;
+        if (skip)
+            continue;
+        struct ibp_wbuf wa = {0}, wb = {0};
+        format_value(a, k, &wa);
+        format_value(b, k, &wb);
+        int differ = wa.failed || wb.failed || wa.len != wb.len ||
+                     (wa.len && memcmp(wa.data, wb.data, wa.len) != 0);
+        ibp_wbuf_free(&wa);
+        ibp_wbuf_free(&wb);
+        if (differ)
+            return keys[k].name;
+    }
+    return NULL;
 }
 
 void ibp_train_config_help(struct ibp_wbuf *w)

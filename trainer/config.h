@@ -83,6 +83,14 @@ enum ibp_status ibp_train_config_set(struct ibp_train_config *c, const char *key
 enum ibp_status ibp_train_config_load_file(struct ibp_train_config *c, const char *path,
                                            struct ibp_error *err);
 
+/* Applies a config file's text (as ibp_train_config_load_file; `name` in messages). */
+enum ibp_status ibp_train_config_load_text(struct ibp_train_config *c, const char *text,
+                                           const char *name, struct ibp_error *err);
+
+/* As ibp_train_config_from_args but on top of c instead of the defaults. */
+enum ibp_status ibp_train_config_apply_args(struct ibp_train_config *c, int argc,
+                                            char *const *argv, struct ibp_error *err);
+
 /* Resolves a configuration from options argv[0..argc) (program name excluded):
  * defaults, preset, `--config FILE`, then the other options (see the top of this file).
  * Does not validate (call ibp_train_config_validate). Errors: IBP_ERR_ARG, IBP_ERR_IO. */
@@ -103,6 +111,11 @@ void ibp_train_config_format(const struct ibp_train_config *c, struct ibp_wbuf *
  * IBP_ERR_NOMEM. */
 enum ibp_status ibp_train_config_save(const struct ibp_train_config *c, const char *path,
                                       struct ibp_error *err);
+
+/* The first key whose value differs between a and b, ignoring those a resumed run may
+ * change (threads, log_every, data_dir, out, resume, preset), or NULL. */
+const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
+                                         const struct ibp_train_config *b);
 
 /* Appends the option list for --help: every key with its default and meaning. */
 void ibp_train_config_help(struct ibp_wbuf *w);

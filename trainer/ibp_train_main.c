@@ -1,0 +1,232 @@
+/* ibp-train — certified training (SPEC §4) from the command line. A thin shell over
+ * trainer/train.h: options, datasets, progress display, signals, exit codes. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datasets/open.h"
+#include "nets/bytes.h"
+#include "nets/gemm.h"
+#include "trainer/config.h"
+#include "trainer/train.h"
+#include "trainer/train_state.h"
+
+enum exit_code {
+    EXIT_DONE = 0,
+    EXIT_FAILED = 1,      /* training failed (I/O, NaN/Inf); last good files kept */
+    EXIT_USAGE = 2,       /* bad options, data or state: nothing was trained or written */
+    EXIT_INTERRUPTED = 3, /* SIGINT/SIGTERM: state saved, continue with --resume */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    stop_requested = 1;
+    /* A second signal ends the program at once. */
+    signal(sig, SIG_DFL);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: ibp-train [--config FILE] [--preset NAME] [--key value ...]\n"
+          "\n"
+          "Trains a network to be certifiably robust with interval bound propagation: the\n"
+          "short-warmup recipe (method fast), plain IBP (vanilla) or clean training\n"
+          "(natural). Writes into --out: last.ibpm and best.ibpm (model files for\n"
+          "ibp-verify), train.state (for --resume), train.cfg, metrics.jsonl.\n"
+          "\n"
+          "Options (every config-file key; --no-KEY sets a boolean false):\n",
+          f);
+    struct ibp_wbuf w = {0};
+    ibp_train_config_help(&w);
+    if (!w.failed)
+        fwrite(w.data, 1, w.len, f);
+    ibp_wbuf_free(&w);
+    fputs("\n"
+          "Presets: mnist, cifar10, tinyimagenet (the paper's settings, SPEC §4) and fmnist\n"
+          "(Fashion-MNIST, eps 0.1). Datasets: fashion-mnist and mnist (Debian's\n"
+          "dataset-* packages, or --data-dir ROOT), cifar10 / cifar100 (--data-dir with the\n"
+          "binary batches), png (--data-dir with train/ and test/ class folders).\n"
+          "\n"
+          "Signals: SIGINT or SIGTERM finishes the current batch, saves the state and exits;\n"
+          "a second one exits at once.\n"
+          "\n"
+          "Exit codes: 0 done; 1 training failed (I/O error, NaN/Inf; the last good files\n"
+          "are kept); 2 bad options, data or state (nothing trained); 3 interrupted (state\n"
+          "saved: run again with --resume and the same --out).\n",
+          f);
+}
+
+/* Opens the training or test split of the configured dataset. */
+static enum ibp_status open_data(const struct ibp_train_config *c, const char *split,
+                                 struct ibp_dataset **out, struct ibp_error *err)
+{
+    struct ibp_open_options o = {.split = split};
+    const char *kind = c->dataset;
+    char spec[1200];
+    if (strcmp(kind, "fashion-mnist") == 0 || strcmp(kind, "mnist") == 0) {
+        if (c->data_dir[0])
+            o.root = c->data_dir;
+        snprintf(spec, sizeof spec, "%s", kind);
+    } else if (c->data_dir[0] == '\0') {
+        return ibp_fail(err, IBP_ERR_ARG, "dataset %s: --data-dir is needed", kind);
+    } else if (strcmp(kind, "png") == 0) {
+        snprintf(spec, sizeof spec, "png:%s/%s", c->data_dir, split);
+    } else {
+        snprintf(spec, sizeof spec, "%s:%s", kind, c->data_dir);
+    }
+    return ibp_dataset_open(spec, &o, out, err);
+}
+
+struct display {
+    int tty;
+    double last;
+    double started;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_batch(void *user, const struct ibp_train_progress *p)
+{
+    struct display *d = user;
+    if (!d->tty)
+        return;
+    double t = now_seconds();
+    if (t - d->last < 0.25 && p->batch < p->batches)
+        return;
+    d->last = t;
+    fprintf(stderr, "\r\033[Kepoch %d/%d  batch %lld/%lld  eps %.5f  lambda %.3f  loss %.4f  %.0f img/s",
+            p->epoch, p->epochs, (long long)p->batch, (long long)p->batches, p->eps, p->lambda,
+            p->loss, p->images_per_s);
+    fflush(stderr);
+}
+
+static void on_epoch(void *user, const struct ibp_train_epoch *e)
+{
+    struct display *d = user;
+    if (d->tty)
+        fputs("\r\033[K", stderr);
+    printf("epoch %*d/%d  lr %.2g  eps %.5f  loss %.4f  train err %.2f%%  test err %.2f%%  "
+           "verified err %.2f%%",
+           e->epochs >= 100 ? 3 : 2, e->epoch, e->epochs, e->lr, e->eps_last, e->loss,
+           e->train_err, e->test_err, e->test_ver_err);
+    if (!isnan(e->val_err))
+        printf("  (val %.2f%% / %.2f%%)", e->val_err, e->val_ver_err);
+    printf("  %.1f s (%.0f img/s) + eval %.1f s%s\n", e->train_s, e->train_images_per_s,
+           e->eval_s, e->is_best ? "  *best" : "");
+    fflush(stdout);
+}
+
+static int fail(enum exit_code code, const struct ibp_error *err)
+{
+    fprintf(stderr, "ibp-train: %s\n", err->msg);
+    return code;
+}
+
+/* For --resume: the saved run's configuration with the command line on top; keys a
+ * resumed run must not change are refused. */
+static enum ibp_status resume_config(struct ibp_train_config *cfg, int argc, char **argv,
+                                     struct ibp_train_state *state, struct ibp_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", cfg->out, IBP_TRAIN_STATE);
+    enum ibp_status st = ibp_train_state_load(path, state, err);
+    if (st != IBP_OK)
+        return st;
+    struct ibp_train_config saved, merged;
+    ibp_train_config_defaults(&saved);
+    st = ibp_train_config_load_text(&saved, state->config_text, path, err);
+    if (st != IBP_OK)
+        return st;
+    merged = saved;
+    st = ibp_train_config_apply_args(&merged, argc, argv, err);
+    if (st != IBP_OK)
+        return st;
+    const char *changed = ibp_train_config_changed_key(&saved, &merged);
+    if (changed)
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "--resume: %s differs from the saved run in %s (a resumed run "
+                        "continues with its own settings)", changed, path);
+    *cfg = merged;
+    return IBP_OK;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_DONE;
+        }
+    ibp_blas_setup();
+    struct ibp_error err = {0};
+    struct ibp_train_config cfg;
+    struct ibp_train_state state = {0};
+    struct ibp_dataset *train = NULL, *test = NULL;
+    struct ibp_trainer *t = NULL;
+    int code = EXIT_USAGE;
+    enum ibp_status st = ibp_train_config_from_args(&cfg, argc - 1, argv + 1, &err);
+    if (st == IBP_OK && cfg.resume)
+        st = resume_config(&cfg, argc - 1, argv + 1, &state, &err);
+    if (st == IBP_OK)
+        st = ibp_train_config_validate(&cfg, &err);
+    if (st == IBP_OK)
+        st = open_data(&cfg, "train", &train, &err);
+    if (st == IBP_OK)
+        st = open_data(&cfg, "test", &test, &err);
+    if (st == IBP_OK)
+        st = ibp_trainer_create(&cfg, train, test, &t, &err);
+    if (st == IBP_OK && cfg.resume)
+        st = ibp_trainer_restore(t, &state, &err);
+    if (st == IBP_OK)
+        st = ibp_trainer_prepare_out(t, cfg.resume, &err);
+    ibp_train_state_free(&state);
+    if (st != IBP_OK)
+        goto done;
+
+    struct display d = {.tty = isatty(STDERR_FILENO), .started = now_seconds()};
+    struct ibp_train_position pos = ibp_trainer_position(t);
+    printf("ibp-train: %s, %s on %s (%lld training / %lld test images), eps %s, %d epochs, "
+           "out %s%s\n", ibp_train_method_name(cfg.method), cfg.model, cfg.dataset,
+           (long long)ibp_trainer_train_size(t), (long long)test->n, cfg.eps_text, cfg.epochs,
+           cfg.out, pos.epoch > 1 || pos.batch > 0 ? " (resumed)" : "");
+    fflush(stdout);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    struct ibp_train_hooks hooks = {on_batch, on_epoch, &d, &stop_requested};
+    st = ibp_trainer_run(t, &hooks, &err);
+    if (d.tty)
+        fputs("\r\033[K", stderr);
+    if (st == IBP_ERR_INTERRUPTED) {
+        code = fail(EXIT_INTERRUPTED, &err);
+        goto done;
+    }
+    if (st != IBP_OK) {
+        code = fail(EXIT_FAILED, &err);
+        goto done;
+    }
+    struct ibp_train_best best = ibp_trainer_best(t);
+    if (best.epoch > 0)
+        printf("best epoch %d (chosen on the %s set): clean %.2f%%, verified %.2f%% test "
+               "error -> %s/%s\n", best.epoch, cfg.val_split > 0 ? "validation" : "test",
+               best.test_err, best.test_ver_err, cfg.out, IBP_TRAIN_BEST);
+    printf("final model: %s/%s (%.1f s)\n", cfg.out, IBP_TRAIN_LAST, now_seconds() - d.started);
+    code = EXIT_DONE;
+done:
+    if (st != IBP_OK && code == EXIT_USAGE)
+        fail(EXIT_USAGE, &err);
+    ibp_trainer_free(t);
+    ibp_dataset_free(train);
+    ibp_dataset_free(test);
+    return code;
+}

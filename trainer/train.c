@@ -1,0 +1,687 @@
+#include "trainer/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datasets/batch.h"
+#include "datasets/box.h"
+#include "nets/file_io.h"
+#include "nets/init.h"
+#include "nets/model_file.h"
+#include "nets/passes.h"
+#include "nets/rng.h"
+#include "nets/zoo.h"
+#include "trainer/evaluate.h"
+#include "trainer/loss.h"
+#include "trainer/metrics.h"
+#include "trainer/regularizer.h"
+#include "trainer/schedule.h"
+
+/* BatchNorm running-statistics momentum (PyTorch's default, SPEC §2). */
+#define BN_MOMENTUM 0.1f
+/* Streams of the seed: initialisation, validation split. The data order uses the seed
+ * itself through datasets/batch.h. */
+#define STREAM_INIT 1u
+#define VAL_SPLIT_SALT UINT64_C(0x76616c6964617465)
+
+struct ibp_trainer {
+    struct ibp_train_config cfg;
+    const struct ibp_dataset *test;
+    const struct ibp_dataset *train;  /* what the batcher reads: data or train_own */
+    struct ibp_dataset *train_own;    /* the training part after limit / split */
+    struct ibp_dataset *val;          /* the validation split, or NULL */
+    struct ibp_net *net;
+    struct ibp_model_meta meta;       /* name and class names for the model files */
+    struct ibp_workspace *ws;
+    struct ibp_evaluator *ev;
+    struct ibp_optim *opt;
+    struct ibp_batcher *batcher;
+    struct ibp_eps_schedule sched;
+    double eps_max;                   /* training eps */
+    int64_t batches;                  /* per epoch (L) */
+    int classes, rows, n_relu;
+    size_t in_size;
+    float *x, *lo, *hi, *logits, *g_logits, *lb, *g_lb, *grad;
+    int32_t *labels;
+    struct ibp_relu_bounds *relu;
+    float zero[IBP_DATASET_MAX_CHANNELS], one[IBP_DATASET_MAX_CHANNELS];
+    struct ibp_train_position pos;
+    struct ibp_epoch_sums sums;
+    struct ibp_train_best best;
+    int resumed;
+    char *config_text;                /* the resolved configuration, as saved */
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const struct ibp_net *ibp_trainer_net(const struct ibp_trainer *t)
+{
+    return t->net;
+}
+
+struct ibp_train_position ibp_trainer_position(const struct ibp_trainer *t)
+{
+    return t->pos;
+}
+
+struct ibp_train_best ibp_trainer_best(const struct ibp_trainer *t)
+{
+    return t->best;
+}
+
+int64_t ibp_trainer_train_size(const struct ibp_trainer *t)
+{
+    return t->train->n;
+}
+
+void ibp_trainer_free(struct ibp_trainer *t)
+{
+    if (!t)
+        return;
+    ibp_dataset_free(t->train_own);
+    ibp_dataset_free(t->val);
+    ibp_net_free(t->net);
+    free(t->meta.name);
+    ibp_ws_free(t->ws);
+    ibp_evaluator_free(t->ev);
+    ibp_optim_free(t->opt);
+    ibp_batcher_free(t->batcher);
+    free(t->x);
+    free(t->lo);
+    free(t->hi);
+    free(t->logits);
+    free(t->g_logits);
+    free(t->lb);
+    free(t->g_lb);
+    free(t->grad);
+    free(t->labels);
+    free(t->relu);
+    free(t->config_text);
+    free(t);
+}
+
+static enum ibp_status check_pair(const struct ibp_dataset *train,
+                                  const struct ibp_dataset *test, struct ibp_error *err)
+{
+    if (train->c != test->c || train->h != test->h || train->w != test->w)
+        return ibp_fail(err, IBP_ERR_SHAPE,
+                        "test images are %dx%dx%d but training images %dx%dx%d", test->c,
+                        test->h, test->w, train->c, train->h, train->w);
+    if (train->n_classes < 2)
+        return ibp_fail(err, IBP_ERR_SHAPE, "training data has %d classes (need at least 2)",
+                        train->n_classes);
+    const struct ibp_dataset *sets[2] = {train, test};
+    for (int s = 0; s < 2; s++)
+        for (int64_t i = 0; i < sets[s]->n; i++)
+            if (sets[s]->labels[i] < 0 || sets[s]->labels[i] >= train->n_classes)
+                return ibp_fail(err, IBP_ERR_SHAPE,
+                                "%s sample %lld has label %d outside the %d classes",
+                                s ? "test" : "training", (long long)i,
+                                (int)sets[s]->labels[i], train->n_classes);
+    return IBP_OK;
+}
+
+/* The training part (first train_limit samples, minus a random validation split). */
+static enum ibp_status split_data(struct ibp_trainer *t, const struct ibp_dataset *data,
+                                  struct ibp_error *err)
+{
+    const struct ibp_train_config *c = &t->cfg;
+    int64_t n = data->n;
+    if (c->train_limit > 0 && c->train_limit < n)
+        n = c->train_limit;
+    if (c->val_split > 0 && c->val_split >= n)
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "val_split: %d validation samples leave none of the %lld for training",
+                        c->val_split, (long long)n);
+    if (n == data->n && c->val_split == 0) {
+        t->train = data;
+        return IBP_OK;
+    }
+    int32_t *order = malloc((size_t)n * sizeof *order);
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    enum ibp_status st = IBP_OK;
+    if (!order || !idx) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory splitting the training data");
+        goto done;
+    }
+    int64_t n_val = c->val_split;
+    if (n_val > 0) {
+        /* Random held-out samples, then both parts in file order. */
+        ibp_shuffle_order(n, (uint64_t)c->seed ^ VAL_SPLIT_SALT, 0, order);
+        char *is_val = calloc((size_t)n, 1);
+        if (!is_val) {
+            st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory splitting the training data");
+            goto done;
+        }
+        for (int64_t i = 0; i < n_val; i++)
+            is_val[order[i]] = 1;
+        int64_t a = 0, b = n_val;
+        for (int64_t i = 0; i < n; i++) {
+            if (is_val[i])
+                idx[a++] = i;
+            else
+                idx[b++] = i;
+        }
+        free(is_val);
+        st = ibp_dataset_pick(data, idx, n_val, &t->val, err);
+        if (st == IBP_OK)
+            st = ibp_dataset_pick(data, idx + n_val, n - n_val, &t->train_own, err);
+    } else {
+        st = ibp_dataset_range(data, 0, n, &t->train_own, err);
+    }
+    t->train = t->train_own;
+done:
+    free(order);
+    free(idx);
+    return st;
+}
+
+static enum ibp_status build_model(struct ibp_trainer *t, struct ibp_error *err)
+{
+    const struct ibp_train_config *c = &t->cfg;
+    const struct ibp_dataset *d = t->train;
+    const char *name = c->model;
+    if (!c->bn) {
+        if (strcmp(name, "cnn-small") != 0)
+            return ibp_fail(err, IBP_ERR_ARG,
+                            "bn: the model %s always has BatchNorm (only cnn-small has a "
+                            "variant without)", name);
+        name = "cnn-small-nobn";
+    }
+    struct ibp_zoo_options zo = {.width = c->width, .hidden = c->hidden};
+    struct ibp_shape in = {d->c, d->h, d->w};
+    enum ibp_status st = ibp_zoo_create(name, in, d->n_classes, &zo, d->mean, d->std, &t->net,
+                                        err);
+    if (st != IBP_OK)
+        return st;
+    struct ibp_rng rng;
+    ibp_rng_seed(&rng, (uint64_t)c->seed, STREAM_INIT);
+    st = ibp_net_init(t->net, c->method == IBP_METHOD_FAST ? IBP_INIT_IBP : IBP_INIT_DEFAULT,
+                      &rng, err);
+    if (st != IBP_OK)
+        return st;
+    t->meta.name = strdup(name);
+    if (!t->meta.name)
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory");
+    t->meta.n_classes = d->n_classes;
+    t->meta.class_names = d->class_names;
+    return IBP_OK;
+}
+
+static enum ibp_status alloc_buffers(struct ibp_trainer *t, struct ibp_error *err)
+{
+    size_t nb = (size_t)t->cfg.batch;
+    t->in_size = ibp_shape_size(t->net->input);
+    t->classes = ibp_net_outputs(t->net);
+    t->rows = t->classes - 1;
+    t->n_relu = ibp_net_count_kind(t->net, IBP_LAYER_RELU);
+    t->x = malloc(nb * t->in_size * sizeof(float));
+    t->lo = malloc(nb * t->in_size * sizeof(float));
+    t->hi = malloc(nb * t->in_size * sizeof(float));
+    t->logits = malloc(nb * (size_t)t->classes * sizeof(float));
+    t->g_logits = malloc(nb * (size_t)t->classes * sizeof(float));
+    t->lb = malloc(nb * (size_t)t->rows * sizeof(float));
+    t->g_lb = malloc(nb * (size_t)t->rows * sizeof(float));
+    t->grad = malloc(t->net->n_params * sizeof(float));
+    t->labels = malloc(nb * sizeof(int32_t));
+    t->relu = calloc((size_t)(t->n_relu > 0 ? t->n_relu : 1), sizeof *t->relu);
+    for (int ch = 0; ch < IBP_DATASET_MAX_CHANNELS; ch++)
+        t->one[ch] = 1.0f;
+    if (!t->x || !t->lo || !t->hi || !t->logits || !t->g_logits || !t->lb || !t->g_lb ||
+        !t->grad || !t->labels || !t->relu)
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for training buffers");
+    return IBP_OK;
+}
+
+static enum ibp_status make_config_text(struct ibp_trainer *t, struct ibp_error *err)
+{
+    struct ibp_wbuf w = {0};
+    ibp_train_config_format(&t->cfg, &w);
+    ibp_wbuf_bytes(&w, "", 1);
+    if (w.failed) {
+        ibp_wbuf_free(&w);
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory");
+    }
+    t->config_text = (char *)w.data;
+    return IBP_OK;
+}
+
+enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
+                                   const struct ibp_dataset *train,
+                                   const struct ibp_dataset *test,
+                                   struct ibp_trainer **out, struct ibp_error *err)
+{
+    *out = NULL;
+    enum ibp_status st = ibp_train_config_validate(cfg, err);
+    if (st != IBP_OK)
+        return st;
+    st = check_pair(train, test, err);
+    if (st != IBP_OK)
+        return st;
+    struct ibp_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory");
+    t->cfg = *cfg;
+    t->test = test;
+    t->pos.epoch = 1;
+    st = split_data(t, train, err);
+    if (st == IBP_OK)
+        st = build_model(t, err);
+    if (st == IBP_OK)
+        st = alloc_buffers(t, err);
+    if (st == IBP_OK)
+        st = ibp_ws_create(t->net, cfg->batch, IBP_WS_CLEAN | IBP_WS_BOUNDS | IBP_WS_GRAD,
+                           &t->ws, err);
+    if (st == IBP_OK)
+        st = ibp_evaluator_create(t->net, cfg->eval_batch, &t->ev, err);
+    if (st == IBP_OK) {
+        struct ibp_optim_config oc = ibp_optim_adam_defaults();
+        oc.kind = cfg->optimizer;
+        oc.momentum = cfg->optimizer == IBP_OPTIM_SGD ? cfg->momentum : 0.0;
+        oc.nesterov = cfg->nesterov;
+        oc.weight_decay = cfg->weight_decay;
+        st = ibp_optim_create(&oc, t->net->n_params, &t->opt, err);
+    }
+    if (st == IBP_OK) {
+        struct ibp_batch_options bo = {.batch_size = cfg->batch, .shuffle = 1,
+                                       .seed = (uint64_t)cfg->seed};
+        if (cfg->augment)
+            bo.augment = (struct ibp_augment){.flip = 1, .crop_pad = 2,
+                                              .pad_mode = IBP_PAD_EDGE};
+        st = ibp_batcher_create(t->train, &bo, &t->batcher, err);
+    }
+    if (st == IBP_OK) {
+        t->batches = ibp_batcher_batches(t->batcher);
+        t->eps_max = cfg->method == IBP_METHOD_NATURAL ? 0.0 : cfg->eps * cfg->train_eps_mult;
+        st = ibp_eps_schedule_init(&t->sched, t->eps_max, cfg->sched_start, cfg->sched_length,
+                                   t->batches, err);
+    }
+    if (st == IBP_OK)
+        st = make_config_text(t, err);
+    if (st == IBP_OK && cfg->threads > 0) {
+        ibp_ws_set_threads(t->ws, cfg->threads);
+        ibp_evaluator_set_threads(t->ev, cfg->threads);
+    }
+    if (st != IBP_OK) {
+        ibp_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return IBP_OK;
+}
+
+enum ibp_status ibp_trainer_restore(struct ibp_trainer *t, const struct ibp_train_state *s,
+                                    struct ibp_error *err)
+{
+    const struct ibp_net *a = t->net, *b = s->net;
+    int same = a->n_layers == b->n_layers && a->input.c == b->input.c &&
+               a->input.h == b->input.h && a->input.w == b->input.w &&
+               a->n_params == b->n_params && a->n_buffers == b->n_buffers;
+    for (int k = 0; same && k < a->n_layers; k++)
+        same = memcmp(&a->layers[k], &b->layers[k], sizeof a->layers[k]) == 0;
+    if (!same)
+        return ibp_fail(err, IBP_ERR_SHAPE,
+                        "the saved model (%dx%dx%d input, %d layers, %zu parameters) does not "
+                        "match the data and configuration (%dx%dx%d input, %d layers, %zu "
+                        "parameters)", b->input.c, b->input.h, b->input.w, b->n_layers,
+                        b->n_params, a->input.c, a->input.h, a->input.w, a->n_layers,
+                        a->n_params);
+    if (s->pos.epoch > t->cfg.epochs + 1 || s->pos.batch > t->batches)
+        return ibp_fail(err, IBP_ERR_SHAPE,
+                        "the saved position (epoch %d, batch %lld) lies beyond this run "
+                        "(%d epochs of %lld batches)", s->pos.epoch, (long long)s->pos.batch,
+                        t->cfg.epochs, (long long)t->batches);
+    struct ibp_rbuf r = {s->optim_blob, s->optim_size, 0, 0};
+    enum ibp_status st = ibp_optim_state_load(t->opt, &r, err);
+    if (st != IBP_OK)
+        return st;
+    memcpy(t->net->params, b->params, a->n_params * sizeof(float));
+    memcpy(t->net->buffers, b->buffers, a->n_buffers * sizeof(float));
+    t->pos = s->pos;
+    t->sums = s->sums;
+    t->best = s->best;
+    return IBP_OK;
+}
+
+static void out_path(const struct ibp_trainer *t, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", t->cfg.out, name);
+}
+
+/* mkdir -p */
+static enum ibp_status make_folder(const char *path, struct ibp_error *err)
+{
+    char tmp[1100];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return ibp_fail(err, IBP_ERR_ARG, "out: path too long");
+    for (char *p = tmp + 1;; p++) {
+        int end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return ibp_fail(err, IBP_ERR_IO, "%s: cannot create folder: %s", tmp,
+                                strerror(errno));
+            if (end)
+                break;
+            *p = '/';
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return ibp_fail(err, IBP_ERR_IO, "%s: not a folder", path);
+    if (access(path, W_OK) != 0)
+        return ibp_fail(err, IBP_ERR_IO, "%s: folder is not writable: %s", path,
+                        strerror(errno));
+    return IBP_OK;
+}
+
+enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
+                                        struct ibp_error *err)
+{
+    enum ibp_status st = make_folder(t->cfg.out, err);
+    if (st != IBP_OK)
+        return st;
+    char path[1200];
+    out_path(t, IBP_TRAIN_STATE, path, sizeof path);
+    if (!resumed && access(path, F_OK) == 0)
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "%s already holds a run (%s): continue it with --resume, or choose "
+                        "another --out", t->cfg.out, IBP_TRAIN_STATE);
+    t->resumed = resumed;
+    out_path(t, IBP_TRAIN_CONFIG, path, sizeof path);
+    return ibp_file_write_atomic(path, t->config_text, strlen(t->config_text), err);
+}
+
+/* One training step on batch B of t->x / t->labels; adds to t->sums. */
+static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, double *loss_out,
+                                  struct ibp_error *err)
+{
+    const struct ibp_train_config *c = &t->cfg;
+    struct ibp_net *net = t->net;
+    double eps_t = ibp_eps_at(&t->sched, t->pos.step);
+    double lam = c->method == IBP_METHOD_FAST ? ibp_reg_lambda(c->reg_lambda, eps_t, t->eps_max)
+                                              : 0.0;
+    int robust = eps_t > 0.0;
+    int use_reg = lam > 0.0;
+    struct ibp_spec spec = {.labels = t->labels};
+    enum ibp_status st;
+    if (robust || use_reg) {
+        double e = robust ? eps_t : fmax(eps_t, c->min_eps_reg);
+        st = ibp_box_compute(t->x, B, net->input.c, (int64_t)net->input.h * net->input.w, e,
+                             t->zero, t->one, NULL, t->lo, t->hi, err);
+        if (st == IBP_OK)
+            st = ibp_pass_train(net, t->ws, t->x, t->lo, t->hi, B, &spec, t->logits, t->lb,
+                                err);
+    } else {
+        st = ibp_pass_clean(net, t->ws, t->x, B, IBP_BN_TRAIN, t->logits, err);
+    }
+    if (st != IBP_OK)
+        return st;
+    double ce = ibp_cross_entropy(t->logits, t->labels, B, t->classes,
+                                  robust ? NULL : t->g_logits);
+    double loss = ce;
+    if (robust) {
+        loss = ibp_robust_ce(t->lb, B, t->rows, t->g_lb);
+        t->sums.robust += loss * B;
+        t->sums.n_robust += B;
+        t->sums.ver_errors += B - ibp_count_verified(t->lb, B, t->rows);
+    }
+    if (use_reg) {
+        const float *input_r;
+        size_t input_size;
+        struct ibp_reg_terms terms;
+        st = ibp_ws_relu_bounds(t->ws, t->relu, t->n_relu, &input_r, &input_size, err);
+        if (st == IBP_OK)
+            st = ibp_reg_warmup(t->relu, t->n_relu, B, input_r, input_size, c->tau, lam,
+                                &terms, err);
+        if (st != IBP_OK)
+            return st;
+        loss += lam * (terms.tight + terms.relu);
+        t->sums.tight += terms.tight * B;
+        t->sums.relu += terms.relu * B;
+        t->sums.n_reg += B;
+    }
+    if (!isfinite(loss))
+        return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the loss is %s",
+                        t->pos.epoch, (long long)t->pos.batch + 1, isnan(loss) ? "NaN" : "Inf");
+    st = ibp_pass_backward(net, t->ws, robust ? NULL : t->g_logits, robust ? t->g_lb : NULL,
+                           t->grad, err);
+    if (st != IBP_OK)
+        return st;
+    double gn = ibp_grad_clip(t->grad, net->n_params, c->grad_clip);
+    if (!isfinite(gn))
+        return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the gradient norm is %s",
+                        t->pos.epoch, (long long)t->pos.batch + 1, isnan(gn) ? "NaN" : "Inf");
+    ibp_optim_step(t->opt, net->params, t->grad, lr);
+    ibp_bn_update_running(net, t->ws, BN_MOMENTUM);
+
+    struct ibp_epoch_sums *s = &t->sums;
+    if (s->batches == 0)
+        s->eps_first = eps_t;
+    s->eps_last = eps_t;
+    s->lambda_last = lam;
+    s->n += B;
+    s->batches++;
+    s->loss += loss * B;
+    s->ce += ce * B;
+    s->errors += ibp_count_errors(t->logits, t->labels, B, t->classes);
+    s->lambda += lam;
+    s->grad_norm += gn;
+    s->eps += eps_t;
+    *loss_out = loss;
+    return IBP_OK;
+}
+
+static double ratio_or_nan(double sum, int64_t n)
+{
+    return n > 0 ? sum / (double)n : NAN;
+}
+
+static enum ibp_status save_state(struct ibp_trainer *t, struct ibp_error *err)
+{
+    char path[1200];
+    out_path(t, IBP_TRAIN_STATE, path, sizeof path);
+    return ibp_train_state_save(path, t->config_text, &t->pos, &t->sums, &t->best, t->net,
+                                &t->meta, t->opt, err);
+}
+
+static enum ibp_status log_epoch(struct ibp_metrics *m, const struct ibp_train_epoch *e,
+                                 struct ibp_error *err)
+{
+    ibp_metrics_begin(m);
+    ibp_metrics_str(m, "kind", "epoch");
+    ibp_metrics_int(m, "epoch", e->epoch);
+    ibp_metrics_num(m, "lr", e->lr);
+    ibp_metrics_num(m, "eps_first", e->eps_first);
+    ibp_metrics_num(m, "eps_last", e->eps_last);
+    ibp_metrics_num(m, "eps_mean", e->eps_mean);
+    ibp_metrics_num(m, "lambda_mean", e->lambda_mean);
+    ibp_metrics_num(m, "lambda_last", e->lambda_last);
+    ibp_metrics_num(m, "loss", e->loss);
+    ibp_metrics_num(m, "clean_ce", e->clean_ce);
+    ibp_metrics_num(m, "robust_loss", e->robust_loss);
+    ibp_metrics_num(m, "L_tight", e->l_tight);
+    ibp_metrics_num(m, "L_relu", e->l_relu);
+    ibp_metrics_num(m, "grad_norm_mean", e->grad_norm_mean);
+    ibp_metrics_num(m, "train_err", e->train_err);
+    ibp_metrics_num(m, "train_ver_err", e->train_ver_err);
+    ibp_metrics_num(m, "test_err", e->test_err);
+    ibp_metrics_num(m, "test_ver_err", e->test_ver_err);
+    ibp_metrics_num(m, "val_err", e->val_err);
+    ibp_metrics_num(m, "val_ver_err", e->val_ver_err);
+    ibp_metrics_num(m, "train_s", e->train_s);
+    ibp_metrics_num(m, "train_img_s", e->train_images_per_s);
+    ibp_metrics_num(m, "eval_s", e->eval_s);
+    ibp_metrics_bool(m, "best", e->is_best);
+    return ibp_metrics_end(m, err);
+}
+
+static enum ibp_status log_batch(struct ibp_metrics *m, const struct ibp_trainer *t,
+                                 double eps, double lam, double lr, double loss,
+                                 struct ibp_error *err)
+{
+    ibp_metrics_begin(m);
+    ibp_metrics_str(m, "kind", "batch");
+    ibp_metrics_int(m, "epoch", t->pos.epoch);
+    ibp_metrics_int(m, "batch", t->pos.batch);
+    ibp_metrics_int(m, "step", t->pos.step);
+    ibp_metrics_num(m, "eps", eps);
+    ibp_metrics_num(m, "lambda", lam);
+    ibp_metrics_num(m, "lr", lr);
+    ibp_metrics_num(m, "loss", loss);
+    return ibp_metrics_end(m, err);
+}
+
+/* Evaluation, files and the log line at the end of an epoch. */
+static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m,
+                                    const struct ibp_train_hooks *hooks, struct ibp_error *err)
+{
+    const struct ibp_train_config *c = &t->cfg;
+    struct ibp_error why;
+    enum ibp_status st = ibp_net_check_finite(t->net, &why);
+    if (st != IBP_OK)
+        return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d: %s (files of the last good epoch "
+                        "kept)", t->pos.epoch, why.msg);
+    double t0 = now_seconds();
+    struct ibp_eval_result test, val = {0};
+    st = ibp_evaluate(t->net, t->ev, t->test, c->eps, &test, err);
+    if (st == IBP_OK && t->val)
+        st = ibp_evaluate(t->net, t->ev, t->val, c->eps, &val, err);
+    if (st != IBP_OK)
+        return st;
+    const struct ibp_epoch_sums *s = &t->sums;
+    struct ibp_train_epoch e = {
+        .epoch = t->pos.epoch, .epochs = c->epochs, .lr = s->lr,
+        .eps_first = s->eps_first, .eps_last = s->eps_last,
+        .eps_mean = ratio_or_nan(s->eps, s->batches),
+        .lambda_last = s->lambda_last, .lambda_mean = ratio_or_nan(s->lambda, s->batches),
+        .loss = ratio_or_nan(s->loss, s->n), .clean_ce = ratio_or_nan(s->ce, s->n),
+        .robust_loss = ratio_or_nan(s->robust, s->n_robust),
+        .l_tight = ratio_or_nan(s->tight, s->n_reg), .l_relu = ratio_or_nan(s->relu, s->n_reg),
+        .grad_norm_mean = ratio_or_nan(s->grad_norm, s->batches),
+        .train_err = 100.0 * ratio_or_nan((double)s->errors, s->n),
+        .train_ver_err = 100.0 * ratio_or_nan((double)s->ver_errors, s->n_robust),
+        .test_err = ibp_eval_clean_error(&test), .test_ver_err = ibp_eval_verified_error(&test),
+        .val_err = t->val ? ibp_eval_clean_error(&val) : NAN,
+        .val_ver_err = t->val ? ibp_eval_verified_error(&val) : NAN,
+        .train_s = s->seconds, .train_images_per_s = s->seconds > 0 ? (double)s->n / s->seconds : 0,
+    };
+    e.eval_s = now_seconds() - t0;
+    /* Best: only epochs trained at the full eps count (the ramp's figures are not
+     * comparable); natural training has no ramp. */
+    int full = c->method == IBP_METHOD_NATURAL || s->eps_last >= t->eps_max;
+    double score = t->val ? e.val_ver_err : e.test_ver_err;
+    double best_score = t->val ? t->best.val_ver_err : t->best.test_ver_err;
+    if (c->method == IBP_METHOD_NATURAL) {
+        score = t->val ? e.val_err : e.test_err;
+        best_score = t->val ? t->best.val_err : t->best.test_err;
+    }
+    e.is_best = full && (t->best.epoch == 0 || score < best_score);
+    char path[1200];
+    out_path(t, IBP_TRAIN_LAST, path, sizeof path);
+    st = ibp_model_save(path, t->net, &t->meta, err);
+    if (st == IBP_OK && e.is_best) {
+        t->best = (struct ibp_train_best){t->pos.epoch, e.test_err, e.test_ver_err, e.val_err,
+                                          e.val_ver_err};
+        out_path(t, IBP_TRAIN_BEST, path, sizeof path);
+        st = ibp_model_save(path, t->net, &t->meta, err);
+    }
+    if (st == IBP_OK)
+        st = log_epoch(m, &e, err);
+    if (st != IBP_OK)
+        return st;
+    t->pos.epoch++;
+    t->pos.batch = 0;
+    memset(&t->sums, 0, sizeof t->sums);
+    st = save_state(t, err);
+    if (st == IBP_OK && hooks && hooks->on_epoch)
+        hooks->on_epoch(hooks->user, &e);
+    return st;
+}
+
+static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
+                                  const struct ibp_train_hooks *hooks, struct ibp_error *err)
+{
+    const struct ibp_train_config *c = &t->cfg;
+    while (t->pos.epoch <= c->epochs) {
+        double lr = ibp_lr_at_epoch(c->lr, c->lr_decay, c->milestones, c->n_milestones,
+                                    t->pos.epoch);
+        t->sums.lr = lr;
+        enum ibp_status st = ibp_batcher_start(t->batcher, t->pos.epoch - 1, t->pos.batch, err);
+        if (st != IBP_OK)
+            return st;
+        for (;;) {
+            double t0 = now_seconds();
+            int64_t B = ibp_batcher_next(t->batcher, t->x, t->labels);
+            if (B == 0)
+                break;
+            double loss = 0.0;
+            double eps = ibp_eps_at(&t->sched, t->pos.step);
+            st = train_step(t, (int)B, lr, &loss, err);
+            if (st != IBP_OK)
+                return st;
+            t->sums.seconds += now_seconds() - t0;
+            t->pos.batch++;
+            t->pos.step++;
+            if (c->log_every > 0 && t->pos.batch % c->log_every == 0) {
+                st = log_batch(m, t, eps, t->sums.lambda_last, lr, loss, err);
+                if (st != IBP_OK)
+                    return st;
+            }
+            if (hooks && hooks->on_batch) {
+                struct ibp_train_progress p = {
+                    t->pos.epoch, c->epochs, t->pos.batch, t->batches, t->pos.step, eps,
+                    t->sums.lambda_last, lr, t->sums.loss / (double)t->sums.n,
+                    t->sums.seconds > 0 ? (double)t->sums.n / t->sums.seconds : 0};
+                hooks->on_batch(hooks->user, &p);
+            }
+            if (hooks && hooks->stop && *hooks->stop && t->pos.batch < t->batches) {
+                st = save_state(t, err);
+                if (st != IBP_OK)
+                    return st;
+                return ibp_fail(err, IBP_ERR_INTERRUPTED,
+                                "stopped in epoch %d after batch %lld; state saved in %s/%s",
+                                t->pos.epoch, (long long)t->pos.batch, c->out, IBP_TRAIN_STATE);
+            }
+        }
+        st = finish_epoch(t, m, hooks, err);
+        if (st != IBP_OK)
+            return st;
+        if (hooks && hooks->stop && *hooks->stop && t->pos.epoch <= c->epochs)
+            return ibp_fail(err, IBP_ERR_INTERRUPTED,
+                            "stopped after epoch %d; state saved in %s/%s", t->pos.epoch - 1,
+                            c->out, IBP_TRAIN_STATE);
+    }
+    return IBP_OK;
+}
+
+enum ibp_status ibp_trainer_run(struct ibp_trainer *t, const struct ibp_train_hooks *hooks,
+                                struct ibp_error *err)
+{
+    char path[1200];
+    out_path(t, IBP_TRAIN_METRICS, path, sizeof path);
+    struct ibp_metrics *m = NULL;
+    enum ibp_status st = ibp_metrics_open(path, t->resumed, &m, err);
+    if (st != IBP_OK)
+        return st;
+    st = run_epochs(t, m, hooks, err);
+    struct ibp_error close_err;
+    enum ibp_status cst = ibp_metrics_close(m, &close_err);
+    if (st == IBP_OK && cst != IBP_OK) {
+        if (err)
+            *err = close_err;
+        st = cst;
+    }
+    return st;
+}

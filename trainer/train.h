@@ -1,0 +1,120 @@
+/* train.h — the training loop of SPEC §4: fast (short warmup), vanilla IBP and natural
+ * training on one code path, with evaluation, model files, the training state and the
+ * metrics log.
+ *
+ * One training step (SPEC §4.7), at global batch s with eps_t = eps(s):
+ *   clean forward in train mode (BN batch statistics; running statistics updated);
+ *   if eps_t > 0, or the method is fast: IBP forward over the box of radius eps_t
+ *   (fast while eps_t = 0: min_eps_reg) with the same statistics, margins folded;
+ *   loss = robust CE on the margin lower bounds when eps_t > 0, else clean CE;
+ *   fast: + lambda (L_tight + L_relu) while lambda > 0;
+ *   backward (through the BN statistics) -> global-norm clip -> optimiser step.
+ * vanilla and natural while eps_t = 0 run the clean pass only.
+ *
+ * After every epoch: evaluation on the test set (and the validation split, when one is
+ * held out) in eval mode at the test eps, then, in OUT (the config's `out`):
+ *   last.ibpm      the model (model_file.h), every epoch;
+ *   best.ibpm      the model of the best epoch so far: lowest verified error among
+ *                  epochs whose training eps reached eps_max, chosen on the validation
+ *                  split when there is one, else on the test set (optimistic; reports
+ *                  label it "best on test");
+ *   train.state    the training state (train_state.h), written last;
+ *   metrics.jsonl  one JSON line per epoch (and every log_every batches).
+ * The configuration is saved as OUT/train.cfg before the first step.
+ *
+ * Determinism: the data order, augmentation and initialisation derive from the seed;
+ * the passes do not depend on the thread count; so a run resumed from its state file
+ * (at an epoch boundary, or mid-epoch after a requested stop) continues bit-identically. */
+#ifndef IBP_TRAIN_H
+#define IBP_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "datasets/dataset.h"
+#include "nets/net.h"
+#include "nets/status.h"
+#include "trainer/config.h"
+#include "trainer/train_state.h"
+
+/* File names inside OUT. */
+#define IBP_TRAIN_LAST "last.ibpm"
+#define IBP_TRAIN_BEST "best.ibpm"
+#define IBP_TRAIN_STATE "train.state"
+#define IBP_TRAIN_CONFIG "train.cfg"
+#define IBP_TRAIN_METRICS "metrics.jsonl"
+
+/* After every batch, for progress displays. */
+struct ibp_train_progress {
+    int epoch, epochs;
+    int64_t batch, batches; /* batches done in this epoch, batches per epoch */
+    int64_t step;           /* global batch counter after this batch */
+    double eps, lambda, lr;
+    double loss;            /* mean loss of the epoch so far */
+    double images_per_s;    /* training throughput of the epoch so far */
+};
+
+/* After every epoch. Values that do not apply (no robust batch, no regulariser, no
+ * validation split) are NaN. */
+struct ibp_train_epoch {
+    int epoch, epochs;
+    double lr, eps_first, eps_last, eps_mean, lambda_last, lambda_mean;
+    double loss, clean_ce, robust_loss, l_tight, l_relu, grad_norm_mean;
+    double train_err, train_ver_err;     /* %, training batches (train_ver at eps_t) */
+    double test_err, test_ver_err;       /* %, test set at the test eps */
+    double val_err, val_ver_err;         /* %, validation split */
+    double train_s, train_images_per_s, eval_s;
+    int is_best;                         /* this epoch became best.ibpm */
+};
+
+struct ibp_train_hooks {
+    void (*on_batch)(void *user, const struct ibp_train_progress *p); /* may be NULL */
+    void (*on_epoch)(void *user, const struct ibp_train_epoch *e);    /* may be NULL */
+    void *user;
+    /* Checked after every batch: non-zero stops the run after writing the state. */
+    const volatile sig_atomic_t *stop;
+};
+
+struct ibp_trainer;
+
+/* A trainer for cfg (validated here) on train / test data (borrowed; they must outlive
+ * the trainer). Builds the model from the zoo with the dataset's normalisation and class
+ * names, initialises it (fast: IBP init; else the default) from the seed, and the
+ * optimiser. Touches no file. Errors: IBP_ERR_ARG (configuration, naming the key),
+ * IBP_ERR_SHAPE (test images or labels not matching the training data), the zoo's and
+ * allocations' errors. */
+enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
+                                   const struct ibp_dataset *train,
+                                   const struct ibp_dataset *test,
+                                   struct ibp_trainer **out, struct ibp_error *err);
+
+/* Replaces the fresh model, optimiser and position with a saved state (its model must
+ * have the architecture cfg builds and fit the data). Errors: IBP_ERR_SHAPE naming what
+ * does not match, the optimiser state's errors. */
+enum ibp_status ibp_trainer_restore(struct ibp_trainer *t, const struct ibp_train_state *s,
+                                    struct ibp_error *err);
+
+/* Prepares OUT for a run: creates the folder, refuses (IBP_ERR_ARG) to start a fresh
+ * run over an existing train.state unless resumed, checks it is writable and writes
+ * train.cfg. Nothing else is written or overwritten before training. */
+enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
+                                        struct ibp_error *err);
+
+/* Trains from the current position to the configured number of epochs.
+ * Returns IBP_OK when done; IBP_ERR_INTERRUPTED when hooks->stop was raised (state
+ * saved after the current batch); IBP_ERR_NUMERIC when the loss, gradient or weights
+ * turn NaN/Inf (message names epoch and batch; the files of the last good epoch are
+ * kept); IBP_ERR_IO when a file cannot be written. */
+enum ibp_status ibp_trainer_run(struct ibp_trainer *t, const struct ibp_train_hooks *hooks,
+                                struct ibp_error *err);
+
+/* The network being trained (read-only for callers), the position, the best epoch. */
+const struct ibp_net *ibp_trainer_net(const struct ibp_trainer *t);
+struct ibp_train_position ibp_trainer_position(const struct ibp_trainer *t);
+struct ibp_train_best ibp_trainer_best(const struct ibp_trainer *t);
+/* Samples trained on per epoch (after train_limit and the validation split). */
+int64_t ibp_trainer_train_size(const struct ibp_trainer *t);
+
+void ibp_trainer_free(struct ibp_trainer *t);
+
+#endif
