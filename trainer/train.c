@@ -400,7 +400,12 @@ enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
                         "another --out", t->cfg.out, IBP_TRAIN_STATE);
     t->resumed = resumed;
     out_path(t, IBP_TRAIN_CONFIG, path, sizeof path);
-    return ibp_file_write_atomic(path, t->config_text, strlen(t->config_text), err);
+    st = ibp_file_write_atomic(path, t->config_text, strlen(t->config_text), err);
+    if (st == IBP_OK && !resumed) {
+        out_path(t, IBP_TRAIN_INIT, path, sizeof path);
+        st = ibp_model_save(path, t->net, &t->meta, err);
+    }
+    return st;
 }
 
 /* One training step on batch B of t->x / t->labels; adds to t->sums. */

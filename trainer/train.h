@@ -20,7 +20,8 @@
  *                  label it "best on test");
  *   train.state    the training state (train_state.h), written last;
  *   metrics.jsonl  one JSON line per epoch (and every log_every batches).
- * The configuration is saved as OUT/train.cfg before the first step.
+ * The configuration is saved as OUT/train.cfg and the initial model as OUT/init.ibpm
+ * before the first step of a fresh run (to reproduce or cross-check it).
  *
  * Determinism: the data order, augmentation and initialisation derive from the seed;
  * the passes do not depend on the thread count; so a run resumed from its state file
@@ -38,6 +39,7 @@
 #include "trainer/train_state.h"
 
 /* File names inside OUT. */
+#define IBP_TRAIN_INIT "init.ibpm"
 #define IBP_TRAIN_LAST "last.ibpm"
 #define IBP_TRAIN_BEST "best.ibpm"
 #define IBP_TRAIN_STATE "train.state"
@@ -96,7 +98,8 @@ enum ibp_status ibp_trainer_restore(struct ibp_trainer *t, const struct ibp_trai
 
 /* Prepares OUT for a run: creates the folder, refuses (IBP_ERR_ARG) to start a fresh
  * run over an existing train.state unless resumed, checks it is writable and writes
- * train.cfg. Nothing else is written or overwritten before training. */
+ * train.cfg (and, for a fresh run, init.ibpm). Nothing else is written or overwritten
+ * before training. */
 enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
                                         struct ibp_error *err);
 
