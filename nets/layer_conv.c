@@ -30,28 +30,78 @@ static struct conv_geom geom(const struct ibp_net *net, int k)
     return g;
 }
 
-/* col[(n, oh, ow)][(i, j, c)] for samples [0, ns) of `in` (NHWC), group `grp` */
+static void copy_floats(float *restrict dst, const float *restrict src, long n)
+{
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+static void zero_floats(float *dst, long n)
+{
+    memset(dst, 0, (size_t)n * sizeof(float));
+}
+
+/* col[(n, oh, ow)][(i, j, c)] for samples [0, ns) of `in` (NHWC), group `grp`.
+ * One task per output row (n, oh), so the row checks are made once per kernel row. */
 static void im2col(const struct conv_geom *g, const float *in, int ns, int grp, float *col,
                    int threads)
 {
-    long rows_per_sample = (long)g->Ho * g->Wo;
-    long nrows = rows_per_sample * ns;
+    long ntask = (long)ns * g->Ho;
+    /* with one group and no dilation along w, the taps j of one kernel row are
+     * contiguous in the NHWC input: one copy of (j1 - j0) C floats */
+    int runs = g->groups == 1 && g->dw == 1;
+    long span = (long)g->kw * g->cg;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (long row = 0; row < nrows; row++) {
-        long n = row / rows_per_sample, q = row % rows_per_sample;
-        int oh = (int)(q / g->Wo), ow = (int)(q % g->Wo);
-        float *dst = col + row * g->K;
+    for (long task = 0; task < ntask; task++) {
+        long n = task / g->Ho;
+        int oh = (int)(task % g->Ho);
+        float *row0 = col + task * g->Wo * g->K;
         for (int i = 0; i < g->kh; i++) {
             int ih = oh * g->sh - g->ph + i * g->dh;
-            for (int j = 0; j < g->kw; j++, dst += g->cg) {
-                int iw = ow * g->sw - g->pw + j * g->dw;
-                if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) {
-                    memset(dst, 0, (size_t)g->cg * sizeof(float));
+            float *dst = row0 + i * span;
+            if (ih < 0 || ih >= g->H) {
+                for (int ow = 0; ow < g->Wo; ow++, dst += g->K)
+                    zero_floats(dst, span);
+                continue;
+            }
+            const float *src_row = in + ((size_t)n * g->H + ih) * g->W * g->C;
+            if (runs && g->C == 1) {
+                /* a grey image: a few single floats per kernel row, picked one by one
+                 * (a copy call per tap would cost more than the data) */
+                for (int ow = 0; ow < g->Wo; ow++, dst += g->K) {
+                    int w0 = ow * g->sw - g->pw;
+                    for (int j = 0; j < g->kw; j++) {
+                        int iw = w0 + j;
+                        dst[j] = iw >= 0 && iw < g->W ? src_row[iw] : 0.0f;
+                    }
+                }
+                continue;
+            }
+            for (int ow = 0; ow < g->Wo; ow++, dst += g->K) {
+                int w0 = ow * g->sw - g->pw;
+                if (runs) {
+                    /* taps [j0, j1) fall inside the input; clamped for any padding */
+                    int j0 = w0 < 0 ? -w0 : 0, j1 = g->W - w0;
+                    j0 = j0 < g->kw ? j0 : g->kw;
+                    j1 = j1 < g->kw ? j1 : g->kw;
+                    j1 = j1 > j0 ? j1 : j0;
+                    if (j0 == 0 && j1 == g->kw) {
+                        copy_floats(dst, src_row + (long)w0 * g->C, span);
+                        continue;
+                    }
+                    zero_floats(dst, (long)j0 * g->C);
+                    copy_floats(dst + (long)j0 * g->C, src_row + (long)(w0 + j0) * g->C,
+                                (long)(j1 - j0) * g->C);
+                    zero_floats(dst + (long)j1 * g->C, (long)(g->kw - j1) * g->C);
                     continue;
                 }
-                const float *src = in + (((size_t)n * g->H + ih) * g->W + iw) * g->C +
-                                   (size_t)grp * g->cg;
-                memcpy(dst, src, (size_t)g->cg * sizeof(float));
+                for (int j = 0; j < g->kw; j++) {
+                    int iw = w0 + j * g->dw;
+                    float *d = dst + (long)j * g->cg;
+                    if (iw < 0 || iw >= g->W)
+                        zero_floats(d, g->cg);
+                    else
+                        copy_floats(d, src_row + (size_t)iw * g->C + (size_t)grp * g->cg, g->cg);
+                }
             }
         }
     }
@@ -84,14 +134,29 @@ static void col2im_add(const struct conv_geom *g, const float *dcol, int ns, int
     }
 }
 
+/* The kept im2col of layer k (ws_col_keep) from x row x0 (radius: r row x0), or NULL
+ * when the layer keeps none. Layout: [2 max_batch x rows][max_batch r rows], each
+ * Ho*Wo rows of K. */
+static float *kept_col(const struct pass_ctx *p, int k, const struct conv_geom *g, int radius,
+                       int row0)
+{
+    float *keep = p->ws->colkeep ? p->ws->colkeep[k] : NULL;
+    if (!keep)
+        return NULL;
+    size_t per = (size_t)g->Ho * g->Wo * (size_t)g->K;
+    size_t base = radius ? 2 * (size_t)p->ws->max_batch : 0;
+    return keep + (base + (size_t)row0) * per;
+}
+
 /* out[s0 .. s0+ns) = conv(in[...], wp) (+ bias) for one stream array */
 static void conv_stream_forward(const struct pass_ctx *p, int k, const struct conv_geom *g,
                                 const float *in, float *out, int ns_total, const float *wp,
-                                const float *bias)
+                                const float *bias, float *keep)
 {
     struct ibp_workspace *ws = p->ws;
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
-    int chunk = (int)ws_conv_chunk_samples(p->net, k);
+    /* with a kept im2col (keep: this stream's rows), one chunk writes all of it */
+    int chunk = keep ? ns_total : (int)ws_conv_chunk_samples(p->net, k);
     for (int s0 = 0; s0 < ns_total; s0 += chunk) {
         int ns = ns_total - s0 < chunk ? ns_total - s0 : chunk;
         const float *src = in + (size_t)s0 * in_per;
@@ -106,8 +171,9 @@ static void conv_stream_forward(const struct pass_ctx *p, int k, const struct co
         for (int grp = 0; grp < g->groups; grp++) {
             const float *a = src;
             if (!g->direct) {
-                im2col(g, src, ns, grp, ws->col, p->threads);
-                a = ws->col;
+                float *col = keep ? keep : ws->col;
+                im2col(g, src, ns, grp, col, p->threads);
+                a = col;
             }
             ibp_sgemm(0, 1, M, g->og, g->K, 1.0f, a, g->K, wp + (size_t)grp * g->og * g->K, g->K,
                       beta, dst + (size_t)grp * g->og, g->Co, p->threads);
@@ -123,15 +189,16 @@ void layer_conv_forward(const struct pass_ctx *p, int k)
     struct conv_geom g = geom(p->net, k);
     conv_stream_forward(p, k, &g, in->x + (size_t)p->x0 * in->size,
                         out->x + (size_t)p->x0 * out->size, p->nx, ws->wpack[k],
-                        ibp_layer_bias(p->net, k));
+                        ibp_layer_bias(p->net, k), kept_col(p, k, &g, 0, p->x0));
     if (p->bounds)
-        conv_stream_forward(p, k, &g, in->r, out->r, p->batch, ws->wabs[k], NULL);
+        conv_stream_forward(p, k, &g, in->r, out->r, p->batch, ws->wabs[k], NULL,
+                            kept_col(p, k, &g, 1, 0));
 }
 
 /* For one stream: dwp += gout^T col (when dwp), gin += col2im(gout wp) (when gin). */
 static void conv_stream_backward(const struct pass_ctx *p, int k, const struct conv_geom *g,
                                  const float *in, const float *gout, float *gin, int ns_total,
-                                 const float *wp, float *dwp)
+                                 const float *wp, float *dwp, const float *keep)
 {
     struct ibp_workspace *ws = p->ws;
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
@@ -146,7 +213,10 @@ static void conv_stream_backward(const struct pass_ctx *p, int k, const struct c
             const float *go_g = go + (size_t)grp * g->og;
             if (dwp) {
                 const float *a = src;
-                if (!g->direct) {
+                if (keep) {
+                    /* the forward's im2col of these rows, kept */
+                    a = keep + (size_t)s0 * g->Ho * g->Wo * (size_t)g->K;
+                } else if (!g->direct) {
                     im2col(g, src, ns, grp, ws->col, p->threads);
                     a = ws->col;
                 }
@@ -184,10 +254,10 @@ void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
     conv_stream_backward(p, k, &g, in->x + (size_t)p->x0 * in->size,
                          out->gx + (size_t)p->x0 * out->size,
                          want_in ? in->gx + (size_t)p->x0 * in->size : NULL, p->nx,
-                         ws->wpack[k], dwp);
+                         ws->wpack[k], dwp, kept_col(p, k, &g, 0, p->x0));
     if (p->bounds)
         conv_stream_backward(p, k, &g, in->r, out->gr, want_in ? in->gr : NULL, p->batch,
-                             ws->wabs[k], dwa);
+                             ws->wabs[k], dwa, kept_col(p, k, &g, 1, 0));
     if (!grad)
         return;
     /* unpack [o][kh][kw][c] -> [o][c][kh][kw], adding sign(W) d|W| */

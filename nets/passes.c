@@ -84,6 +84,25 @@ static void layer_forward(const struct pass_ctx *p, int k)
         p->ws->layer_seconds[2 * k] += omp_get_wtime() - t0;
 }
 
+/* Forward over layers [k0, k1): a BATCHNORM whose output feeds the next layer, a RELU
+ * inside the range, runs fused with it (timed as the BATCHNORM). */
+static void forward_layers(const struct pass_ctx *p, int k0, int k1)
+{
+    const struct ibp_net *net = p->net;
+    for (int k = k0; k < k1; k++) {
+        if (net->layers[k].kind == IBP_LAYER_BATCHNORM && k + 1 < k1 &&
+            net->layers[k + 1].kind == IBP_LAYER_RELU && net->layers[k + 1].in[0] == k + 1) {
+            double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
+            layer_bn_relu_forward(p, k, k + 1);
+            if (p->ws->profile)
+                p->ws->layer_seconds[2 * k] += omp_get_wtime() - t0;
+            k++;
+            continue;
+        }
+        layer_forward(p, k);
+    }
+}
+
 static void layer_backward(const struct pass_ctx *p, int k, float *grad)
 {
     double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
@@ -103,8 +122,7 @@ static void run_forward(const struct pass_ctx *p)
 {
     const struct ibp_net *net = p->net;
     int last = net->n_layers - 1;
-    for (int k = 0; k < last; k++)
-        layer_forward(p, k);
+    forward_layers(p, 0, last);
     if (p->bounds && folds_last(net, p->ws)) {
         struct pass_ctx q = *p;
         q.bounds = 0;
@@ -257,8 +275,7 @@ enum ibp_status ibp_pass_clean(const struct ibp_net *net, struct ibp_workspace *
     load_clean(net, ws, x, batch, ws->threads);
     struct pass_ctx p = {net, ws, batch, 0, batch, 1, 0, mode, ws->threads};
     ws->spec_kind = 0;
-    for (int k = 0; k < net->n_layers; k++)
-        layer_forward(&p, k);
+    forward_layers(&p, 0, net->n_layers);
     record_clean(ws, batch, mode);
     if (logits)
         to_external(net->shapes[net->n_layers], ws->v[net->n_layers].x, logits, (size_t)batch);
@@ -344,11 +361,14 @@ static void mark_needs_grad(const struct ibp_net *net, struct ibp_workspace *ws,
     }
 }
 
-/* zero every value gradient but the armed ReLU-input slots */
+/* zero every value gradient but the armed ReLU-input slots; a value whose gradient is
+ * not needed is neither written nor read by any backward kernel, so it is left alone */
 static void zero_value_grads(const struct ibp_net *net, struct ibp_workspace *ws)
 {
     size_t B = (size_t)ws->batch, xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 * B : B;
     for (int v = 0; v <= net->n_layers; v++) {
+        if (!ws->needs_grad[v])
+            continue;
         int slot = 0;
         for (int k = 0; ws->relu_slots_armed && k < net->n_layers; k++)
             slot |= net->layers[k].kind == IBP_LAYER_RELU && net->layers[k].in[0] == v;
@@ -377,8 +397,19 @@ static void run_backward(const struct pass_ctx *p, float *grad)
             spec_backward(p, -1, grad);
         layer_backward(p, last, grad);
     }
-    for (int k = last - 1; k >= 0; k--)
+    for (int k = last - 1; k >= 0; k--) {
+        /* a RELU reading a BATCHNORM's output runs fused with it (timed as the RELU) */
+        if (k > 0 && net->layers[k].kind == IBP_LAYER_RELU && net->layers[k].in[0] == k &&
+            net->layers[k - 1].kind == IBP_LAYER_BATCHNORM) {
+            double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
+            layer_relu_bn_backward(p, k, k - 1, grad);
+            if (p->ws->profile)
+                p->ws->layer_seconds[2 * k + 1] += omp_get_wtime() - t0;
+            k--;
+            continue;
+        }
         layer_backward(p, k, grad);
+    }
 }
 
 enum ibp_status ibp_pass_backward(const struct ibp_net *net, struct ibp_workspace *ws,

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows of one partial sum in reduce_rows: fixed, so sums do not depend on threads. */
-#define REDUCE_CHUNK 512
 /* Target size of one im2col chunk, in floats (16 MiB). */
 #define COL_TARGET_FLOATS ((size_t)4 << 20)
+/* Largest im2col kept whole from forward to backward, in floats (32 MiB). */
+#define COL_KEEP_FLOATS ((size_t)8 << 20)
 
 static size_t ceil_div(size_t a, size_t b)
 {
@@ -72,9 +72,12 @@ void ibp_ws_free(struct ibp_workspace *ws)
             free(ws->bn[k].var);
             free(ws->bn[k].s);
             free(ws->bn[k].t);
+            free(ws->bn[k].sabs);
             free(ws->bn[k].ds);
             free(ws->bn[k].dt);
         }
+        if (ws->colkeep)
+            free(ws->colkeep[k]);
         if (ws->wpack) {
             free(ws->wpack[k]);
             free(ws->wabs[k]);
@@ -84,6 +87,7 @@ void ibp_ws_free(struct ibp_workspace *ws)
     }
     free(ws->v);
     free(ws->bn);
+    free(ws->colkeep);
     free(ws->wpack);
     free(ws->wabs);
     free(ws->dwpack);
@@ -94,6 +98,7 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->partial);
     free(ws->chsum);
     free(ws->chsum2);
+    free(ws->chabs);
     free(ws->labels);
     free(ws->spec_C);
     free(ws->spec_c);
@@ -135,6 +140,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->v = calloc((size_t)L + 1, sizeof *ws->v);
     ws->bn = calloc((size_t)L, sizeof *ws->bn);
     ws->wpack = calloc((size_t)L, sizeof(float *));
+    ws->colkeep = calloc((size_t)L, sizeof(float *));
     ws->wabs = calloc((size_t)L, sizeof(float *));
     ws->dwpack = calloc((size_t)L, sizeof(float *));
     ws->dwabs = calloc((size_t)L, sizeof(float *));
@@ -143,7 +149,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
     ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
-    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->wabs || !ws->dwpack || !ws->dwabs ||
+    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->dwabs ||
         !ws->labels || !ws->needs_grad) {
         ibp_ws_free(ws);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
@@ -179,6 +185,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
             ws->bn[k].var = alloc_floats((size_t)c, &ok);
             ws->bn[k].s = alloc_floats((size_t)c, &ok);
             ws->bn[k].t = alloc_floats((size_t)c, &ok);
+            ws->bn[k].sabs = alloc_floats((size_t)c, &ok);
             ws->bn[k].ds = calloc((size_t)c, sizeof(double));
             ws->bn[k].dt = calloc((size_t)c, sizeof(double));
             if (!ws->bn[k].ds || !ws->bn[k].dt)
@@ -197,6 +204,14 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 size_t col = samples * (size_t)o.h * o.w * kdim;
                 if (col > max_col)
                     max_col = col;
+                /* a small im2col is kept from forward so that backward need not redo it */
+                size_t keep = (2 * B + B) * (size_t)o.h * o.w * kdim;
+                int direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
+                             l->ph == 0 && l->pw == 0;
+                if (grad && bounds && l->groups == 1 && !direct && keep <= COL_KEEP_FLOATS) {
+                    ws->colkeep[k] = alloc_floats(keep, &ok);
+                    ws->colkeep_floats += keep;
+                }
             }
             if (bounds) {
                 ws->wabs[k] = alloc_floats(nw, &ok);
@@ -216,11 +231,13 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
         ws->col = alloc_floats(max_col, &ok);
         if (grad)
             ws->dcol = alloc_floats(max_col, &ok);
-        ws->partial_doubles = max_partial;
-        ws->partial = calloc(max_partial ? max_partial : 1, sizeof(double));
+        /* reduce_rows_prod_sum keeps two sets of partial sums, layer_relu_bn_backward three */
+        ws->partial_doubles = 3 * max_partial;
+        ws->partial = calloc(max_partial ? 3 * max_partial : 1, sizeof(double));
         ws->chsum = calloc(max_channels, sizeof(double));
         ws->chsum2 = calloc(max_channels, sizeof(double));
-        if (!ws->partial || !ws->chsum || !ws->chsum2)
+        ws->chabs = calloc(max_channels, sizeof(float));
+        if (!ws->partial || !ws->chsum || !ws->chsum2 || !ws->chabs)
             ok = 0;
     }
     if (ok && bounds && !ws_spec_reserve(ws, net, ibp_net_outputs(net)))
@@ -248,6 +265,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
 size_t ibp_ws_bytes(const struct ibp_workspace *ws)
 {
     size_t floats = ws->col_floats * (ws->dcol ? 2 : 1) + (size_t)ws->max_batch * ws->spec_cap * 4;
+    floats += ws->colkeep_floats;
     size_t xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 : 1;
     for (int v = 0; v <= ws->n_layers; v++) {
         size_t per = ws->v[v].size * (size_t)ws->max_batch;
@@ -300,6 +318,35 @@ void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, c
     for (size_t ch = 0; ch < nchunk; ch++)
         for (size_t c = 0; c < C; c++)
             out[c] += part[ch * C + c];
+}
+
+void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
+                          size_t rows, int channels, double *prod, double *sum)
+{
+    size_t nchunk = ceil_div(rows, REDUCE_CHUNK);
+    size_t C = (size_t)channels;
+    double *part = ws->partial, *part2 = ws->partial + nchunk * C;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t ch = 0; ch < nchunk; ch++) {
+        double *acc = part + ch * C, *acc2 = part2 + ch * C;
+        for (size_t c = 0; c < C; c++) {
+            acc[c] = 0.0;
+            acc2[c] = 0.0;
+        }
+        size_t r1 = (ch + 1) * REDUCE_CHUNK < rows ? (ch + 1) * REDUCE_CHUNK : rows;
+        for (size_t r = ch * REDUCE_CHUNK; r < r1; r++) {
+            const float *ar = a + r * C, *br = b + r * C;
+            for (size_t c = 0; c < C; c++) {
+                acc[c] += (double)ar[c] * br[c];
+                acc2[c] += ar[c];
+            }
+        }
+    }
+    for (size_t ch = 0; ch < nchunk; ch++)
+        for (size_t c = 0; c < C; c++) {
+            prod[c] += part[ch * C + c];
+            sum[c] += part2[ch * C + c];
+        }
 }
 
 void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,

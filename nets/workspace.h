@@ -27,6 +27,7 @@ struct bn_state {
     int channels;
     float *mean, *var; /* batch statistics (biased var) of the last train-mode clean pass */
     float *s, *t;      /* y = s x + t, per channel */
+    float *sabs;       /* |s| */
     double *ds, *dt;   /* dL/ds, dL/dt accumulated in backward */
 };
 
@@ -43,10 +44,15 @@ struct ibp_workspace {
     float **dwabs;         /* [n_layers]: packed d|W| for LINEAR/CONV2D */
     float *pool_tmp;       /* [2][max_batch][largest MAXPOOL output] bound gradients */
     float *col;            /* im2col chunk [rows][k] */
+    float **colkeep;       /* [n_layers]: with IBP_WS_GRAD, the whole im2col of a small
+                            * one-group CONV2D kept from forward for its weight gradient
+                            * (see kept_col in layer_conv.c); NULL for other layers */
+    size_t colkeep_floats; /* their total size */
     float *dcol;           /* its gradient */
     size_t col_floats;
     size_t chunk_rows;     /* target rows per im2col chunk */
     double *chsum, *chsum2; /* [largest channel count] per-channel sums */
+    float *chabs;          /* [largest channel count] per-channel scratch */
     double *partial;       /* chunked reduction partial sums */
     size_t partial_doubles;
     /* specification on the output (bounds stream) */
@@ -98,6 +104,12 @@ void layer_conv_forward(const struct pass_ctx *p, int k);
 void layer_conv_backward(const struct pass_ctx *p, int k, float *grad);
 void layer_bn_forward(const struct pass_ctx *p, int k);
 void layer_bn_backward(const struct pass_ctx *p, int k, float *grad);
+/* The backward of RELU relu_k and of the BATCHNORM bn_k whose output it reads: the ReLU's
+ * input gradients and BATCHNORM's per-channel sums in one pass over the rows. */
+void layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, float *grad);
+/* BATCHNORM k and the RELU relu_k reading its output in one pass (both values are
+ * written, as by the two kernels in turn); relu_k < 0: the BATCHNORM alone. */
+void layer_bn_relu_forward(const struct pass_ctx *p, int k, int relu_k);
 void layer_pool_forward(const struct pass_ctx *p, int k);
 void layer_pool_backward(const struct pass_ctx *p, int k);
 
@@ -118,6 +130,9 @@ int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int row
 void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
                      int with_abs);
 
+/* Rows of one partial sum in the reductions: fixed, so sums do not depend on threads. */
+#define REDUCE_CHUNK 512
+
 /* Deterministic per-channel sums over rows of a [rows][channels] array:
  * out[c] += sum_rows f(row, c), computed in fixed chunks of rows whatever the thread
  * count. `kind` selects f (see reduce.c). */
@@ -128,5 +143,9 @@ enum reduce_kind {
 };
 void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
                  const float *b, const double *center, size_t rows, int channels, double *out);
+/* The same chunks, two sums in one pass: prod[c] += sum a*b, sum[c] += sum a (equal to
+ * REDUCE_SUM_PROD and REDUCE_SUM run separately). */
+void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
+                          size_t rows, int channels, double *prod, double *sum);
 
 #endif

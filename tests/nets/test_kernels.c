@@ -1,0 +1,172 @@
+/* The optimised kernels under the passes against naive references:
+ *   ibp_sgemm (blocked along m or n, or cut along k for small outputs) against a
+ *   double-precision triple loop, for both transposes, alpha and beta, and bit-identical
+ *   results for 1 and 2 threads;
+ *   im2col's paths (one-channel rows picked float by float, contiguous kernel-row copies,
+ *   padding wider than the kernel) through whole conv nets against the double reference
+ *   of tests/common/ref_net.c, clean pass and IBP bounds. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nets/gemm.h"
+#include "nets/passes.h"
+#include "tests/common/check.h"
+#include "tests/common/ref_net.h"
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (float)(*s >> 8) / 16777216.0f - 0.5f;
+}
+
+static void check_gemm(int ta, int tb, long m, long n, long k, float alpha, float beta)
+{
+    unsigned s = (unsigned)(m * 131 + n * 17 + k + ta * 7 + tb * 3);
+    long lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1;
+    long arows = ta ? k : m, brows = tb ? n : k;
+    float *a = malloc((size_t)(arows * lda) * sizeof(float));
+    float *b = malloc((size_t)(brows * ldb) * sizeof(float));
+    float *c0 = malloc((size_t)(m * ldc) * sizeof(float));
+    float *c1 = malloc((size_t)(m * ldc) * sizeof(float));
+    float *c2 = malloc((size_t)(m * ldc) * sizeof(float));
+    for (long i = 0; i < arows * lda; i++)
+        a[i] = frand(&s);
+    for (long i = 0; i < brows * ldb; i++)
+        b[i] = frand(&s);
+    for (long i = 0; i < m * ldc; i++)
+        c0[i] = frand(&s);
+    memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
+    memcpy(c2, c0, (size_t)(m * ldc) * sizeof(float));
+    ibp_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c1, ldc, 1);
+    ibp_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c2, ldc, 2);
+    double worst = 0.0;
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) {
+            double acc = 0.0, mag = 0.0;
+            for (long p = 0; p < k; p++) {
+                double x = ta ? a[p * lda + i] : a[i * lda + p];
+                double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+                acc += x * y;
+                mag += fabs(x * y);
+            }
+            double want = alpha * acc + (beta == 0.0f ? 0.0 : beta * (double)c0[i * ldc + j]);
+            double err = fabs(c1[i * ldc + j] - want) / (fabs(alpha) * mag + fabs(beta) + 1e-30);
+            worst = err > worst ? err : worst;
+        }
+    CHECK_MSG(worst < 1e-5, "sgemm %c%c %ldx%ldx%ld: relative error %.3g", ta ? 'T' : 'N',
+              tb ? 'T' : 'N', m, n, k, worst);
+    CHECK_MSG(memcmp(c1, c2, (size_t)(m * ldc) * sizeof(float)) == 0,
+              "sgemm %ldx%ldx%ld: 1 and 2 threads differ", m, n, k);
+    /* the padding column past n is never written */
+    int pad_kept = 1;
+    for (long i = 0; i < m; i++)
+        pad_kept &= c1[i * ldc + n] == c0[i * ldc + n];
+    CHECK(pad_kept);
+    free(a);
+    free(b);
+    free(c0);
+    free(c1);
+    free(c2);
+}
+
+static void test_gemm(void)
+{
+    /* m, n, k: plain blocks, odd block counts made even, and the k-split cases (small
+     * outputs over a long k, as conv weight gradients are) */
+    static const long shapes[][3] = {{7, 5, 3},       {600, 64, 40},  {64, 576, 300},
+                                     {1100, 33, 17},  {16, 16, 5000}, {32, 256, 2100},
+                                     {9, 70, 4099},   {3, 2, 2048},   {40, 1030, 8}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            check_gemm(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], 1.0f,
+                       t == 1 ? 1.0f : 0.0f);
+            if (t == 0)
+                check_gemm(0, 0, shapes[s][0], shapes[s][1], shapes[s][2], -0.5f, 0.75f);
+        }
+}
+
+#define L(...) ((struct ibp_layer_spec){__VA_ARGS__, .in = {IBP_PREV, 0}})
+
+enum { B = 3 };
+
+/* clean logits and IBP bounds of a one-channel conv net against the reference */
+static void check_conv_net(const char *name, struct ibp_shape in, struct ibp_layer_spec conv)
+{
+    struct ibp_layer_spec s[] = {conv, L(.kind = IBP_LAYER_BATCHNORM), L(.kind = IBP_LAYER_RELU),
+                                 L(.kind = IBP_LAYER_FLATTEN), L(.kind = IBP_LAYER_LINEAR, .out = 4)};
+    struct ibp_net *net;
+    struct ibp_error err;
+    CHECK_OK(ibp_net_create(in, s, 5, &net, &err), err);
+    if (!net)
+        return;
+    unsigned seed = 99;
+    for (size_t i = 0; i < net->n_params; i++)
+        net->params[i] = frand(&seed);
+    size_t n = B * ibp_shape_size(in);
+    float *x = malloc(n * sizeof(float)), *lo = malloc(n * sizeof(float)),
+          *hi = malloc(n * sizeof(float));
+    double *xd = malloc(n * sizeof(double)), *lod = malloc(n * sizeof(double)),
+           *hid = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        x[i] = frand(&seed) + 0.5f;
+        lo[i] = x[i] - 0.05f;
+        hi[i] = x[i] + 0.05f;
+        xd[i] = x[i];
+        lod[i] = lo[i];
+        hid[i] = hi[i];
+    }
+    struct ibp_workspace *ws;
+    CHECK_OK(ibp_ws_create(net, B, IBP_WS_CLEAN | IBP_WS_BOUNDS | IBP_WS_GRAD, &ws, &err), err);
+    float logits[B * 4], lb[B * 4], ub[B * 4];
+    for (int train = 0; train <= 1; train++) {
+        struct ref_out ref;
+        CHECK(ref_run(net, NULL, xd, lod, hid, B, train, NULL, 0, &ref) == 0);
+        enum ibp_bn_mode mode = train ? IBP_BN_TRAIN : IBP_BN_EVAL;
+        CHECK_OK(ibp_pass_clean(net, ws, x, B, mode, logits, &err), err);
+        CHECK_OK(ibp_pass_bounds(net, ws, lo, hi, B, NULL, mode, lb, ub, &err), err);
+        double worst = 0.0, scale = 1.0;
+        for (int i = 0; i < B * 4; i++) {
+            scale = fmax(scale, fmax(fabs(ref.lb[i]), fabs(ref.ub[i])));
+            worst = fmax(worst, fabs(logits[i] - ref.logits[i]));
+            worst = fmax(worst, fabs(lb[i] - ref.lb[i]));
+            worst = fmax(worst, fabs(ub[i] - ref.ub[i]));
+        }
+        CHECK_MSG(worst <= 2e-5 * scale, "%s (%s BN): max error %.3g", name,
+                  train ? "train" : "eval", worst);
+        ref_out_free(&ref);
+    }
+    ibp_ws_free(ws);
+    ibp_net_free(net);
+    free(x);
+    free(lo);
+    free(hi);
+    free(xd);
+    free(lod);
+    free(hid);
+}
+
+static void test_conv_paths(void)
+{
+    struct ibp_shape grey = {1, 9, 8}, two = {2, 6, 7};
+    check_conv_net("grey 4x4 s2 p1", grey,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 5, .kh = 4, .kw = 4, .sh = 2, .sw = 2,
+                     .ph = 1, .pw = 1));
+    check_conv_net("grey 3x3 s1 p1", grey,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 4, .kh = 3, .kw = 3, .ph = 1, .pw = 1));
+    check_conv_net("grey 2x2 pad 3", grey,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 3, .kh = 2, .kw = 2, .sh = 2, .sw = 3,
+                     .ph = 3, .pw = 3));
+    check_conv_net("two-channel 3x2 pad 4", two,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 3, .kh = 3, .kw = 2, .sh = 1, .sw = 2,
+                     .ph = 4, .pw = 4));
+    check_conv_net("two-channel 3x3 s1 p1", two,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 6, .kh = 3, .kw = 3, .ph = 1, .pw = 1));
+}
+
+int main(void)
+{
+    test_gemm();
+    test_conv_paths();
+    return check_report();
+}
