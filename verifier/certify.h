@@ -1,0 +1,140 @@
+/* certify.h — the per-sample verification driver: bounds, then attack, for every sample
+ * of a dataset at one ε.
+ *
+ * For sample i with pixels p (uint8, value p/255) and label y the driver
+ *   1. runs a clean forward pass (BN running statistics) at x = float(p/255): the
+ *      prediction, and whether y strictly wins (every z_y - z_j > 0);
+ *   2. computes the margin lower bounds lb_j of z_y - z_j over the box
+ *      l = clip(p/255 - ε, 0, 1), u = clip(p/255 + ε, 0, 1) with every requested bound
+ *      method (nets/bounds.h); the sample is certified iff y strictly wins at x and the
+ *      best method's minimum lb_j is > 0 (strictly);
+ *   3. runs PGD (attack.h) inside the box on the samples that are not certified. A
+ *      misclassified sample is attacked with its clean point as the counterexample.
+ * Status: certified, attacked (a concrete counterexample, re-checked by a forward pass)
+ * or unknown.
+ *
+ * Boxes. In sound mode the box handed to the bounder contains the real box: every bound
+ * is rounded outward to float. The attack's box is always rounded inward, so a
+ * counterexample lies inside the real box. Without sound mode the bounder gets the
+ * round-to-nearest box, as the trainer uses (datasets/box.h). The network's NORMALIZE
+ * layer does the normalisation; a network without one sees pixel values.
+ *
+ * Unlabelled samples (label -1) are checked against the network's own prediction.
+ *
+ * Threads: samples are cut into batches of cfg.batch in order; batches run in parallel,
+ * each worker with its own bounders and attack. Every result depends on the batch size
+ * and the seeds, never on the thread count. */
+#ifndef IBP_VERIFIER_CERTIFY_H
+#define IBP_VERIFIER_CERTIFY_H
+
+#include <stdint.h>
+
+#include "datasets/dataset.h"
+#include "nets/bounds.h"
+#include "nets/net.h"
+#include "verifier/attack.h"
+
+#define IBP_CERTIFY_MAX_METHODS 3
+
+enum ibp_verdict {
+    IBP_VERDICT_UNKNOWN,
+    IBP_VERDICT_CERTIFIED,
+    IBP_VERDICT_ATTACKED,
+};
+
+/* "unknown", "certified", "attacked" */
+const char *ibp_verdict_name(enum ibp_verdict v);
+
+/* "ibp", "crown-ibp", "crown" */
+const char *ibp_certify_method_name(enum ibp_bound_method m);
+
+/* Parses a comma-separated list of method names ("ibp,crown-ibp") into methods[], at
+ * most IBP_CERTIFY_MAX_METHODS, no repeats. Errors: IBP_ERR_ARG naming the bad item. */
+enum ibp_status ibp_certify_methods_parse(const char *text, enum ibp_bound_method *methods,
+                                          int *n_methods, struct ibp_error *err);
+
+struct ibp_certify_config {
+    double eps;                 /* box radius in pixel units, in [0, 1] */
+    enum ibp_bound_method methods[IBP_CERTIFY_MAX_METHODS];
+    int n_methods;              /* 0..IBP_CERTIFY_MAX_METHODS (0: no bounds, attack only) */
+    int sound;                  /* floating-point sound bounds and box (SPEC §6) */
+    int batch;                  /* samples per batch, >= 1 */
+    int threads;                /* parallel batches; 0 = OpenMP's max */
+    int attack;                 /* run PGD on the samples that are not certified */
+    int attack_certified;       /* also attack certified samples (a soundness check) */
+    struct ibp_attack_config attack_cfg;
+};
+
+/* Defaults: ε 0, methods ibp, crown-ibp; sound; batch 32; threads 0; attack on, not on
+ * certified samples; ibp_attack_config_default. */
+void ibp_certify_config_default(struct ibp_certify_config *cfg);
+
+/* The result for one sample. lb_min[k] is the minimum over j of method k's margin lower
+ * bound (NaN when not computed). */
+struct ibp_certify_sample {
+    int64_t index;              /* position in the dataset */
+    int label;                  /* the label used (the prediction when unlabelled) */
+    int pred;                   /* clean prediction (argmax, lowest index on ties) */
+    int clean_correct;          /* label strictly wins at the clean point */
+    float lb_min[IBP_CERTIFY_MAX_METHODS];
+    double attack_obj;          /* min margin at the attack's best point (NaN: no attack) */
+    enum ibp_verdict verdict;
+    int conflict;               /* certified AND a counterexample found: a soundness bug */
+};
+
+struct ibp_certify_summary {
+    int64_t n;
+    int64_t clean_errors;       /* label does not strictly win at the clean point */
+    int64_t attacked;           /* concrete counterexamples (clean errors included) */
+    int64_t certified;
+    int64_t unknown;
+    int64_t conflicts;
+    int64_t verified_by[IBP_CERTIFY_MAX_METHODS]; /* certified by method k alone */
+    double seconds;             /* wall time of the run */
+};
+
+/* Called as results come in. progress(ctx, done, total) after every batch; counterexample
+ * for every attacked sample with its clean point x and counterexample x_adv (both
+ * [C][H][W] pixel space); a non-OK return stops the run with that status. Calls are
+ * serialised (never two at once) but come from worker threads in any order. */
+struct ibp_certify_hooks {
+    void (*progress)(void *ctx, int64_t done, int64_t total);
+    enum ibp_status (*counterexample)(void *ctx, const struct ibp_certify_sample *s,
+                                      const float *x, const float *x_adv,
+                                      struct ibp_error *err);
+    void *ctx;
+};
+
+/* Checks that net and ds fit together and that the config is usable, allocating one
+ * worker's bounders and attack to prove it: image shape, label range, ε, methods.
+ * `net_name` and `data_name` name the two in messages ("m.ibpm expects 1x28x28 images,
+ * data.bin has 3x32x32"). Errors: IBP_ERR_SHAPE (shape), IBP_ERR_ARG (labels, config),
+ * those of ibp_bounder_create (IBP_ERR_UNSUPPORTED, IBP_ERR_NOMEM). */
+enum ibp_status ibp_certify_check(const struct ibp_net *net, const char *net_name,
+                                  const struct ibp_dataset *ds, const char *data_name,
+                                  const struct ibp_certify_config *cfg, struct ibp_error *err);
+
+/* Certifies every sample of ds; out[ds->n] receives the per-sample results in dataset
+ * order, summary (may be NULL) the counts. hooks may be NULL. Errors: those of
+ * ibp_certify_check, of the bounder and the attack, or of a hook. */
+enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_dataset *ds,
+                                const struct ibp_certify_config *cfg,
+                                const struct ibp_certify_hooks *hooks,
+                                struct ibp_certify_sample *out,
+                                struct ibp_certify_summary *summary, struct ibp_error *err);
+
+/* How a box bound is rounded to float. */
+enum ibp_box_rounding {
+    IBP_BOX_NEAREST, /* round to nearest (the trainer's box) */
+    IBP_BOX_OUTWARD, /* contains the real box: for sound bounds */
+    IBP_BOX_INWARD,  /* inside the real box: for counterexamples */
+};
+
+/* The pixel-space box of n pixels p[n] (value p/255) at radius eps in [0, 1]:
+ * lo = clip(p/255 - eps, 0, 1), hi = clip(p/255 + eps, 0, 1), rounded as asked. When
+ * inward rounding leaves no float in the real box (eps = 0 and p/255 not a float), both
+ * are the float nearest to p/255. */
+void ibp_pixel_box(const uint8_t *p, size_t n, double eps, enum ibp_box_rounding rounding,
+                   float *lo, float *hi);
+
+#endif

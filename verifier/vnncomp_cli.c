@@ -1,0 +1,498 @@
+#include "verifier/vnncomp_cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nets/bounds.h"
+#include "nets/file_io.h"
+#include "nets/onnx_import.h"
+#include "verifier/vnncomp.h"
+
+#define DEFAULT_TIMEOUT 60.0
+
+struct options {
+    const char *onnx, *vnnlib, *result;
+    const char *instances, *verdicts, *results_dir;
+    double timeout, timeout_scale;
+    int verbose, quiet;
+    int n_norm;
+    float norm_mean, norm_std;
+    struct ibp_vnncomp_config cfg;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f, const struct ibp_vnncomp_config *d)
+{
+    fprintf(f,
+            "usage: ibp-verify vnncomp [options] ONNX VNNLIB [RESULT_FILE]\n"
+            "       ibp-verify vnncomp --instances DIR/instances.csv [--verdicts CSV] [options]\n"
+            "\n"
+            "Answers a VNN-LIB property on an ONNX network: unsat (proved), sat (with a\n"
+            "counterexample), unknown or timeout, in the VNN-COMP result-file format.\n"
+            "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, then more attacks.\n"
+            "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
+            "when an answer is wrong or an instance fails.\n"
+            "\n"
+            "  --timeout S         time limit in seconds, start-up included (default %g;\n"
+            "                      batch mode: each row's own)\n"
+            "  --result FILE       write the result file there (default: stdout)\n"
+            "  --no-sound          float32 bounds, not floating-point sound (default: sound)\n"
+            "  --methods LIST      bound methods, comma-separated from ibp,crown-ibp,crown\n"
+            "                      (default: all three)\n"
+            "  --steps N           PGD steps per restart (default %d)\n"
+            "  --restarts N        restarts per box before the bounds (default %d)\n"
+            "  --rounds N          later attack rounds at most (default %d)\n"
+            "  --round-restarts N  restarts per box in each later round, on the whole\n"
+            "                      property and again on each disjunct (default %d)\n"
+            "  --seed N            attack seed (default %llu)\n"
+            "  --threads N         threads (default 0: OpenMP's default)\n"
+            "  --norm-mean M, --norm-std S\n"
+            "                      prepend (x - M) / S to the network (default: none)\n"
+            "  --verbose           stage times and boxes proved, on stderr\n"
+            "Batch mode:\n"
+            "  --instances CSV     run every row (onnx,vnnlib,timeout; paths relative to\n"
+            "                      the csv's folder)\n"
+            "  --verdicts CSV      known answers (onnx,vnnlib,verdict) to compare with\n"
+            "                      (default: none)\n"
+            "  --timeout-scale F   multiply each row's timeout by F (default 1)\n"
+            "  --results DIR       write each instance's result file into DIR (default: none)\n"
+            "  --quiet             only the summary\n"
+            "  --help              this text\n",
+            DEFAULT_TIMEOUT, d->attack_steps, d->first_restarts, d->rounds, d->round_restarts,
+            (unsigned long long)d->seed);
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < lo) {
+        fprintf(stderr, "ibp-verify vnncomp: %s: '%s' is not a number >= %g\n", opt, s, lo);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "ibp-verify vnncomp: %s: '%s' is not an integer in [%ld, %ld]\n", opt,
+                s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_methods(const char *s, int *mask)
+{
+    static const char *const names[3] = {"ibp", "crown-ibp", "crown"};
+    static const int bits[3] = {1 << IBP_BOUND_IBP, 1 << IBP_BOUND_CROWN_IBP,
+                                1 << IBP_BOUND_CROWN};
+    *mask = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        int k;
+        for (k = 0; k < 3; k++)
+            if (strlen(names[k]) == n && strncmp(s, names[k], n) == 0)
+                break;
+        if (k == 3) {
+            fprintf(stderr, "ibp-verify vnncomp: --methods: unknown method '%.*s' "
+                            "(ibp, crown-ibp, crown)\n", (int)n, s);
+            return -1;
+        }
+        *mask |= bits[k];
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
+/* Returns 0 on success, 1 after --help, -1 on bad usage (message printed). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof *o);
+    ibp_vnncomp_config_default(&o->cfg);
+    o->timeout = DEFAULT_TIMEOUT;
+    o->timeout_scale = 1.0;
+    const char *pos[3];
+    int n_pos = 0, have_mean = 0, have_std = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        double d;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout, &o->cfg);
+            return 1;
+        }
+        if (strcmp(a, "--no-sound") == 0) {
+            o->cfg.sound = 0;
+            continue;
+        }
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o->verbose = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (a[0] == '-' && a[1] == '-') {
+            if (!v) {
+                fprintf(stderr, "ibp-verify vnncomp: %s needs a value\n", a);
+                return -1;
+            }
+            i++;
+            if (strcmp(a, "--timeout") == 0) {
+                if (parse_double(a, v, 0.0, &o->timeout) || o->timeout <= 0)
+                    return -1;
+            } else if (strcmp(a, "--result") == 0) {
+                o->result = v;
+            } else if (strcmp(a, "--instances") == 0) {
+                o->instances = v;
+            } else if (strcmp(a, "--verdicts") == 0) {
+                o->verdicts = v;
+            } else if (strcmp(a, "--results") == 0) {
+                o->results_dir = v;
+            } else if (strcmp(a, "--timeout-scale") == 0) {
+                if (parse_double(a, v, 0.0, &o->timeout_scale) || o->timeout_scale <= 0)
+                    return -1;
+            } else if (strcmp(a, "--methods") == 0) {
+                if (parse_methods(v, &o->cfg.methods))
+                    return -1;
+            } else if (strcmp(a, "--steps") == 0) {
+                if (parse_int(a, v, 1, 1000000, &l))
+                    return -1;
+                o->cfg.attack_steps = (int)l;
+            } else if (strcmp(a, "--restarts") == 0) {
+                if (parse_int(a, v, 1, 1000000, &l))
+                    return -1;
+                o->cfg.first_restarts = (int)l;
+            } else if (strcmp(a, "--rounds") == 0) {
+                if (parse_int(a, v, 0, 1000000, &l))
+                    return -1;
+                o->cfg.rounds = (int)l;
+            } else if (strcmp(a, "--round-restarts") == 0) {
+                if (parse_int(a, v, 1, 1000000, &l))
+                    return -1;
+                o->cfg.round_restarts = (int)l;
+            } else if (strcmp(a, "--seed") == 0) {
+                char *end;
+                errno = 0;
+                unsigned long long s = strtoull(v, &end, 10);
+                if (end == v || *end || errno || v[0] == '-') {
+                    fprintf(stderr, "ibp-verify vnncomp: --seed: '%s' is not a seed\n", v);
+                    return -1;
+                }
+                o->cfg.seed = s;
+            } else if (strcmp(a, "--threads") == 0) {
+                if (parse_int(a, v, 0, 4096, &l))
+                    return -1;
+                o->cfg.threads = (int)l;
+            } else if (strcmp(a, "--norm-mean") == 0) {
+                if (parse_double(a, v, -1e30, &d))
+                    return -1;
+                o->norm_mean = (float)d;
+                have_mean = 1;
+            } else if (strcmp(a, "--norm-std") == 0) {
+                if (parse_double(a, v, 0.0, &d) || d <= 0) {
+                    fprintf(stderr, "ibp-verify vnncomp: --norm-std must be positive\n");
+                    return -1;
+                }
+                o->norm_std = (float)d;
+                have_std = 1;
+            } else {
+                fprintf(stderr, "ibp-verify vnncomp: unknown option %s (see --help)\n", a);
+                return -1;
+            }
+            continue;
+        }
+        if (n_pos == 3) {
+            fprintf(stderr, "ibp-verify vnncomp: too many arguments (see --help)\n");
+            return -1;
+        }
+        pos[n_pos++] = a;
+    }
+    if (have_mean != have_std) {
+        fprintf(stderr, "ibp-verify vnncomp: --norm-mean and --norm-std go together\n");
+        return -1;
+    }
+    o->n_norm = have_mean;
+    if (o->instances) {
+        if (n_pos) {
+            fprintf(stderr, "ibp-verify vnncomp: --instances takes no ONNX/VNNLIB arguments\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (o->verdicts || o->results_dir) {
+        fprintf(stderr, "ibp-verify vnncomp: --verdicts and --results need --instances\n");
+        return -1;
+    }
+    if (n_pos < 2) {
+        fprintf(stderr, "ibp-verify vnncomp: need ONNX and VNNLIB (see --help)\n");
+        return -1;
+    }
+    o->onnx = pos[0];
+    o->vnnlib = pos[1];
+    if (n_pos == 3) {
+        if (o->result) {
+            fprintf(stderr, "ibp-verify vnncomp: RESULT_FILE given twice\n");
+            return -1;
+        }
+        o->result = pos[2];
+    }
+    return 0;
+}
+
+/* Loads both files and answers the property within `timeout` seconds counted from t0.
+ * On success *text is the result file's text. */
+static enum ibp_status run_one(const struct options *o, const char *onnx, const char *vnnlib,
+                               double timeout, double t0, struct ibp_vnncomp_result *res,
+                               char **text, int *valid, char *why, struct ibp_error *err)
+{
+    struct ibp_onnx_options oo = {0};
+    if (o->n_norm) {
+        oo.n_norm = 1;
+        oo.norm_mean = &o->norm_mean;
+        oo.norm_std = &o->norm_std;
+    }
+    struct ibp_net *net = NULL;
+    struct ibp_vnnlib *prop = NULL;
+    *text = NULL;
+    *valid = 1;
+    why[0] = '\0';
+    enum ibp_status st = ibp_onnx_load(onnx, &oo, &net, NULL, err);
+    if (st == IBP_OK)
+        st = ibp_vnnlib_load(vnnlib, &prop, err);
+    if (st == IBP_OK) {
+        struct ibp_vnncomp_config cfg = o->cfg;
+        /* the limit covers start-up: what loading took is no longer available */
+        cfg.time_limit = timeout - (now_seconds() - t0);
+        if (cfg.time_limit <= 0) {
+            ibp_vnncomp_result_clear(res);
+            res->answer = IBP_VNN_TIMEOUT;
+            res->decided_by = "";
+        } else {
+            st = ibp_vnncomp_verify(net, prop, &cfg, res, err);
+        }
+    }
+    size_t len;
+    if (st == IBP_OK)
+        st = ibp_vnncomp_result_format(res, prop, text, &len, err);
+    /* A sat answer is re-checked from its printed form, as an outside checker reads it. */
+    if (st == IBP_OK && res->answer == IBP_VNN_SAT) {
+        double *x = malloc((size_t)prop->n_inputs * sizeof *x);
+        double *y = malloc((size_t)prop->n_outputs * sizeof *y);
+        const char *body = strchr(*text, '\n');
+        if (!x || !y)
+            st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory");
+        if (st == IBP_OK)
+            st = ibp_vnncomp_counterexample_parse(body, strlen(body), "result", prop->n_inputs,
+                                                  prop->n_outputs, x, y, err);
+        if (st == IBP_OK)
+            st = ibp_vnncomp_counterexample_check(net, prop, x, y, 1e-4, valid, why, err);
+        free(x);
+        free(y);
+    }
+    ibp_net_free(net);
+    ibp_vnnlib_free(prop);
+    return st;
+}
+
+static void print_verbose(const struct ibp_vnncomp_result *r)
+{
+    static const char *const names[3] = {"ibp", "crown-ibp", "crown"};
+    fprintf(stderr, "vnncomp: %s (%s) in %.3f s; boxes %d; attack %.3f s, %d restarts",
+            ibp_vnn_answer_name(r->answer), r->decided_by[0] ? r->decided_by : "-",
+            r->seconds_total, r->boxes, r->seconds[0], r->attack_restarts);
+    for (int k = 0; k < 3; k++)
+        if (r->method_ran[k])
+            fprintf(stderr, "; %s %.3f s, %d proved", names[k], r->seconds[k + 1],
+                    r->proved[k]);
+    if (r->method_ran[0] || r->method_ran[1] || r->method_ran[2])
+        fprintf(stderr, "; proof margin %.4g", r->proof_margin);
+    fprintf(stderr, "\n");
+    if (r->note[0])
+        fprintf(stderr, "vnncomp: note: %s\n", r->note);
+}
+
+static int main_single(const struct options *o, double t0)
+{
+    struct ibp_vnncomp_result res = {0};
+    struct ibp_error err = {0};
+    char *text = NULL, why[IBP_ERROR_LEN];
+    int valid;
+    enum ibp_status st = run_one(o, o->onnx, o->vnnlib, o->timeout, t0, &res, &text, &valid,
+                                 why, &err);
+    if (st == IBP_OK && !valid)
+        st = ibp_fail(&err, IBP_ERR_NUMERIC, "internal check of the counterexample failed: %s",
+                      why);
+    if (st == IBP_OK && o->result)
+        st = ibp_file_write_atomic(o->result, text, strlen(text), &err);
+    if (st != IBP_OK) {
+        fprintf(stderr, "ibp-verify vnncomp: error: %s\n", err.msg);
+        free(text);
+        ibp_vnncomp_result_clear(&res);
+        return 1;
+    }
+    if (o->verbose)
+        print_verbose(&res);
+    if (o->result)
+        printf("%s\n", ibp_vnn_answer_name(res.answer));
+    else
+        fputs(text, stdout);
+    free(text);
+    ibp_vnncomp_result_clear(&res);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A file name for an instance's result: onnx and vnnlib base names without extensions. */
+static void result_name(const char *dir, const struct ibp_vnncomp_instance *r, char *buf,
+                        size_t cap)
+{
+    char parts[2][256];
+    const char *src[2] = {r->onnx, r->vnnlib};
+    for (int k = 0; k < 2; k++) {
+        const char *base = strrchr(src[k], '/');
+        base = base ? base + 1 : src[k];
+        snprintf(parts[k], sizeof parts[k], "%s", base);
+        char *dot = strchr(parts[k], '.');
+        if (dot)
+            *dot = '\0';
+    }
+    snprintf(buf, cap, "%s/%s_%s.result", dir, parts[0], parts[1]);
+}
+
+#define N_COLS (IBP_VNN_ANSWER_COUNT + 1) /* the answers, then error */
+
+static int main_batch(const struct options *o)
+{
+    struct ibp_error err = {0};
+    struct ibp_vnncomp_instances *tab = NULL;
+    struct ibp_vnncomp_verdicts *ver = NULL;
+    enum ibp_status st = ibp_vnncomp_instances_load(o->instances, &tab, &err);
+    if (st == IBP_OK && o->verdicts)
+        st = ibp_vnncomp_verdicts_load(o->verdicts, &ver, &err);
+    double *times = st == IBP_OK ? malloc((size_t)tab->n * sizeof *times) : NULL;
+    if (st == IBP_OK && !times)
+        st = ibp_fail(&err, IBP_ERR_NOMEM, "out of memory");
+    if (st != IBP_OK) {
+        fprintf(stderr, "ibp-verify vnncomp: error: %s\n", err.msg);
+        ibp_vnncomp_instances_free(tab);
+        ibp_vnncomp_verdicts_free(ver);
+        return 1;
+    }
+    /* counts[verdict][answer or error], wrong[verdict] */
+    int counts[4][N_COLS] = {{0}}, wrong[4] = {0}, n_wrong = 0, n_error = 0;
+    if (!o->quiet)
+        printf("%-4s %-36s %-28s %-7s %-8s %8s  %s\n", "#", "onnx", "vnnlib", "verdict",
+               "answer", "seconds", "by");
+    for (int i = 0; i < tab->n; i++) {
+        const struct ibp_vnncomp_instance *r = &tab->rows[i];
+        enum ibp_vnn_verdict v = ver ? ibp_vnncomp_verdict_find(ver, r->onnx, r->vnnlib)
+                                     : IBP_VNN_VERDICT_NONE;
+        struct ibp_vnncomp_result res = {0};
+        char *text = NULL, why[IBP_ERROR_LEN];
+        int valid;
+        ibp_error_clear(&err);
+        double t0 = now_seconds();
+        st = run_one(o, r->onnx_path, r->vnnlib_path, r->timeout * o->timeout_scale, t0, &res,
+                     &text, &valid, why, &err);
+        if (st == IBP_OK && o->results_dir) {
+            char path[4096];
+            result_name(o->results_dir, r, path, sizeof path);
+            st = ibp_file_write_atomic(path, text, strlen(text), &err);
+        }
+        times[i] = now_seconds() - t0;
+        const char *mark = "";
+        int col;
+        if (st != IBP_OK) {
+            col = IBP_VNN_ANSWER_COUNT;
+            n_error++;
+            mark = "ERROR";
+        } else {
+            col = (int)res.answer;
+            if (!valid || ibp_vnn_answer_wrong(res.answer, v)) {
+                wrong[v]++;
+                n_wrong++;
+                mark = "WRONG";
+            }
+        }
+        counts[v][col]++;
+        if (!o->quiet) {
+            const char *answer = st == IBP_OK ? ibp_vnn_answer_name(res.answer) : "error";
+            const char *by = st == IBP_OK && res.decided_by[0] ? res.decided_by : "-";
+            printf("%-4d %-36s %-28s %-7s %-8s %8.3f  %s %s\n", i + 1, r->onnx, r->vnnlib,
+                   ibp_vnn_verdict_name(v), answer, times[i], by, mark);
+            if (st != IBP_OK)
+                printf("     error: %s\n", err.msg);
+            else if (!valid)
+                printf("     counterexample rejected: %s\n", why);
+            if (o->verbose && st == IBP_OK)
+                print_verbose(&res);
+            fflush(stdout);
+        }
+        free(text);
+        ibp_vnncomp_result_clear(&res);
+    }
+    double median = 0.0;
+    if (tab->n) {
+        qsort(times, (size_t)tab->n, sizeof *times, cmp_double);
+        median = tab->n % 2 ? times[tab->n / 2]
+                            : 0.5 * (times[tab->n / 2 - 1] + times[tab->n / 2]);
+    }
+    printf("\nsummary: %s (%d instances, timeout scale %g, %s bounds)\n", o->instances, tab->n,
+           o->timeout_scale, o->cfg.sound ? "sound" : "float32");
+    printf("%-9s %6s %6s %8s %8s %6s %6s %6s\n", "verdict", "unsat", "sat", "unknown", "timeout",
+           "error", "total", "wrong");
+    for (int v = 0; v < 4; v++) {
+        int total = 0;
+        for (int c = 0; c < N_COLS; c++)
+            total += counts[v][c];
+        if (!total)
+            continue;
+        printf("%-9s %6d %6d %8d %8d %6d %6d %6d\n", ibp_vnn_verdict_name((enum ibp_vnn_verdict)v),
+               counts[v][IBP_VNN_UNSAT], counts[v][IBP_VNN_SAT], counts[v][IBP_VNN_UNKNOWN],
+               counts[v][IBP_VNN_TIMEOUT], counts[v][IBP_VNN_ANSWER_COUNT], total, wrong[v]);
+    }
+    printf("wrong answers: %d, errors: %d; median time per instance (start-up included) "
+           "%.3f s, max %.3f s\n", n_wrong, n_error, median, tab->n ? times[tab->n - 1] : 0.0);
+    free(times);
+    ibp_vnncomp_instances_free(tab);
+    ibp_vnncomp_verdicts_free(ver);
+    return n_wrong || n_error ? 1 : 0;
+}
+
+int ibp_verify_vnncomp_main(int argc, char **argv)
+{
+    double t0 = now_seconds();
+    struct options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    return o.instances ? main_batch(&o) : main_single(&o, t0);
+}
