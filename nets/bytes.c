@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 void ibp_wbuf_free(struct ibp_wbuf *w)
 {
@@ -178,4 +179,17 @@ char *ibp_rbuf_str(struct ibp_rbuf *r, size_t max_len)
 size_t ibp_rbuf_left(const struct ibp_rbuf *r)
 {
     return r->len - r->pos;
+}
+
+uint32_t ibp_crc32(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)crc;
 }

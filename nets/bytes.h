@@ -59,4 +59,7 @@ char *ibp_rbuf_str(struct ibp_rbuf *r, size_t max_len);
 /* Bytes left. */
 size_t ibp_rbuf_left(const struct ibp_rbuf *r);
 
+/* zlib's crc32 of data[0..n), any length (zlib takes uInt-sized chunks). */
+uint32_t ibp_crc32(const void *data, size_t n);
+
 #endif

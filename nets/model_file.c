@@ -3,7 +3,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "nets/file_io.h"
 
@@ -25,19 +24,6 @@ void ibp_model_meta_free(struct ibp_model_meta *meta)
     meta->name = NULL;
     meta->class_names = NULL;
     meta->n_classes = 0;
-}
-
-/* crc32 over any length (zlib takes uInt chunks) */
-static uint32_t crc_of(const unsigned char *p, size_t n)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return (uint32_t)crc;
 }
 
 static void put_layer(struct ibp_wbuf *w, const struct ibp_layer_spec *l)
@@ -102,7 +88,7 @@ enum ibp_status ibp_model_encode(const struct ibp_net *net, const struct ibp_mod
     ibp_wbuf_f32s(w, net->buffers, net->n_buffers);
     ibp_wbuf_patch_u64(w, size_at, (uint64_t)(w->len - start + CRC_LEN));
     if (!w->failed)
-        ibp_wbuf_u32(w, crc_of(w->data + start, w->len - start));
+        ibp_wbuf_u32(w, ibp_crc32(w->data + start, w->len - start));
     if (w->failed)
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory encoding %zu parameters",
                         net->n_params);
@@ -134,7 +120,7 @@ static enum ibp_status check_envelope(const unsigned char *data, size_t size, co
                         "%s: size mismatch (%zu bytes, header says %llu: trailing data)", name,
                         size, (unsigned long long)declared);
     struct ibp_rbuf t = {data, size, size - CRC_LEN, 0};
-    if (ibp_rbuf_u32(&t) != crc_of(data, size - CRC_LEN))
+    if (ibp_rbuf_u32(&t) != ibp_crc32(data, size - CRC_LEN))
         return ibp_fail(err, IBP_ERR_FORMAT, "%s: checksum mismatch (file corrupt)", name);
     return IBP_OK;
 }

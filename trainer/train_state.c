@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "nets/bytes.h"
 #include "nets/file_io.h"
@@ -75,14 +74,7 @@ enum ibp_status ibp_train_state_save(const char *path, const char *config_text,
     if (!w.failed)
         ibp_wbuf_patch_u64(&w, size_at, w.len + 4);
     if (!w.failed) {
-        uLong crc = crc32(0L, Z_NULL, 0);
-        size_t done = 0;
-        while (done < w.len) {
-            size_t part = w.len - done > (1u << 30) ? (1u << 30) : w.len - done;
-            crc = crc32(crc, w.data + done, (uInt)part);
-            done += part;
-        }
-        ibp_wbuf_u32(&w, (uint32_t)crc);
+        ibp_wbuf_u32(&w, ibp_crc32(w.data, w.len));
     }
     if (w.failed)
         st = ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory encoding the training state",
@@ -133,15 +125,9 @@ static enum ibp_status decode(const unsigned char *data, size_t size, const char
                         "%s: %s (header says %llu bytes, file has %zu)", path,
                         stated > size ? "truncated" : "has trailing bytes",
                         (unsigned long long)stated, size);
-    uLong crc = crc32(0L, Z_NULL, 0);
-    size_t done = 0, body = size - 4;
-    while (done < body) {
-        size_t part = body - done > (1u << 30) ? (1u << 30) : body - done;
-        crc = crc32(crc, data + done, (uInt)part);
-        done += part;
-    }
+    size_t body = size - 4;
     struct ibp_rbuf tail = {data, size, body, 0};
-    if ((uint32_t)crc != ibp_rbuf_u32(&tail))
+    if (ibp_crc32(data, body) != ibp_rbuf_u32(&tail))
         return ibp_fail(err, IBP_ERR_FORMAT, "%s: checksum mismatch (file corrupt)", path);
     r.len = body;
     out->config_text = ibp_rbuf_str(&r, MAX_CONFIG_TEXT);
