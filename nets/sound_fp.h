@@ -2,8 +2,9 @@
  * (SPEC §6), in one audited place. Every rounding-error allowance the bounder adds is
  * one of the functions below; nets/bounds.c and nets/crown.c only call them.
  *
- * Assumptions (checked by the build, see meson.build: no -ffast-math, C11 ISO mode so
- * no FMA contraction of C expressions, SSE arithmetic with FLT_EVAL_METHOD 0):
+ * Assumptions (the preprocessor checks below refuse a fast-math build (__FAST_MATH__)
+ * and excess-precision evaluation (FLT_EVAL_METHOD != 0); meson builds in C11 ISO mode,
+ * where gcc does not contract C expressions into FMAs):
  *   A1. Every float/double operation (+ - * / sqrt), in C and inside BLIS, is IEEE 754
  *       round-to-nearest in its own precision, or is exact, or is a fused multiply-add
  *       (one rounding of the exact a*b+c). Gradual underflow (no flush-to-zero).
@@ -21,8 +22,16 @@
 #ifndef IBP_SOUND_FP_H
 #define IBP_SOUND_FP_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
+
+#if defined(__FAST_MATH__)
+#error "sound bounds need IEEE arithmetic: do not build with fast-math or -O fast"
+#endif
+#if FLT_EVAL_METHOD != 0
+#error "sound bounds assume float/double expressions are evaluated in their own precision"
+#endif
 #include <string.h>
 
 #define FP_U 0x1p-24f      /* unit roundoff of float */
