@@ -208,6 +208,16 @@ static int bn_needs_sums(const struct pass_ctx *p, int k, const float *grad)
 
 static void bn_backward_apply(const struct pass_ctx *p, int k, float *grad);
 
+/* ds, dt += what the CROWN-IBP pass left (xds, xdt), which is then spent */
+static void add_outside_sums(struct bn_state *bn)
+{
+    for (int c = 0; c < bn->channels; c++) {
+        bn->ds[c] += bn->xds[c];
+        bn->dt[c] += bn->xdt[c];
+        bn->xds[c] = bn->xdt[c] = 0.0;
+    }
+}
+
 void layer_bn_backward(const struct pass_ctx *p, int k, float *grad)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
@@ -234,6 +244,7 @@ void layer_bn_backward(const struct pass_ctx *p, int k, float *grad)
                 ds[c] += s[c] > 0.0f ? dr[c] : (s[c] < 0.0f ? -dr[c] : 0.0);
         }
     }
+    add_outside_sums(bn);
     bn_backward_apply(p, k, grad);
 }
 
@@ -345,6 +356,7 @@ void layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, floa
     const float *s = bn->s;
     for (size_t c = 0; sums && p->bounds && c < C; c++)
         ds[c] += s[c] > 0.0f ? dr[c] : (s[c] < 0.0f ? -dr[c] : 0.0);
+    add_outside_sums(bn);
     bn_backward_apply(p, bn_k, grad);
 }
 

@@ -238,6 +238,38 @@ static void conv_stream_backward(const struct pass_ctx *p, int k, const struct c
     }
 }
 
+void conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, const float *dwa,
+                          float *dw)
+{
+    struct conv_geom g = geom(p->net, k);
+    const float *wp = p->ws->wpack[k];
+    int kk = g.kh * g.kw;
+    /* [o][kh][kw][c] -> [o][c][kh][kw], adding sign(W) d|W| */
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+    for (int o = 0; o < g.Co; o++)
+        for (int c = 0; c < g.cg; c++)
+            for (int q = 0; q < kk; q++) {
+                size_t src = ((size_t)o * kk + q) * g.cg + c;
+                float d = dwp[src];
+                if (dwa)
+                    d += wp[src] > 0.0f ? dwa[src] : (wp[src] < 0.0f ? -dwa[src] : 0.0f);
+                dw[((size_t)o * g.cg + c) * kk + q] += d;
+            }
+}
+
+void conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns)
+{
+    struct conv_geom g = geom(p->net, k);
+    conv_stream_forward(p, k, &g, in, out, ns, p->ws->wpack[k], NULL, NULL);
+}
+
+void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
+                           float *gin, int ns, float *dwp)
+{
+    struct conv_geom g = geom(p->net, k);
+    conv_stream_backward(p, k, &g, in, gout, gin, ns, p->ws->wpack[k], dwp, NULL);
+}
+
 void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
@@ -260,20 +292,7 @@ void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
                              ws->wabs[k], dwa, kept_col(p, k, &g, 1, 0));
     if (!grad)
         return;
-    /* unpack [o][kh][kw][c] -> [o][c][kh][kw], adding sign(W) d|W| */
-    float *dw = grad + p->net->param_off[k];
-    const float *wp = ws->wpack[k];
-    int kk = g.kh * g.kw;
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (int o = 0; o < g.Co; o++)
-        for (int c = 0; c < g.cg; c++)
-            for (int q = 0; q < kk; q++) {
-                size_t src = ((size_t)o * kk + q) * g.cg + c;
-                float d = dwp[src];
-                if (dwa)
-                    d += wp[src] > 0.0f ? dwa[src] : (wp[src] < 0.0f ? -dwa[src] : 0.0f);
-                dw[((size_t)o * g.cg + c) * kk + q] += d;
-            }
+    conv_grad_unpack_add(p, k, dwp, dwa, grad + p->net->param_off[k]);
     float *b = ibp_layer_bias(p->net, k);
     if (b) {
         double *sum = ws->chsum;

@@ -228,6 +228,10 @@ static void arm_relu_slots(const struct ibp_net *net, struct ibp_workspace *ws)
         return;
     size_t xrows = 2 * (size_t)ws->batch;
     for (int k = 0; k < net->n_layers; k++) {
+        if (net->layers[k].kind == IBP_LAYER_BATCHNORM) {
+            memset(ws->bn[k].xds, 0, (size_t)ws->bn[k].channels * sizeof(double));
+            memset(ws->bn[k].xdt, 0, (size_t)ws->bn[k].channels * sizeof(double));
+        }
         if (net->layers[k].kind != IBP_LAYER_RELU)
             continue;
         struct value_buf *v = &ws->v[net->layers[k].in[0]];

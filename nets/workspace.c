@@ -75,6 +75,8 @@ void ibp_ws_free(struct ibp_workspace *ws)
             free(ws->bn[k].sabs);
             free(ws->bn[k].ds);
             free(ws->bn[k].dt);
+            free(ws->bn[k].xds);
+            free(ws->bn[k].xdt);
         }
         if (ws->colkeep)
             free(ws->colkeep[k]);
@@ -188,7 +190,9 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
             ws->bn[k].sabs = alloc_floats((size_t)c, &ok);
             ws->bn[k].ds = calloc((size_t)c, sizeof(double));
             ws->bn[k].dt = calloc((size_t)c, sizeof(double));
-            if (!ws->bn[k].ds || !ws->bn[k].dt)
+            ws->bn[k].xds = calloc((size_t)c, sizeof(double));
+            ws->bn[k].xdt = calloc((size_t)c, sizeof(double));
+            if (!ws->bn[k].ds || !ws->bn[k].dt || !ws->bn[k].xds || !ws->bn[k].xdt)
                 ok = 0;
         } else if (l->kind == IBP_LAYER_CONV2D || l->kind == IBP_LAYER_LINEAR) {
             size_t nw = np - (l->no_bias ? 0 : (size_t)l->out);

@@ -29,6 +29,8 @@ struct bn_state {
     float *s, *t;      /* y = s x + t, per channel */
     float *sabs;       /* |s| */
     double *ds, *dt;   /* dL/ds, dL/dt accumulated in backward */
+    double *xds, *xdt; /* dL/ds, dL/dt from outside the passes (the CROWN-IBP pass), added
+                        * by the next backward; zeroed by every bounds pass and backward */
 };
 
 struct ibp_workspace {
@@ -102,6 +104,16 @@ void layer_linear_forward(const struct pass_ctx *p, int k);
 void layer_linear_backward(const struct pass_ctx *p, int k, float *grad);
 void layer_conv_forward(const struct pass_ctx *p, int k);
 void layer_conv_backward(const struct pass_ctx *p, int k, float *grad);
+/* CONV2D k on whole NHWC sample arrays outside the value streams (the CROWN-IBP pass),
+ * with the packed weight of this pass and ws->col / ws->dcol as scratch (ns <= 2 batch):
+ * out = conv(in) without bias; gin += conv^T(gout) (gin may be NULL) and, with dwp,
+ * dwp += gout^T im2col(in) in the packed layout. */
+void conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns);
+void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
+                           float *gin, int ns, float *dwp);
+/* dw (PyTorch layout [o][c][kh][kw]) += the packed dwp, plus sign(W) dwa when dwa. */
+void conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, const float *dwa,
+                          float *dw);
 void layer_bn_forward(const struct pass_ctx *p, int k);
 void layer_bn_backward(const struct pass_ctx *p, int k, float *grad);
 /* The backward of RELU relu_k and of the BATCHNORM bn_k whose output it reads: the ReLU's

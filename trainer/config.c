@@ -44,7 +44,7 @@ static const struct key_def keys[] = {
     {"preset", T_PRESET, F(preset), 0, 0, 0, 0, 0,
      "settings of SPEC §4: mnist, cifar10, tinyimagenet, fmnist"},
     {"method", T_METHOD, F(method), 0, 0, 0, 0, 0,
-     "fast (IBP init + warmup regularisers), vanilla (plain IBP), natural (clean)"},
+     "fast (IBP init + warmup regularisers), vanilla (plain IBP), natural (clean), crown-ibp (vanilla on f CROWN-IBP + (1-f) IBP bounds, f falling from 1 to 0 over the ramp)"},
     {"model", T_STR, F(model), 0, 0, 0, 0, 0, "architecture: cnn-small, cnn7, wrn8, ..."},
     {"width", T_INT, F(width), 0, 65536, 0, 0, 0,
      "first-layer channels of the model, 0 = its default"},
@@ -95,11 +95,11 @@ static const struct key_def keys[] = {
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
-static const char *const method_names[] = {"fast", "vanilla", "natural"};
+static const char *const method_names[] = {"fast", "vanilla", "natural", "crown-ibp"};
 
 const char *ibp_train_method_name(enum ibp_train_method m)
 {
-    return (unsigned)m < 3 ? method_names[m] : "unknown";
+    return (unsigned)m < 4 ? method_names[m] : "unknown";
 }
 
 void ibp_train_config_defaults(struct ibp_train_config *c)
@@ -264,12 +264,12 @@ static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *va
     case T_BOOL:
         return parse_bool(value, what, (int *)field, err);
     case T_METHOD:
-        for (int m = 0; m < 3; m++)
+        for (int m = 0; m < 4; m++)
             if (strcmp(value, method_names[m]) == 0) {
                 c->method = (enum ibp_train_method)m;
                 return IBP_OK;
             }
-        return ibp_fail(err, IBP_ERR_ARG, "%s: unknown method '%s' (fast, vanilla, natural)",
+        return ibp_fail(err, IBP_ERR_ARG, "%s: unknown method '%s' (fast, vanilla, natural, crown-ibp)",
                         what, value);
     case T_OPTIM:
         if (strcmp(value, "adam") == 0)

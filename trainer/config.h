@@ -26,6 +26,8 @@ enum ibp_train_method {
     IBP_METHOD_FAST,    /* IBP init + warmup regularisers (SPEC §4) */
     IBP_METHOD_VANILLA, /* plain IBP: default init, no regulariser */
     IBP_METHOD_NATURAL, /* clean training only */
+    IBP_METHOD_CROWN_IBP, /* vanilla with the margin bound f CROWN-IBP + (1-f) IBP,
+                           * f = (eps_max - eps_t) / eps_max (SPEC §4.8) */
 };
 
 #define IBP_CONFIG_MAX_MILESTONES 16
@@ -120,7 +122,7 @@ const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
 /* Appends the option list for --help: every key with its default and meaning. */
 void ibp_train_config_help(struct ibp_wbuf *w);
 
-/* "fast", "vanilla", "natural". */
+/* "fast", "vanilla", "natural", "crown-ibp". */
 const char *ibp_train_method_name(enum ibp_train_method m);
 
 #endif

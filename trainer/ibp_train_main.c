@@ -36,8 +36,8 @@ static void usage(FILE *f)
     fputs("usage: ibp-train [--config FILE] [--preset NAME] [--key value ...]\n"
           "\n"
           "Trains a network to be certifiably robust with interval bound propagation: the\n"
-          "short-warmup recipe (method fast), plain IBP (vanilla) or clean training\n"
-          "(natural). Writes into --out: last.ibpm and best.ibpm (model files for\n"
+          "short-warmup recipe (method fast), plain IBP (vanilla), the CROWN-IBP baseline\n"
+          "(crown-ibp) or clean training (natural). Writes into --out: last.ibpm and best.ibpm (model files for\n"
           "ibp-verify), train.state (for --resume), train.cfg, metrics.jsonl.\n"
           "\n"
           "Options (every config-file key; --no-KEY sets a boolean false):\n",

@@ -11,6 +11,7 @@
 
 #include "datasets/batch.h"
 #include "datasets/box.h"
+#include "nets/crown_ibp.h"
 #include "nets/file_io.h"
 #include "nets/init.h"
 #include "nets/model_file.h"
@@ -39,6 +40,7 @@ struct ibp_trainer {
     struct ibp_net *net;
     struct ibp_model_meta meta;       /* name and class names for the model files */
     struct ibp_workspace *ws;
+    struct ibp_crown_ibp *crown;      /* method crown-ibp only */
     struct ibp_evaluator *ev;
     struct ibp_optim *opt;
     struct ibp_batcher *batcher;
@@ -48,6 +50,7 @@ struct ibp_trainer {
     int classes, rows, n_relu;
     size_t in_size;
     float *x, *lo, *hi, *logits, *g_logits, *lb, *g_lb, *grad;
+    float *lb_crown, *lb_mix, *g_crown, *grad_crown; /* method crown-ibp only */
     int32_t *labels;
     struct ibp_relu_bounds *relu;
     float zero[IBP_DATASET_MAX_CHANNELS], one[IBP_DATASET_MAX_CHANNELS];
@@ -94,6 +97,11 @@ void ibp_trainer_free(struct ibp_trainer *t)
     ibp_net_free(t->net);
     free(t->meta.name);
     ibp_ws_free(t->ws);
+    ibp_crown_ibp_free(t->crown);
+    free(t->lb_crown);
+    free(t->lb_mix);
+    free(t->g_crown);
+    free(t->grad_crown);
     ibp_evaluator_free(t->ev);
     ibp_optim_free(t->opt);
     ibp_batcher_free(t->batcher);
@@ -283,6 +291,16 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
     if (st == IBP_OK)
         st = ibp_ws_create(t->net, cfg->batch, IBP_WS_CLEAN | IBP_WS_BOUNDS | IBP_WS_GRAD,
                            &t->ws, err);
+    if (st == IBP_OK && cfg->method == IBP_METHOD_CROWN_IBP) {
+        st = ibp_crown_ibp_create(t->net, cfg->batch, &t->crown, err);
+        size_t nb = (size_t)cfg->batch * (size_t)t->rows;
+        t->lb_crown = malloc(nb * sizeof(float));
+        t->lb_mix = malloc(nb * sizeof(float));
+        t->g_crown = malloc(nb * sizeof(float));
+        t->grad_crown = malloc(t->net->n_params * sizeof(float));
+        if (st == IBP_OK && (!t->lb_crown || !t->lb_mix || !t->g_crown || !t->grad_crown))
+            st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory for CROWN-IBP buffers");
+    }
     if (st == IBP_OK)
         st = ibp_evaluator_create(t->net, cfg->eval_batch, &t->ev, err);
     if (st == IBP_OK) {
@@ -419,6 +437,9 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
                                               : 0.0;
     int robust = eps_t > 0.0;
     int use_reg = lam > 0.0;
+    /* crown-ibp: weight of the CROWN-IBP bound, 1 at the ramp's start, 0 from eps_max on */
+    double f = c->method == IBP_METHOD_CROWN_IBP && robust ? (t->eps_max - eps_t) / t->eps_max
+                                                           : 0.0;
     struct ibp_spec spec = {.labels = t->labels};
     enum ibp_status st;
     if (robust || use_reg) {
@@ -437,10 +458,29 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
                                   robust ? NULL : t->g_logits);
     double loss = ce;
     if (robust) {
-        loss = ibp_robust_ce(t->lb, B, t->rows, t->g_lb);
+        const float *lb = t->lb;
+        size_t n = (size_t)B * (size_t)t->rows;
+        if (f > 0.0) {
+            st = ibp_crown_ibp_bounds(t->crown, net, t->ws, t->lb_crown, err);
+            if (st != IBP_OK)
+                return st;
+            for (size_t i = 0; i < n; i++) {
+                t->lb_mix[i] = (float)(f * t->lb_crown[i] + (1.0 - f) * t->lb[i]);
+                /* what counts as verified: the better of the two sound bounds */
+                t->lb_crown[i] = fmaxf(t->lb_crown[i], t->lb[i]);
+            }
+            lb = t->lb_mix;
+        }
+        loss = ibp_robust_ce(lb, B, t->rows, t->g_lb);
         t->sums.robust += loss * B;
         t->sums.n_robust += B;
-        t->sums.ver_errors += B - ibp_count_verified(t->lb, B, t->rows);
+        t->sums.ver_errors += B - ibp_count_verified(f > 0.0 ? t->lb_crown : t->lb, B, t->rows);
+        if (f > 0.0) {
+            for (size_t i = 0; i < n; i++) {
+                t->g_crown[i] = (float)(f * t->g_lb[i]);
+                t->g_lb[i] = (float)((1.0 - f) * t->g_lb[i]);
+            }
+        }
     }
     if (use_reg) {
         const float *input_r;
@@ -460,10 +500,17 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
     if (!isfinite(loss))
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the loss is %s",
                         t->pos.epoch, (long long)t->pos.batch + 1, isnan(loss) ? "NaN" : "Inf");
+    if (f > 0.0) {
+        st = ibp_crown_ibp_backward(t->crown, net, t->ws, t->g_crown, t->grad_crown, err);
+        if (st != IBP_OK)
+            return st;
+    }
     st = ibp_pass_backward(net, t->ws, robust ? NULL : t->g_logits, robust ? t->g_lb : NULL,
                            t->grad, err);
     if (st != IBP_OK)
         return st;
+    for (size_t i = 0; f > 0.0 && i < net->n_params; i++)
+        t->grad[i] += t->grad_crown[i];
     double gn = ibp_grad_clip(t->grad, net->n_params, c->grad_clip);
     if (!isfinite(gn))
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the gradient norm is %s",

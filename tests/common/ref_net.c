@@ -91,9 +91,125 @@ static void pool(const struct ibp_net *net, int k, const double *in, double *out
                 }
 }
 
-int ref_run(const struct ibp_net *net, const double *params, const double *x, const double *lo,
-            const double *hi, int batch, int bn_train, const int *labels, int fold,
-            struct ref_out *out)
+/* CROWN-IBP lower bounds of the margins (crown_ibp.h's method, NCHW, one sample and row
+ * at a time with dense coefficient vectors) from the streams of a finished pass;
+ * bn_s/bn_t hold each BATCHNORM's affine map. */
+static void crown_ibp_ref(const struct ibp_net *net, const double *P, const struct stream *v,
+                          double *const *bn_s, double *const *bn_t, int batch,
+                          const int *labels, double *lb)
+{
+    int L = net->n_layers, K = ibp_net_outputs(net);
+    int v0 = net->layers[0].kind == IBP_LAYER_NORMALIZE ? 1 : 0;
+    double **lam = calloc((size_t)L + 1, sizeof *lam);
+    for (int i = v0; i < L; i++)
+        lam[i] = alloc_d(ibp_shape_size(net->shapes[i]));
+    const struct ibp_layer_spec *last = &net->layers[L - 1];
+    int H = last->in_size;
+    const double *Wl = P + net->param_off[L - 1];
+    const double *bl = last->no_bias ? NULL : Wl + (size_t)last->out * H;
+    for (int n = 0; n < batch; n++)
+        for (int m = 0; m < K - 1; m++) {
+            int y = labels[n], j = m < y ? m : m + 1;
+            for (int i = v0; i < L; i++)
+                memset(lam[i], 0, ibp_shape_size(net->shapes[i]) * sizeof(double));
+            for (int h = 0; h < H; h++)
+                lam[last->in[0]][h] = Wl[(size_t)y * H + h] - Wl[(size_t)j * H + h];
+            double bias = bl ? bl[y] - bl[j] : 0.0;
+            for (int k = L - 2; k >= v0; k--) {
+                const struct ibp_layer_spec *l = &net->layers[k];
+                struct ibp_shape is = net->shapes[l->in[0]], os = net->shapes[k + 1];
+                size_t isz = ibp_shape_size(is), osz = ibp_shape_size(os);
+                size_t hw = (size_t)os.h * os.w;
+                const double *lo = lam[k + 1];
+                double *li = lam[l->in[0]];
+                const double *w = P + net->param_off[k];
+                switch (l->kind) {
+                case IBP_LAYER_LINEAR: {
+                    const double *b = l->no_bias ? NULL : w + (size_t)l->out * l->in_size;
+                    for (int o = 0; o < l->out; o++) {
+                        bias += b ? lo[o] * b[o] : 0.0;
+                        for (int i = 0; i < l->in_size; i++)
+                            li[i] += lo[o] * w[(size_t)o * l->in_size + i];
+                    }
+                    break;
+                }
+                case IBP_LAYER_CONV2D: {
+                    const double *b = l->no_bias ? NULL
+                                                 : w + ibp_layer_param_count(net, k) - l->out;
+                    int cg = is.c / l->groups, og = os.c / l->groups;
+                    for (int o = 0; o < os.c; o++)
+                        for (int oh = 0; oh < os.h; oh++)
+                            for (int ow = 0; ow < os.w; ow++) {
+                                double a = lo[((size_t)o * os.h + oh) * os.w + ow];
+                                bias += b ? a * b[o] : 0.0;
+                                for (int c = 0; c < cg; c++)
+                                    for (int i = 0; i < l->kh; i++)
+                                        for (int jj = 0; jj < l->kw; jj++) {
+                                            int ih = oh * l->sh - l->ph + i * l->dh;
+                                            int iw = ow * l->sw - l->pw + jj * l->dw;
+                                            if (ih < 0 || ih >= is.h || iw < 0 || iw >= is.w)
+                                                continue;
+                                            li[((size_t)(o / og * cg + c) * is.h + ih) * is.w + iw] +=
+                                                a * w[(((size_t)o * cg + c) * l->kh + i) * l->kw + jj];
+                                        }
+                            }
+                    break;
+                }
+                case IBP_LAYER_BATCHNORM:
+                    for (size_t i = 0; i < osz; i++) {
+                        size_t ch = i / hw;
+                        li[i] += lo[i] * bn_s[k][ch];
+                        bias += lo[i] * bn_t[k][ch];
+                    }
+                    break;
+                case IBP_LAYER_RELU: {
+                    const double *c = v[l->in[0]].c + (size_t)n * isz;
+                    const double *r = v[l->in[0]].r + (size_t)n * isz;
+                    for (size_t i = 0; i < isz; i++) {
+                        double lw = c[i] - r[i], up = c[i] + r[i], a = lo[i];
+                        if (lw >= 0) {
+                            li[i] += a;
+                        } else if (up > 0) {
+                            double d = up / (up - lw);
+                            if (a > 0)
+                                li[i] += up > -lw ? a : 0.0;
+                            else {
+                                li[i] += d * a;
+                                bias += a * (-d * lw);
+                            }
+                        }
+                    }
+                    break;
+                }
+                case IBP_LAYER_FLATTEN:
+                    for (size_t i = 0; i < osz; i++)
+                        li[i] += lo[i];
+                    break;
+                case IBP_LAYER_ADD:
+                    for (size_t i = 0; i < osz; i++) {
+                        li[i] += lo[i];
+                        lam[l->in[1]][i] += lo[i];
+                    }
+                    break;
+                default:
+                    break;
+                }
+            }
+            size_t n0 = ibp_shape_size(net->shapes[v0]);
+            const double *c = v[v0].c + (size_t)n * n0, *r = v[v0].r + (size_t)n * n0;
+            double acc = bias;
+            for (size_t i = 0; i < n0; i++)
+                acc += lam[v0][i] * c[i] - fabs(lam[v0][i]) * r[i];
+            lb[(size_t)n * (K - 1) + m] = acc;
+        }
+    for (int i = 0; i <= L; i++)
+        free(lam[i]);
+    free(lam);
+}
+
+static int run(const struct ibp_net *net, const double *params, const double *x, const double *lo,
+               const double *hi, int batch, int bn_train, const int *labels, int fold,
+               struct ref_out *out, double *crown_lb)
 {
     memset(out, 0, sizeof *out);
     int L = net->n_layers;
@@ -103,6 +219,7 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
     for (size_t i = 0; i < net->n_buffers; i++)
         Bf[i] = net->buffers[i];
     struct stream *v = calloc((size_t)L + 1, sizeof *v);
+    double **bn_s = calloc((size_t)L, sizeof *bn_s), **bn_t = calloc((size_t)L, sizeof *bn_t);
     out->n_relu = ibp_net_count_kind(net, IBP_LAYER_RELU);
     out->relu_c = calloc((size_t)out->n_relu + 1, sizeof(double *));
     out->relu_r = calloc((size_t)out->n_relu + 1, sizeof(double *));
@@ -157,6 +274,8 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
         case IBP_LAYER_BATCHNORM: {
             const double *g = P + net->param_off[k], *be = g + is.c;
             const double *rm = Bf + net->buffer_off[k], *rv = rm + is.c;
+            bn_s[k] = alloc_d((size_t)is.c);
+            bn_t[k] = alloc_d((size_t)is.c);
             for (int ch = 0; ch < is.c; ch++) {
                 double mean = rm[ch], var = rv[ch];
                 if (bn_train) {
@@ -173,6 +292,8 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
                     var = s2 / N;
                 }
                 double s = g[ch] / sqrt(var + l->eps), t = be[ch] - mean * s;
+                bn_s[k][ch] = s;
+                bn_t[k][ch] = t;
                 for (int n = 0; n < batch; n++)
                     for (size_t q = 0; q < hw; q++) {
                         size_t i = ((size_t)n * is.c + ch) * hw + q;
@@ -280,15 +401,40 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
                 out->ub[(size_t)n * rows + m] = ubv;
             }
     }
+    if (crown_lb)
+        crown_ibp_ref(net, P, v, bn_s, bn_t, batch, labels, crown_lb);
     for (int i = 0; i <= L; i++) {
         free(v[i].x);
         free(v[i].c);
         free(v[i].r);
     }
+    for (int k = 0; k < L; k++) {
+        free(bn_s[k]);
+        free(bn_t[k]);
+    }
+    free(bn_s);
+    free(bn_t);
     free(v);
     free(P);
     free(Bf);
     return 0;
+}
+
+int ref_run(const struct ibp_net *net, const double *params, const double *x, const double *lo,
+            const double *hi, int batch, int bn_train, const int *labels, int fold,
+            struct ref_out *out)
+{
+    return run(net, params, x, lo, hi, batch, bn_train, labels, fold, out, NULL);
+}
+
+int ref_crown_ibp(const struct ibp_net *net, const double *params, const double *x,
+                  const double *lo, const double *hi, int batch, int bn_train, const int *labels,
+                  double *lb)
+{
+    struct ref_out out;
+    int rc = run(net, params, x, lo, hi, batch, bn_train, labels, 1, &out, lb);
+    ref_out_free(&out);
+    return rc;
 }
 
 void ref_out_free(struct ref_out *out)

@@ -28,6 +28,14 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
             struct ref_out *out);
 void ref_out_free(struct ref_out *out);
 
+/* CROWN-IBP lower bounds of the margins, lb[batch][outputs-1], with the IBP bounds of
+ * the same run as intermediate bounds (nets/crown_ibp.h's method: upper line
+ * u(x-l)/(u-l), lower line x when u > -l else 0, BN as the pass's affine map). The
+ * net's layers must be those crown_ibp.h supports. */
+int ref_crown_ibp(const struct ibp_net *net, const double *params, const double *x,
+                  const double *lo, const double *hi, int batch, int bn_train, const int *labels,
+                  double *lb);
+
 /* NHWC index of NCHW element e of one sample of shape s (the engine's layout). */
 size_t ref_internal_index(struct ibp_shape s, size_t e);
 

@@ -82,10 +82,16 @@ struct ibp_net *fixture_net(int i, struct ibp_rng *rng)
         s[n++] = L(.kind = IBP_LAYER_LINEAR, .out = 4);
         break;
     }
+    return fixture_build(in, s, n, rng);
+}
+
+struct ibp_net *fixture_build(struct ibp_shape in, const struct ibp_layer_spec *s, int n,
+                              struct ibp_rng *rng)
+{
     struct ibp_net *net;
     struct ibp_error err;
     if (ibp_net_create(in, s, n, &net, &err) != IBP_OK) {
-        fprintf(stderr, "fixture %d: %s\n", i, err.msg);
+        fprintf(stderr, "fixture: %s\n", err.msg);
         abort();
     }
     for (int k = 0; k < net->n_layers; k++) {

@@ -15,6 +15,11 @@ enum { FIXTURE_COUNT = 4 };
 struct ibp_net *fixture_net(int i, struct ibp_rng *rng);
 const char *fixture_name(int i);
 
+/* A network from specs with the fixtures' random parameters and buffers (aborts on a
+ * spec that does not build). */
+struct ibp_net *fixture_build(struct ibp_shape in, const struct ibp_layer_spec *s, int n,
+                              struct ibp_rng *rng);
+
 /* uniform in [a, b) */
 double fixture_uniform(struct ibp_rng *rng, double a, double b);
 

@@ -106,7 +106,7 @@ static void test_args(void)
         {ARGS("--schedule", "1+2+3", "--epochs", "9"),
          "--epochs: conflicts with --schedule (schedule sets epochs, sched_start and "
          "sched_length)"},
-        {ARGS("--method", "fastest"), "--method: unknown method 'fastest' (fast, vanilla, natural)"},
+        {ARGS("--method", "fastest"), "--method: unknown method 'fastest' (fast, vanilla, natural, crown-ibp)"},
         {ARGS("--lr", "0"), "--lr: 0 is outside (0, 10]"},
         {ARGS("--momentum", "1"), "--momentum: 1 is outside [0, 1)"},
         {ARGS("--augment=maybe"), "--augment: 'maybe' is not a boolean (true/false)"},
