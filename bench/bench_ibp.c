@@ -107,12 +107,18 @@ static void bench_model(const char *name, int batch, int reps)
         ibp_ws_layer_seconds(ws, k, &layer_f[k], &layer_b[k]);
     ibp_ws_profile(ws, 0);
     for (int r = -1; r < reps; r++) {
+        if (r == 0)
+            ibp_ws_profile(ws, 1);
         double t0 = omp_get_wtime();
         if (ibp_pass_bounds(net, ws, lo, hi, batch, &spec, IBP_BN_EVAL, lb, NULL, &err))
             die(&err);
         if (r >= 0)
             t_eval[r] = omp_get_wtime() - t0;
     }
+    double layer_e[64] = {0}, unused;
+    for (int k = 0; k < net->n_layers && k < 64; k++)
+        ibp_ws_layer_seconds(ws, k, &layer_e[k], &unused);
+    ibp_ws_profile(ws, 0);
     qsort(t_train, (size_t)reps, sizeof(double), cmp_double);
     qsort(t_eval, (size_t)reps, sizeof(double), cmp_double);
     /* FLOPs of the GEMMs: forward 3 streams (clean, centre, radius), backward 2 GEMMs each */
@@ -120,7 +126,7 @@ static void bench_model(const char *name, int batch, int reps)
     int threads = omp_get_max_threads();
     printf("\n%s (%zu parameters), batch %d, %d threads, BLIS kernels %s\n", name, net->n_params,
            batch, threads, ibp_blas_arch());
-    printf("  %-28s %10s %10s %10s\n", "layer", "fwd ms", "bwd ms", "BLIS GF/s");
+    printf("  %-28s %10s %10s %10s %10s\n", "layer", "fwd ms", "bwd ms", "eval ms", "BLIS GF/s");
     for (int k = 0; k < net->n_layers; k++) {
         const struct ibp_layer_spec *l = &net->layers[k];
         char what[64];
@@ -136,7 +142,8 @@ static void bench_model(const char *name, int batch, int reps)
         } else {
             snprintf(what, sizeof what, "%d %s", k, ibp_layer_kind_name(l->kind));
         }
-        printf("  %-28s %10.2f %10.2f", what, 1e3 * layer_f[k] / reps, 1e3 * layer_b[k] / reps);
+        printf("  %-28s %10.2f %10.2f %10.2f", what, 1e3 * layer_f[k] / reps,
+               1e3 * layer_b[k] / reps, 1e3 * layer_e[k] / reps);
         if (rate > 0)
             printf(" %10.1f", rate);
         printf("\n");

@@ -10,6 +10,17 @@
 /* Largest im2col kept whole from forward to backward, in floats (32 MiB). */
 #define COL_KEEP_FLOATS ((size_t)8 << 20)
 
+int conv_few_taps(const struct ibp_net *net, int k)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    if (l->kind != IBP_LAYER_CONV2D || l->groups != 1)
+        return 0;
+    int one_by_one = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->ph == 0 &&
+                     l->pw == 0;
+    long taps = (long)l->kh * l->kw * net->shapes[l->in[0]].c;
+    return !one_by_one && taps <= CONV_FEW_TAPS;
+}
+
 static size_t ceil_div(size_t a, size_t b)
 {
     return (a + b - 1) / b;
@@ -84,6 +95,8 @@ void ibp_ws_free(struct ibp_workspace *ws)
             free(ws->wpack[k]);
             free(ws->wabs[k]);
             free(ws->dwpack[k]);
+            free(ws->wtap[k]);
+            free(ws->wtapabs[k]);
             free(ws->dwabs[k]);
         }
     }
@@ -93,6 +106,8 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->wpack);
     free(ws->wabs);
     free(ws->dwpack);
+    free(ws->wtap);
+    free(ws->wtapabs);
     free(ws->dwabs);
     free(ws->pool_tmp);
     free(ws->col);
@@ -145,13 +160,15 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->colkeep = calloc((size_t)L, sizeof(float *));
     ws->wabs = calloc((size_t)L, sizeof(float *));
     ws->dwpack = calloc((size_t)L, sizeof(float *));
+    ws->wtap = calloc((size_t)L, sizeof(float *));
+    ws->wtapabs = calloc((size_t)L, sizeof(float *));
     ws->dwabs = calloc((size_t)L, sizeof(float *));
     ws->labels = calloc(B, sizeof(int));
     ws->needs_grad = calloc((size_t)L + 1, sizeof(int));
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
     ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
-    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->dwabs ||
+    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
         !ws->labels || !ws->needs_grad) {
         ibp_ws_free(ws);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
@@ -212,7 +229,13 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 size_t keep = (2 * B + B) * (size_t)o.h * o.w * kdim;
                 int direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
                              l->ph == 0 && l->pw == 0;
-                if (grad && bounds && l->groups == 1 && !direct && keep <= COL_KEEP_FLOATS) {
+                if (conv_few_taps(net, k)) {
+                    /* direct forward (no im2col to keep); backward makes its own */
+                    ws->wtap[k] = alloc_floats(nw, &ok);
+                    if (bounds)
+                        ws->wtapabs[k] = alloc_floats(nw, &ok);
+                } else if (grad && bounds && l->groups == 1 && !direct &&
+                           keep <= COL_KEEP_FLOATS) {
                     ws->colkeep[k] = alloc_floats(keep, &ok);
                     ws->colkeep_floats += keep;
                 }
@@ -383,6 +406,17 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
                     if (wa)
                         wa[dst] = fabsf(val);
                 }
+        float *wt = ws->wtap[k], *wta = with_abs ? ws->wtapabs[k] : NULL;
+        if (!wt)
+            continue;
+        /* [tap][out]: the transpose of the packed [out][tap] */
+        size_t taps = (size_t)kk * cin;
+        for (size_t t = 0; t < taps; t++)
+            for (int o = 0; o < l->out; o++) {
+                wt[t * l->out + o] = packed[(size_t)o * taps + t];
+                if (wta)
+                    wta[t * l->out + o] = fabsf(packed[(size_t)o * taps + t]);
+            }
     }
 }
 

@@ -42,6 +42,8 @@ struct ibp_workspace {
     struct bn_state *bn;   /* [n_layers], used for BATCHNORM layers */
     float **wpack;         /* [n_layers]: CONV2D weight as [out][kh][kw][in/g] (NULL else) */
     float **wabs;          /* [n_layers]: |W| in the packed layout (LINEAR/CONV2D) */
+    float **wtap, **wtapabs; /* [n_layers]: W, |W| as [tap][out] for CONV2D layers with few
+                            * taps (conv_few_taps), NULL for others */
     float **dwpack;        /* [n_layers]: packed dW (c and clean streams) for CONV2D */
     float **dwabs;         /* [n_layers]: packed d|W| for LINEAR/CONV2D */
     float *pool_tmp;       /* [2][max_batch][largest MAXPOOL output] bound gradients */
@@ -130,6 +132,13 @@ void layer_pool_backward(const struct pass_ctx *p, int k);
  * applied to the output value (k = -1). */
 void spec_forward(const struct pass_ctx *p, int k);
 void spec_backward(const struct pass_ctx *p, int k, float *grad);
+
+/* CONV2D layer k has so few taps per output (kh kw in/groups <= CONV_FEW_TAPS, one
+ * group, not 1x1) that its forward runs as a direct loop over the taps, the output
+ * channels vectorised, instead of im2col + GEMM (a GEMM with K this small runs far
+ * below BLIS's rate: the first layer of a grey-image net). */
+#define CONV_FEW_TAPS 32
+int conv_few_taps(const struct ibp_net *net, int k);
 
 /* Samples per im2col chunk of conv layer k (fixed by the layer's shape). */
 size_t ws_conv_chunk_samples(const struct ibp_net *net, int k);

@@ -2,15 +2,19 @@
  *   ibp_sgemm (blocked along m or n, or cut along k for small outputs) against a
  *   double-precision triple loop, for both transposes, alpha and beta, and bit-identical
  *   results for 1 and 2 threads;
- *   im2col's paths (one-channel rows picked float by float, contiguous kernel-row copies,
- *   padding wider than the kernel) through whole conv nets against the double reference
- *   of tests/common/ref_net.c, clean pass and IBP bounds. */
+ *   the convolution paths through whole conv nets against the double reference of
+ *   tests/common/ref_net.c, clean pass and IBP bounds: im2col + GEMM (one-channel rows
+ *   picked float by float, contiguous kernel-row copies, padding wider than the kernel)
+ *   and, for layers with few taps, the direct loop (16-output blocks, four positions at
+ *   once inside the input, one at a time at the edges, and single outputs when the
+ *   channel count is not a multiple of 16). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nets/gemm.h"
 #include "nets/passes.h"
+#include "nets/workspace.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
 
@@ -93,6 +97,7 @@ enum { B = 3 };
 /* clean logits and IBP bounds of a one-channel conv net against the reference */
 static void check_conv_net(const char *name, struct ibp_shape in, struct ibp_layer_spec conv)
 {
+    int few = strstr(name, "im2col") == NULL;
     struct ibp_layer_spec s[] = {conv, L(.kind = IBP_LAYER_BATCHNORM), L(.kind = IBP_LAYER_RELU),
                                  L(.kind = IBP_LAYER_FLATTEN), L(.kind = IBP_LAYER_LINEAR, .out = 4)};
     struct ibp_net *net;
@@ -100,6 +105,8 @@ static void check_conv_net(const char *name, struct ibp_shape in, struct ibp_lay
     CHECK_OK(ibp_net_create(in, s, 5, &net, &err), err);
     if (!net)
         return;
+    CHECK_MSG(conv_few_taps(net, 0) == few, "%s: takes the %s path", name,
+              few ? "im2col" : "direct");
     unsigned seed = 99;
     for (size_t i = 0; i < net->n_params; i++)
         net->params[i] = frand(&seed);
@@ -148,7 +155,21 @@ static void check_conv_net(const char *name, struct ibp_shape in, struct ibp_lay
 
 static void test_conv_paths(void)
 {
-    struct ibp_shape grey = {1, 9, 8}, two = {2, 6, 7};
+    struct ibp_shape grey = {1, 9, 8}, two = {2, 6, 7}, big = {1, 14, 13};
+    /* im2col + GEMM (more than CONV_FEW_TAPS taps) */
+    check_conv_net("grey 6x6 s1 p2 (im2col)", big,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 5, .kh = 6, .kw = 6, .ph = 2, .pw = 2));
+    check_conv_net("two-channel 5x4 s2 p3 (im2col)", two,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 4, .kh = 5, .kw = 4, .sh = 2, .sw = 2,
+                     .ph = 3, .pw = 3));
+    /* the direct loop with 16-output blocks */
+    check_conv_net("grey 4x4 s2 p1, 16 out (few taps)", big,
+                   L(.kind = IBP_LAYER_CONV2D, .out = 16, .kh = 4, .kw = 4, .sh = 2, .sw = 2,
+                     .ph = 1, .pw = 1));
+    check_conv_net("two-channel 3x3 d2 p1, 32 out (few taps)", (struct ibp_shape){2, 11, 12},
+                   L(.kind = IBP_LAYER_CONV2D, .out = 32, .kh = 3, .kw = 3, .ph = 1, .pw = 1,
+                     .dh = 2, .dw = 2));
+    /* and with single outputs */
     check_conv_net("grey 4x4 s2 p1", grey,
                    L(.kind = IBP_LAYER_CONV2D, .out = 5, .kh = 4, .kw = 4, .sh = 2, .sw = 2,
                      .ph = 1, .pw = 1));
