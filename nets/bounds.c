@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nets/bounds_impl.h"
+#include "nets/conv_taps.h"
 #include "nets/gemm.h"
 
 /* Per thread: Lambda slots and conv-transpose scratch (floats), small enough to stay
@@ -109,6 +110,8 @@ void ibp_bounder_free(struct ibp_bounder *b)
             struct bnd_layer *y = &b->ly[k];
             free(y->wp);
             free(y->wabs);
+            free(y->wtap);
+            free(y->wtapabs);
             free(y->babs);
             free(y->aff);
             free(y->s_mid);
@@ -238,6 +241,10 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             size_t nw = ibp_layer_param_count(net, k) - (l->no_bias ? 0 : (size_t)l->out);
             y->wp = balloc(b, nw, sizeof(float), &ok);
             y->wabs = balloc(b, nw, sizeof(float), &ok);
+            if (conv_few_taps(net, k)) {
+                y->wtap = balloc(b, nw, sizeof(float), &ok);
+                y->wtapabs = balloc(b, nw, sizeof(float), &ok);
+            }
             y->babs = balloc(b, (size_t)l->out, sizeof(float), &ok);
             y->bias = ibp_layer_bias(net, k);
             if (l->kind == IBP_LAYER_CONV2D) {
@@ -448,6 +455,10 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
             size_t nw = (size_t)l->out * y->K;
             for (size_t i = 0; i < nw; i++)
                 y->wabs[i] = fabsf(y->wp[i]);
+            if (y->wtap) {
+                conv_taps_transpose(net, k, y->wp, y->wtap);
+                conv_taps_transpose(net, k, y->wabs, y->wtapabs);
+            }
             for (int o = 0; o < l->out; o++)
                 y->babs[o] = y->bias ? fabsf(y->bias[o]) : 0.0f;
             break;
@@ -552,11 +563,16 @@ static void im2col(const struct cgeom *g, const float *in, int ns, int grp, floa
     }
 }
 
-/* y[batch][out] = op(x) for LINEAR (W or |W|) or CONV2D, y pre-filled (beta = 1) */
+/* y[batch][out] += op(x) for LINEAR (W or |W|) or CONV2D (y pre-filled); wt: the same
+ * weights as [tap][out] for a conv with few taps, which runs the direct loop */
 static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k, const float *x,
-                        float *y, const float *w, int batch)
+                        float *y, const float *w, const float *wt, int batch)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
+    if (wt) {
+        conv_taps_forward(net, k, x, y, batch, wt, b->threads);
+        return;
+    }
     if (l->kind == IBP_LAYER_LINEAR) {
         ibp_sgemm(0, 1, batch, l->out, l->in_size, 1.0f, x, l->in_size, w, l->in_size, 1.0f, y,
                   l->out, bnd_gemm_threads(b, batch, l->out, l->in_size));
@@ -587,9 +603,9 @@ static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int
     float *lo = b->lo[k + 1], *hi = b->hi[k + 1], *yr = b->ybuf;
     centre_radius(b, a, batch);
     fill_bias(b, lo, m, out, y->bias);
-    affine_gemm(net, b, k, b->cbuf, lo, y->wp, batch); /* lo holds W c + b */
+    affine_gemm(net, b, k, b->cbuf, lo, y->wp, y->wtap, batch); /* lo holds W c + b */
     fill_bias(b, yr, m, out, NULL);
-    affine_gemm(net, b, k, b->rbuf, yr, y->wabs, batch); /* |W| r */
+    affine_gemm(net, b, k, b->rbuf, yr, y->wabs, y->wtapabs, batch); /* |W| r */
     if (!b->cfg.sound) {
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
         for (size_t i = 0; i < e; i++) {
@@ -606,7 +622,7 @@ static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int
         b->cbuf[i] = fabsf(b->cbuf[i]);
     float *A = b->abuf;
     fill_bias(b, A, m, out, y->babs);
-    affine_gemm(net, b, k, b->cbuf, A, y->wabs, batch);
+    affine_gemm(net, b, k, b->cbuf, A, y->wabs, y->wtapabs, batch);
     float g = y->g_fwd, tiny = y->tiny_fwd;
     float *q = y->q;
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)

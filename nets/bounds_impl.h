@@ -24,6 +24,7 @@
 struct bnd_layer {
     /* LINEAR / CONV2D: packed weight ([out][in], conv [out][kh][kw][in/g]) and |W| */
     float *wp, *wabs;
+    float *wtap, *wtapabs;   /* CONV2D with few taps (conv_taps.h): W, |W| as [tap][out] */
     const float *bias;       /* the net's bias (NULL: none) */
     float *babs;             /* |bias| */
     long K;                  /* dot length of the forward map (in, or kh*kw*in/g) */

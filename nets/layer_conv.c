@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nets/conv_taps.h"
 #include "nets/gemm.h"
 #include "nets/workspace.h"
 
@@ -148,124 +149,6 @@ static float *kept_col(const struct pass_ctx *p, int k, const struct conv_geom *
     return keep + (base + (size_t)row0) * per;
 }
 
-/* Layers with few taps (conv_few_taps): per output position, the taps (i, j, c) in
- * order, each adding in * wt[tap][0..Co) to the Co outputs, which stay in registers in
- * blocks of 16. Every output is the same sum in the same order in both versions below,
- * and one task is one output row, so nothing depends on the thread count or the CPU. */
-typedef float v8f __attribute__((vector_size(32)));
-
-/* outputs [o0, o0 + 16) of NP positions ow .. ow + NP - 1 of output row oh (Co a
- * multiple of 16); with NP > 1 every tap of every position must lie inside the input
- * (no padding), so the positions share the loop and each weight load */
-#define FEW_TAPS_BLOCK(ATTR, NAME, NP)                                                       \
-    ATTR static void NAME(const struct conv_geom *g, const float *in, long n, int oh, int ow, \
-                          int o0, const float *wt, const float *bias, float *acc)           \
-    {                                                                                        \
-        int Co = g->Co, C = g->C;                                                            \
-        v8f a0[NP], a1[NP], w0, w1, b0 = {0}, b1 = {0};                                      \
-        if (bias) {                                                                          \
-            memcpy(&b0, bias + o0, sizeof b0);                                               \
-            memcpy(&b1, bias + o0 + 8, sizeof b1);                                           \
-        }                                                                                    \
-        for (int q = 0; q < NP; q++) {                                                       \
-            a0[q] = b0;                                                                      \
-            a1[q] = b1;                                                                      \
-        }                                                                                    \
-        size_t step = (size_t)g->sw * C;                                                     \
-        for (int i = 0; i < g->kh; i++) {                                                    \
-            int ih = oh * g->sh - g->ph + i * g->dh;                                         \
-            if (ih < 0 || ih >= g->H)                                                        \
-                continue;                                                                    \
-            for (int j = 0; j < g->kw; j++) {                                                \
-                int iw = ow * g->sw - g->pw + j * g->dw;                                     \
-                if (iw < 0 || iw >= g->W)                                                    \
-                    continue;                                                                \
-                const float *src = in + (((size_t)n * g->H + ih) * g->W + iw) * C;           \
-                const float *w = wt + (size_t)(i * g->kw + j) * C * Co + o0;                 \
-                for (int c = 0; c < C; c++, w += Co) {                                       \
-                    memcpy(&w0, w, sizeof w0);                                               \
-                    memcpy(&w1, w + 8, sizeof w1);                                           \
-                    for (int q = 0; q < NP; q++) {                                           \
-                        float x = src[q * step + (size_t)c];                                 \
-                        v8f v = {x, x, x, x, x, x, x, x};                                    \
-                        a0[q] += v * w0;                                                     \
-                        a1[q] += v * w1;                                                     \
-                    }                                                                        \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        for (int q = 0; q < NP; q++) {                                                       \
-            memcpy(acc + (size_t)q * Co + o0, &a0[q], sizeof a0[q]);                         \
-            memcpy(acc + (size_t)q * Co + o0 + 8, &a1[q], sizeof a1[q]);                     \
-        }                                                                                    \
-    }
-FEW_TAPS_BLOCK(__attribute__((target("avx2"))), few_taps_block_avx2, 1)
-FEW_TAPS_BLOCK(__attribute__((target("avx2"))), few_taps_block4_avx2, 4)
-FEW_TAPS_BLOCK(, few_taps_block, 1)
-FEW_TAPS_BLOCK(, few_taps_block4, 4)
-
-/* the same sums one output at a time, for Co not a multiple of 16 */
-static void few_taps_position(const struct conv_geom *g, const float *in, long n, int oh, int ow,
-                              const float *wt, const float *bias, float *acc)
-{
-    int Co = g->Co, C = g->C;
-    for (int o = 0; o < Co; o++) {
-        float a = bias ? bias[o] : 0.0f;
-        for (int i = 0; i < g->kh; i++) {
-            int ih = oh * g->sh - g->ph + i * g->dh;
-            if (ih < 0 || ih >= g->H)
-                continue;
-            for (int j = 0; j < g->kw; j++) {
-                int iw = ow * g->sw - g->pw + j * g->dw;
-                if (iw < 0 || iw >= g->W)
-                    continue;
-                const float *src = in + (((size_t)n * g->H + ih) * g->W + iw) * C;
-                const float *w = wt + (size_t)(i * g->kw + j) * C * Co + o;
-                for (int c = 0; c < C; c++)
-                    a += src[c] * w[(size_t)c * Co];
-            }
-        }
-        acc[o] = a;
-    }
-}
-
-static void conv_few_taps_forward(const struct conv_geom *g, const float *in, float *out,
-                                  int ns, const float *wt, const float *bias, int threads)
-{
-    long ntask = (long)ns * g->Ho;
-    int blocks = g->Co % 16 == 0, avx2 = blocks && __builtin_cpu_supports("avx2");
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (long task = 0; task < ntask; task++) {
-        long n = task / g->Ho;
-        int oh = (int)(task % g->Ho);
-        for (int ow = 0; ow < g->Wo;) {
-            float *acc = out + ((size_t)task * g->Wo + (size_t)ow) * g->Co;
-            /* four positions at once where all their taps are inside the input */
-            int four = blocks && ow + 4 <= g->Wo && ow * g->sw - g->pw >= 0 &&
-                       (ow + 3) * g->sw - g->pw + (g->kw - 1) * g->dw < g->W;
-            for (int o0 = 0; four && o0 < g->Co; o0 += 16) {
-                if (avx2)
-                    few_taps_block4_avx2(g, in, n, oh, ow, o0, wt, bias, acc);
-                else
-                    few_taps_block4(g, in, n, oh, ow, o0, wt, bias, acc);
-            }
-            if (four) {
-                ow += 4;
-                continue;
-            }
-            if (!blocks)
-                few_taps_position(g, in, n, oh, ow, wt, bias, acc);
-            for (int o0 = 0; blocks && o0 < g->Co; o0 += 16) {
-                if (avx2)
-                    few_taps_block_avx2(g, in, n, oh, ow, o0, wt, bias, acc);
-                else
-                    few_taps_block(g, in, n, oh, ow, o0, wt, bias, acc);
-            }
-            ow++;
-        }
-    }
-}
-
 /* out[s0 .. s0+ns) = conv(in[...], wp) (+ bias) for one stream array; wt: the same
  * weights as [tap][out] for a layer with few taps (then no im2col is made or kept) */
 static void conv_stream_forward(const struct pass_ctx *p, int k, const struct conv_geom *g,
@@ -274,7 +157,15 @@ static void conv_stream_forward(const struct pass_ctx *p, int k, const struct co
 {
     struct ibp_workspace *ws = p->ws;
     if (wt) {
-        conv_few_taps_forward(g, in, out, ns_total, wt, bias, p->threads);
+        size_t rows = (size_t)ns_total * g->Ho * g->Wo;
+#pragma omp parallel for num_threads(p->threads) schedule(static)
+        for (size_t r = 0; r < rows; r++) {
+            if (bias)
+                memcpy(out + r * g->Co, bias, (size_t)g->Co * sizeof(float));
+            else
+                memset(out + r * g->Co, 0, (size_t)g->Co * sizeof(float));
+        }
+        conv_taps_forward(p->net, k, in, out, ns_total, wt, p->threads);
         return;
     }
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;

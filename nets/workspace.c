@@ -5,21 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/conv_taps.h"
+
 /* Target size of one im2col chunk, in floats (16 MiB). */
 #define COL_TARGET_FLOATS ((size_t)4 << 20)
 /* Largest im2col kept whole from forward to backward, in floats (32 MiB). */
 #define COL_KEEP_FLOATS ((size_t)8 << 20)
-
-int conv_few_taps(const struct ibp_net *net, int k)
-{
-    const struct ibp_layer_spec *l = &net->layers[k];
-    if (l->kind != IBP_LAYER_CONV2D || l->groups != 1)
-        return 0;
-    int one_by_one = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->ph == 0 &&
-                     l->pw == 0;
-    long taps = (long)l->kh * l->kw * net->shapes[l->in[0]].c;
-    return !one_by_one && taps <= CONV_FEW_TAPS;
-}
 
 static size_t ceil_div(size_t a, size_t b)
 {
@@ -406,17 +397,10 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
                     if (wa)
                         wa[dst] = fabsf(val);
                 }
-        float *wt = ws->wtap[k], *wta = with_abs ? ws->wtapabs[k] : NULL;
-        if (!wt)
-            continue;
-        /* [tap][out]: the transpose of the packed [out][tap] */
-        size_t taps = (size_t)kk * cin;
-        for (size_t t = 0; t < taps; t++)
-            for (int o = 0; o < l->out; o++) {
-                wt[t * l->out + o] = packed[(size_t)o * taps + t];
-                if (wta)
-                    wta[t * l->out + o] = fabsf(packed[(size_t)o * taps + t]);
-            }
+        if (ws->wtap[k])
+            conv_taps_transpose(net, k, packed, ws->wtap[k]);
+        if (ws->wtapabs[k] && wa)
+            conv_taps_transpose(net, k, wa, ws->wtapabs[k]);
     }
 }
 

@@ -133,13 +133,6 @@ void layer_pool_backward(const struct pass_ctx *p, int k);
 void spec_forward(const struct pass_ctx *p, int k);
 void spec_backward(const struct pass_ctx *p, int k, float *grad);
 
-/* CONV2D layer k has so few taps per output (kh kw in/groups <= CONV_FEW_TAPS, one
- * group, not 1x1) that its forward runs as a direct loop over the taps, the output
- * channels vectorised, instead of im2col + GEMM (a GEMM with K this small runs far
- * below BLIS's rate: the first layer of a grey-image net). */
-#define CONV_FEW_TAPS 32
-int conv_few_taps(const struct ibp_net *net, int k);
-
 /* Samples per im2col chunk of conv layer k (fixed by the layer's shape). */
 size_t ws_conv_chunk_samples(const struct ibp_net *net, int k);
 

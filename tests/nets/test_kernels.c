@@ -14,7 +14,7 @@
 
 #include "nets/gemm.h"
 #include "nets/passes.h"
-#include "nets/workspace.h"
+#include "nets/conv_taps.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
 
