@@ -8,8 +8,8 @@
  * the other way: dlam[v] = dL/dlam[v], every value written once by the layer that made
  * it, while the parameter, BN and ReLU-bound gradients accumulate over rows in a fixed
  * order (per-sample partial sums, added sample by sample), so results do not depend on
- * the thread count. The backward recomputes lam row by row rather than keeping every
- * row's coefficients. */
+ * the thread count. The bounds call keeps every row's coefficients for the backward
+ * when they fit in KEEP_BYTES; otherwise the backward recomputes them row by row. */
 #include "nets/crown_ibp.h"
 
 #include <math.h>
@@ -19,11 +19,21 @@
 #include "nets/gemm.h"
 #include "nets/workspace.h"
 
+/* Most memory the coefficients of all margin rows may take to be kept for backward. */
+#define KEEP_BYTES ((size_t)512 << 20)
+
 struct ibp_crown_ibp {
     int n_layers, max_batch;
     int v0;              /* the value the box is concretised on (after a NORMALIZE) */
-    float **lam, **dlam; /* [n_layers + 1]: [max_batch][size] for values v0..n_layers-1 */
-    double *bias;        /* [max_batch] */
+    float **lam, **dlam; /* [n_layers + 1]: [max_batch][size] for values v0..n_layers-1;
+                          * lam points into the slot of the row in hand */
+    size_t *off;         /* [n_layers + 1]: offset of value v's lam in a slot */
+    size_t slot_floats;  /* one slot: every value's lam for max_batch samples */
+    float *slots;        /* [n_slots][slot_floats] */
+    double *bias_slots;  /* [n_slots][max_batch] */
+    int n_slots;
+    int kept_rows, kept_batch; /* rows whose lam the last bounds call left (0: none) */
+    double *bias;        /* [max_batch] of the row in hand */
     double *part;        /* [2][max_batch][largest channel count] per-sample partial sums */
     float *g;            /* [max_batch] dL/dbias of the row in hand */
     int max_channels;
@@ -41,13 +51,13 @@ void ibp_crown_ibp_free(struct ibp_crown_ibp *c)
 {
     if (!c)
         return;
-    for (int v = 0; c->lam && v <= c->n_layers; v++) {
-        free(c->lam[v]);
+    for (int v = 0; c->dlam && v <= c->n_layers; v++)
         free(c->dlam[v]);
-    }
     free(c->lam);
     free(c->dlam);
-    free(c->bias);
+    free(c->off);
+    free(c->slots);
+    free(c->bias_slots);
     free(c->part);
     free(c->g);
     free(c);
@@ -86,23 +96,27 @@ enum ibp_status ibp_crown_ibp_create(const struct ibp_net *net, int max_batch,
     c->v0 = v0;
     c->lam = calloc((size_t)L + 1, sizeof *c->lam);
     c->dlam = calloc((size_t)L + 1, sizeof *c->dlam);
-    int ok = c->lam && c->dlam;
+    c->off = calloc((size_t)L + 1, sizeof *c->off);
+    int ok = c->lam && c->dlam && c->off;
     for (int v = v0; ok && v < L; v++) {
         size_t n = (size_t)max_batch * ibp_shape_size(net->shapes[v]);
-        c->lam[v] = malloc(n * sizeof(float));
+        c->off[v] = c->slot_floats;
+        c->slot_floats += n;
         c->dlam[v] = malloc(n * sizeof(float));
-        ok = c->lam[v] && c->dlam[v];
-        c->bytes += 2 * n * sizeof(float);
+        ok = c->dlam[v] != NULL;
         if (net->shapes[v].c > c->max_channels)
             c->max_channels = net->shapes[v].c;
     }
     if (ok) {
-        c->bias = malloc((size_t)max_batch * sizeof(double));
+        c->n_slots = 1;
+        c->slots = malloc(c->slot_floats * sizeof(float));
+        c->bias_slots = malloc((size_t)max_batch * sizeof(double));
         c->part = malloc(2 * (size_t)max_batch * (size_t)c->max_channels * sizeof(double));
         c->g = malloc((size_t)max_batch * sizeof(float));
-        ok = c->bias && c->part && c->g;
-        c->bytes += (size_t)max_batch * ((1 + 2 * (size_t)c->max_channels) * sizeof(double) +
-                                         sizeof(float));
+        ok = c->slots && c->bias_slots && c->part && c->g;
+        c->bytes = 2 * c->slot_floats * sizeof(float) +
+                   (size_t)max_batch * ((1 + 2 * (size_t)c->max_channels) * sizeof(double) +
+                                        sizeof(float));
     }
     if (!ok) {
         ibp_crown_ibp_free(c);
@@ -264,6 +278,36 @@ static void propagate_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
 }
 
+/* lam and bias point into slot s */
+static void use_slot(struct ibp_crown_ibp *c, int s)
+{
+    for (int v = c->v0; v < c->n_layers; v++)
+        c->lam[v] = c->slots + (size_t)s * c->slot_floats + c->off[v];
+    c->bias = c->bias_slots + (size_t)s * c->max_batch;
+}
+
+/* One slot per margin row when they fit in KEEP_BYTES (keeping one slot otherwise, or
+ * when out of memory: the backward then recomputes). */
+static void reserve_slots(struct ibp_crown_ibp *c, int rows)
+{
+    if (rows <= c->n_slots || (size_t)rows * c->slot_floats * sizeof(float) > KEEP_BYTES)
+        return;
+    float *s = malloc((size_t)rows * c->slot_floats * sizeof(float));
+    double *b = malloc((size_t)rows * c->max_batch * sizeof(double));
+    if (!s || !b) {
+        free(s);
+        free(b);
+        return;
+    }
+    free(c->slots);
+    free(c->bias_slots);
+    c->bytes += (size_t)(rows - c->n_slots) * (c->slot_floats * sizeof(float) +
+                                                (size_t)c->max_batch * sizeof(double));
+    c->slots = s;
+    c->bias_slots = b;
+    c->n_slots = rows;
+}
+
 /* lam and bias of margin row m for the whole batch */
 static void propagate(struct ibp_crown_ibp *c, const struct ibp_net *net,
                       struct ibp_workspace *ws, int m)
@@ -296,7 +340,10 @@ enum ibp_status ibp_crown_ibp_bounds(struct ibp_crown_ibp *c, const struct ibp_n
     const struct value_buf *v = &ws->v[c->v0];
     size_t n0 = v->size;
     const float *cen = v->x + (size_t)B * n0, *rad = v->r;
+    reserve_slots(c, rows);
+    int keep = c->n_slots >= rows;
     for (int m = 0; m < rows; m++) {
+        use_slot(c, keep ? m : 0);
         propagate(c, net, ws, m);
         const float *a = c->lam[c->v0];
 #pragma omp parallel for num_threads(ws->threads) schedule(static)
@@ -307,6 +354,8 @@ enum ibp_status ibp_crown_ibp_bounds(struct ibp_crown_ibp *c, const struct ibp_n
             lb[(size_t)n * rows + m] = (float)acc;
         }
     }
+    c->kept_rows = keep ? rows : 0;
+    c->kept_batch = B;
     return IBP_OK;
 }
 
@@ -464,8 +513,12 @@ enum ibp_status ibp_crown_ibp_backward(struct ibp_crown_ibp *c, const struct ibp
     float *db = ibp_layer_bias(net, L - 1) ? grad + (ibp_layer_bias(net, L - 1) - net->params)
                                            : NULL;
     float *g = c->g;
+    int kept = c->kept_rows == rows && c->kept_batch == B;
+    c->kept_rows = 0;
     for (int m = 0; m < rows; m++) {
-        propagate(c, net, ws, m);
+        use_slot(c, kept ? m : 0);
+        if (!kept)
+            propagate(c, net, ws, m);
         for (int n = 0; n < B; n++)
             g[n] = g_lb[(size_t)n * rows + m];
         const float *a = c->lam[c->v0];

@@ -40,7 +40,9 @@ enum ibp_status ibp_crown_ibp_bounds(struct ibp_crown_ibp *c, const struct ibp_n
                                      struct ibp_workspace *ws, float *lb,
                                      struct ibp_error *err);
 
-/* For a loss with dL/dlb = g_lb[batch][outputs-1] on those bounds: grad[n_params]
+/* For a loss with dL/dlb = g_lb[batch][outputs-1] on the bounds of the last
+ * ibp_crown_ibp_bounds call (whose coefficients it re-uses when they were kept: up to
+ * 512 MiB; then no other pass may run on ws in between), grad[n_params]
  * (overwritten) gets the part along the linear pass's coefficients; the part along the
  * IBP bounds is added to ws (see above) for the following ibp_pass_backward, which must
  * be the next pass on ws. Threads: those of ws. Results do not depend on them. */

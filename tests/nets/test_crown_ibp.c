@@ -2,7 +2,8 @@
  * reference, soundness under sampling, the full gradient (the pass's own part plus what
  * ibp_pass_backward adds through the IBP bounds and BN statistics) against central finite
  * differences of the reference in train and eval BN mode, independence of the thread
- * count, and the refusals (unsupported layer, wrong order of calls). */
+ * count, the same gradient whether the coefficients were kept or recomputed, and the
+ * refusals (unsupported layer, wrong order of calls). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,16 @@ static void crown_grad(const struct ibp_net *net, const struct data *d, int trai
         grad[i] += g2[i];
     /* the order of calls is enforced */
     CHECK(ibp_crown_ibp_backward(c, net, ws, a_lb, g2, &err) != IBP_OK);
+    /* without a bounds call the backward recomputes the coefficients: same gradient */
+    float *g3 = malloc(net->n_params * sizeof(float));
+    bounds_pass(net, ws, d, train, NULL);
+    CHECK_OK(ibp_crown_ibp_backward(c, net, ws, a_lb, g3, &err), err);
+    CHECK_OK(ibp_pass_backward(net, ws, NULL, NULL, g2, &err), err);
+    int same = 1;
+    for (size_t i = 0; i < net->n_params; i++)
+        same &= g3[i] + g2[i] == grad[i];
+    CHECK_MSG(same, "recomputed coefficients give another gradient");
+    free(g3);
     free(g2);
     ibp_crown_ibp_free(c);
     ibp_ws_free(ws);
