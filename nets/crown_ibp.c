@@ -256,12 +256,7 @@ static void propagate_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
     case IBP_LAYER_FLATTEN: {
         struct ibp_shape s = net->shapes[vi];
-        size_t hw = (size_t)s.h * s.w, C = (size_t)s.c;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int n = 0; n < B; n++)
-            for (size_t q = 0; q < hw; q++)
-                for (size_t ch = 0; ch < C; ch++)
-                    li[(size_t)n * isz + q * C + ch] += lo[(size_t)n * isz + ch * hw + q];
+        flatten_rows(lo, li, (size_t)B, (size_t)s.h * s.w, (size_t)s.c, 1, threads);
         break;
     }
     case IBP_LAYER_ADD: {
@@ -469,12 +464,7 @@ static void reverse_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
     case IBP_LAYER_FLATTEN: {
         struct ibp_shape s = net->shapes[vi];
-        size_t hw = (size_t)s.h * s.w, C = (size_t)s.c;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int n = 0; n < B; n++)
-            for (size_t q = 0; q < hw; q++)
-                for (size_t ch = 0; ch < C; ch++)
-                    dout[(size_t)n * isz + ch * hw + q] = di[(size_t)n * isz + q * C + ch];
+        flatten_rows(di, dout, (size_t)B, (size_t)s.h * s.w, (size_t)s.c, 0, threads);
         break;
     }
     case IBP_LAYER_ADD: {

@@ -186,8 +186,7 @@ void layer_add_backward(const struct pass_ctx *p, int k)
     }
 }
 
-/* NHWC [hw][c] -> c-major [c][hw] per sample, or (back) accumulate the reverse. */
-static void flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
+void flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
                          int threads)
 {
 #pragma omp parallel for num_threads(threads) schedule(static)

@@ -101,6 +101,10 @@ void layer_relu_backward(const struct pass_ctx *p, int k);
 void layer_add_forward(const struct pass_ctx *p, int k);
 void layer_add_backward(const struct pass_ctx *p, int k);
 void layer_flatten_forward(const struct pass_ctx *p, int k);
+/* Per row of hw*C floats: NHWC [hw][C] -> c-major [C][hw] into dst, or (back) dst +=
+ * the reverse (c-major -> NHWC). */
+void flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
+                  int threads);
 void layer_flatten_backward(const struct pass_ctx *p, int k);
 void layer_linear_forward(const struct pass_ctx *p, int k);
 void layer_linear_backward(const struct pass_ctx *p, int k, float *grad);

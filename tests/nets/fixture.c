@@ -11,6 +11,45 @@ double fixture_uniform(struct ibp_rng *rng, double a, double b)
 
 #define L(...) ((struct ibp_layer_spec){__VA_ARGS__, .in = {IBP_PREV, 0}})
 
+void fixture_data_make(const struct ibp_net *net, int batch, double eps, int clip,
+                       struct ibp_rng *rng, struct fixture_data *d)
+{
+    d->n = (size_t)batch * ibp_shape_size(net->input);
+    d->x = malloc(d->n * sizeof(float));
+    d->lo = malloc(d->n * sizeof(float));
+    d->hi = malloc(d->n * sizeof(float));
+    d->xd = malloc(d->n * sizeof(double));
+    d->lod = malloc(d->n * sizeof(double));
+    d->hid = malloc(d->n * sizeof(double));
+    d->labels = malloc((size_t)batch * sizeof(int));
+    for (size_t i = 0; i < d->n; i++) {
+        d->x[i] = (float)ibp_rng_uniform(rng);
+        d->lo[i] = d->x[i] - (float)eps;
+        d->hi[i] = d->x[i] + (float)eps;
+        if (clip) {
+            d->lo[i] = d->lo[i] > 0.0f ? d->lo[i] : 0.0f;
+            d->hi[i] = d->hi[i] < 1.0f ? d->hi[i] : 1.0f;
+        }
+        d->xd[i] = d->x[i];
+        d->lod[i] = d->lo[i];
+        d->hid[i] = d->hi[i];
+    }
+    int K = ibp_net_outputs(net);
+    for (int b = 0; b < batch; b++)
+        d->labels[b] = (int)ibp_rng_below(rng, (uint64_t)K);
+}
+
+void fixture_data_free(struct fixture_data *d)
+{
+    free(d->x);
+    free(d->lo);
+    free(d->hi);
+    free(d->xd);
+    free(d->lod);
+    free(d->hid);
+    free(d->labels);
+}
+
 const char *fixture_name(int i)
 {
     static const char *const names[FIXTURE_COUNT] = {"conv-bn-maxpool", "residual-avgpool",

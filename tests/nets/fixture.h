@@ -20,6 +20,18 @@ const char *fixture_name(int i);
 struct ibp_net *fixture_build(struct ibp_shape in, const struct ibp_layer_spec *s, int n,
                               struct ibp_rng *rng);
 
+/* A batch of random inputs x in [0, 1), the boxes [x - eps, x + eps] (clipped to [0, 1]
+ * when clip) in float and the same values in double, and random labels. */
+struct fixture_data {
+    size_t n; /* batch * input size */
+    float *x, *lo, *hi;
+    double *xd, *lod, *hid;
+    int *labels; /* [batch] */
+};
+void fixture_data_make(const struct ibp_net *net, int batch, double eps, int clip,
+                       struct ibp_rng *rng, struct fixture_data *d);
+void fixture_data_free(struct fixture_data *d);
+
 /* uniform in [a, b) */
 double fixture_uniform(struct ibp_rng *rng, double a, double b);
 

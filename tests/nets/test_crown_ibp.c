@@ -73,47 +73,8 @@ static struct ibp_net *make_net(int i, struct ibp_rng *rng)
     return fixture_build(in, s, n, rng);
 }
 
-struct data {
-    size_t nin;
-    float *x, *lo, *hi;
-    double *xd, *lod, *hid;
-    int labels[BATCH];
-};
-
-static void make_data(const struct ibp_net *net, double eps, struct ibp_rng *rng, struct data *d)
-{
-    d->nin = BATCH * ibp_shape_size(net->input);
-    d->x = malloc(d->nin * sizeof(float));
-    d->lo = malloc(d->nin * sizeof(float));
-    d->hi = malloc(d->nin * sizeof(float));
-    d->xd = malloc(d->nin * sizeof(double));
-    d->lod = malloc(d->nin * sizeof(double));
-    d->hid = malloc(d->nin * sizeof(double));
-    for (size_t i = 0; i < d->nin; i++) {
-        d->x[i] = (float)ibp_rng_uniform(rng);
-        d->lo[i] = d->x[i] - (float)eps;
-        d->hi[i] = d->x[i] + (float)eps;
-        d->xd[i] = d->x[i];
-        d->lod[i] = d->lo[i];
-        d->hid[i] = d->hi[i];
-    }
-    int K = ibp_net_outputs(net);
-    for (int b = 0; b < BATCH; b++)
-        d->labels[b] = (int)ibp_rng_below(rng, (uint64_t)K);
-}
-
-static void free_data(struct data *d)
-{
-    free(d->x);
-    free(d->lo);
-    free(d->hi);
-    free(d->xd);
-    free(d->lod);
-    free(d->hid);
-}
-
 /* the passes that precede CROWN-IBP in a training step (train) or in evaluation */
-static void bounds_pass(const struct ibp_net *net, struct ibp_workspace *ws, const struct data *d,
+static void bounds_pass(const struct ibp_net *net, struct ibp_workspace *ws, const struct fixture_data *d,
                         int train, float *ibp_lb)
 {
     struct ibp_error err;
@@ -130,7 +91,7 @@ static void bounds_pass(const struct ibp_net *net, struct ibp_workspace *ws, con
 }
 
 /* lb and the full gradient of sum a_lb * lb with `threads` threads */
-static void crown_grad(const struct ibp_net *net, const struct data *d, int train, int threads,
+static void crown_grad(const struct ibp_net *net, const struct fixture_data *d, int train, int threads,
                        const float *a_lb, float *lb, float *grad)
 {
     struct ibp_error err;
@@ -167,8 +128,8 @@ static void run_case(int f, int train, struct ibp_rng *rng)
 {
     struct ibp_net *net = make_net(f, rng);
     int K = ibp_net_outputs(net), R = K - 1;
-    struct data d;
-    make_data(net, 0.04, rng, &d);
+    struct fixture_data d;
+    fixture_data_make(net, BATCH, 0.04, 0, rng, &d);
     char what[160];
     snprintf(what, sizeof what, "%s, %s BN", names[f], train ? "train" : "eval");
 
@@ -269,7 +230,7 @@ static void run_case(int f, int train, struct ibp_rng *rng)
     free(dn);
     free(grad);
     free(grad2);
-    free_data(&d);
+    fixture_data_free(&d);
     ibp_net_free(net);
 }
 

@@ -12,44 +12,6 @@
 
 enum { BATCH = 5 };
 
-struct data {
-    float *x, *lo, *hi;
-    double *xd, *lod, *hid;
-    int labels[BATCH];
-};
-
-static void make_data(const struct ibp_net *net, struct ibp_rng *rng, double eps, struct data *d)
-{
-    size_t n = BATCH * ibp_shape_size(net->input);
-    d->x = malloc(n * sizeof(float));
-    d->lo = malloc(n * sizeof(float));
-    d->hi = malloc(n * sizeof(float));
-    d->xd = malloc(n * sizeof(double));
-    d->lod = malloc(n * sizeof(double));
-    d->hid = malloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
-        d->x[i] = (float)ibp_rng_uniform(rng);
-        d->lo[i] = d->x[i] - (float)eps > 0.0f ? d->x[i] - (float)eps : 0.0f;
-        d->hi[i] = d->x[i] + (float)eps < 1.0f ? d->x[i] + (float)eps : 1.0f;
-        d->xd[i] = d->x[i];
-        d->lod[i] = d->lo[i];
-        d->hid[i] = d->hi[i];
-    }
-    int K = ibp_net_outputs(net);
-    for (int b = 0; b < BATCH; b++)
-        d->labels[b] = (int)ibp_rng_below(rng, (uint64_t)K);
-}
-
-static void free_data(struct data *d)
-{
-    free(d->x);
-    free(d->lo);
-    free(d->hi);
-    free(d->xd);
-    free(d->lod);
-    free(d->hid);
-}
-
 static double max_abs(const double *a, size_t n)
 {
     double m = 0;
@@ -73,8 +35,8 @@ static void test_against_reference(int f, struct ibp_rng *rng)
 {
     struct ibp_net *net = fixture_net(f, rng);
     const char *name = fixture_name(f);
-    struct data d;
-    make_data(net, rng, 0.05, &d);
+    struct fixture_data d;
+    fixture_data_make(net, BATCH, 0.05, 1, rng, &d);
     struct ibp_error err;
     struct ibp_workspace *ws;
     CHECK_OK(ibp_ws_create(net, BATCH, IBP_WS_CLEAN | IBP_WS_BOUNDS | IBP_WS_GRAD, &ws, &err), err);
@@ -129,7 +91,7 @@ static void test_against_reference(int f, struct ibp_rng *rng)
     CHECK_OK(ibp_pass_train(net, ws, d.x, d.lo, d.hi, BATCH, &spec, logits2, lb2, &err), err);
     CHECK_MSG(memcmp(lb1, lb2, sizeof(float) * BATCH * rows) == 0, "%s: threads change lb", name);
     ibp_ws_free(ws);
-    free_data(&d);
+    fixture_data_free(&d);
     ibp_net_free(net);
 }
 
