@@ -112,6 +112,7 @@ void ibp_bounder_free(struct ibp_bounder *b)
             free(y->wabs);
             free(y->wtap);
             free(y->wtapabs);
+            free(y->wtapz);
             free(y->babs);
             free(y->aff);
             free(y->s_mid);
@@ -148,6 +149,7 @@ void ibp_bounder_free(struct ibp_bounder *b)
         free(cx->acomp);
         free(cx->dcol);
         free(cx->cidx);
+        free(cx->tapidx);
         free(cx->rstart);
         free(cx->share);
         free(cx->share_cst);
@@ -165,18 +167,19 @@ void ibp_bounder_free(struct ibp_bounder *b)
 /* Rows that start one-hot at value v do not depend on the sample down to the first
  * ReLU (only ReLU relaxations and the box do), and the row of -z_j is the negation of
  * that of z_j there (float mode: every constant is linear in Lambda). For a chain of
- * single-input layers below v that reaches a ReLU layer k (or the input, k = -1)
- * returns k + 1, the value where sharing ends; v itself when there is none. */
-static int share_value(const struct ibp_net *net, int v)
+ * single-input layers below v that reaches a ReLU layer k (or the box value k_box,
+ * k = k_box - 1) returns k + 1, the value where sharing ends; v itself when there is
+ * none. */
+static int share_value(const struct ibp_net *net, int v, int k_box)
 {
-    for (int k = v - 1; k >= 0; k--) {
+    for (int k = v - 1; k >= k_box; k--) {
         const struct ibp_layer_spec *l = &net->layers[k];
         if (l->kind == IBP_LAYER_RELU)
             return k + 1;
         if (l->kind == IBP_LAYER_ADD || l->in[0] != k)
             return v;
     }
-    return 0;
+    return k_box;
 }
 
 enum ibp_status ibp_bounder_create(const struct ibp_net *net,
@@ -197,6 +200,10 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     int crown = cfg->method != IBP_BOUND_IBP;
     b->cfg = *cfg;
     b->L = L;
+    /* backward passes end at the box: the input, or the output of a leading NORMALIZE,
+     * an element-wise affine map of the input box whose forward bounds are exactly its
+     * image (outward-rounded in sound mode), so Lambda needs no step through it */
+    b->k_box = net->layers[0].kind == IBP_LAYER_NORMALIZE ? 1 : 0;
     b->threads = omp_get_max_threads();
     b->n = balloc(b, (size_t)L + 1, sizeof(size_t), &ok);
     b->lo = balloc(b, (size_t)L + 1, sizeof(float *), &ok);
@@ -244,6 +251,8 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             if (conv_few_taps(net, k)) {
                 y->wtap = balloc(b, nw, sizeof(float), &ok);
                 y->wtapabs = balloc(b, nw, sizeof(float), &ok);
+                if (cfg->method != IBP_BOUND_IBP)
+                    y->wtapz = balloc(b, (size_t)l->out * CONV_FEW_TAPS, sizeof(float), &ok);
             }
             y->babs = balloc(b, (size_t)l->out, sizeof(float), &ok);
             y->bias = ibp_layer_bias(net, k);
@@ -350,7 +359,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             for (int h = 0; h < s.h; h++)
                 for (int w = 0; w < s.w; w++) {
                     struct bnd_win x = {h, h + 1, w, w + 1};
-                    size_t fit_w = (size_t)crown_plan_windows(net, b, &b->ctx[0], v, 0, &x);
+                    size_t fit_w = (size_t)crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
                     size_t need = 2 * (size_t)B * (size_t)s.c;
                     fit_w = fit_w < need ? fit_w : need;
                     rmax = fit_w > rmax ? fit_w : rmax;
@@ -358,12 +367,17 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         }
         b->rmax = (int)rmax;
         long kmax = 1, omax = 1;
+        int few_taps = 0; /* a few-taps conv: crown.c's conv_transpose_taps scratch */
         if (crown) {
             b->pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
             for (int k = 0; k < L; k++)
                 if (net->layers[k].kind == IBP_LAYER_CONV2D) {
                     struct cgeom g = cgeom_of(net, k);
                     kmax = g.K > kmax ? g.K : kmax;
+                    if (conv_few_taps(net, k)) {
+                        few_taps = 1;
+                        kmax = kmax > CONV_FEW_TAPS ? kmax : CONV_FEW_TAPS;
+                    }
                     omax = g.og > omax ? g.og : omax;
                 }
         }
@@ -379,13 +393,15 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 cx->acomp = balloc(b, (size_t)b->pmax * omax, sizeof(float), &ok);
                 cx->dcol = balloc(b, (size_t)b->pmax * kmax, sizeof(float), &ok);
                 cx->cidx = balloc(b, (size_t)b->pmax, sizeof(long), &ok);
+                if (few_taps)
+                    cx->tapidx = balloc(b, 2 * (size_t)b->pmax * CONV_FEW_TAPS, sizeof(int), &ok);
             }
         }
         if (cfg->method == IBP_BOUND_CROWN) {
             size_t most_c = 1;
             b->share_at = balloc(b, (size_t)L + 1, sizeof(int), &ok);
             for (int v = 0; ok && v <= L; v++) {
-                b->share_at[v] = share_value(net, v);
+                b->share_at[v] = share_value(net, v, b->k_box);
                 most_c = (size_t)net->shapes[v].c > most_c ? (size_t)net->shapes[v].c : most_c;
             }
             for (int t = 0; ok && t < b->n_ctx && !cfg->sound; t++) {
@@ -459,6 +475,11 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
                 conv_taps_transpose(net, k, y->wp, y->wtap);
                 conv_taps_transpose(net, k, y->wabs, y->wtapabs);
             }
+            if (y->wtapz)
+                for (int o = 0; o < l->out; o++)
+                    for (long t = 0; t < CONV_FEW_TAPS; t++)
+                        y->wtapz[(size_t)o * CONV_FEW_TAPS + t] =
+                            t < y->K ? y->wp[(size_t)o * y->K + t] : 0.0f;
             for (int o = 0; o < l->out; o++)
                 y->babs[o] = y->bias ? fabsf(y->bias[o]) : 0.0f;
             break;
@@ -933,7 +954,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[2 * q] = cx->share_cst[r];
             cx->cst[2 * q + 1] = -cx->share_cst[r];
         }
-        crown_backward(net, b, cx, vs, 0, 2 * np, 1);
+        crown_backward(net, b, cx, vs, b->k_box, 2 * np, 1);
     } else {
         for (int q = 0; q < 2 * np; q++) {
             int i = b->unstable[u0 + q / 2];
@@ -943,7 +964,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->row_sample[q] = (int)((size_t)i / n);
             cx->cst[q] = 0.0;
         }
-        crown_backward(net, b, cx, v, 0, 2 * np, 1);
+        crown_backward(net, b, cx, v, b->k_box, 2 * np, 1);
     }
     /* the backward pass reads no bound of v itself: chunks may write them meanwhile */
     for (int q = 0; q < np; q++) {
@@ -968,11 +989,13 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
     int P = sh.h * sh.w;
     const float *lo = b->lo[v], *hi = b->hi[v];
     long count = 0, n_task = 0;
-    /* unstable neurons position by position; chunk starts in task[] */
+    /* unstable neurons position by position, channel-major inside a position, so that
+     * a chunk holds few channels and computes few shared rows (tighten_chunk); chunk
+     * starts in task[] */
     for (int p = 0; p < P; p++) {
         b->pos_start[p] = count;
-        for (int s = 0; s < batch; s++)
-            for (size_t c = 0; c < C; c++) {
+        for (size_t c = 0; c < C; c++)
+            for (int s = 0; s < batch; s++) {
                 size_t i = (size_t)s * n + (size_t)p * C + c;
                 if (lo[i] < 0.0f && hi[i] > 0.0f)
                     b->unstable[count++] = (int)i;
@@ -980,7 +1003,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
         if (count == b->pos_start[p])
             continue;
         struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-        long fit = crown_plan_windows(net, b, &b->ctx[0], v, 0, &x);
+        long fit = crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
         long per = (fit < b->rmax ? fit : b->rmax) / 2;
         for (long u = b->pos_start[p]; u < count; u += per)
             b->task[n_task++] = u;
@@ -999,7 +1022,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
                 end = b->pos_start[p + 1];
             if (p != planned) {
                 struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-                crown_plan_windows(net, b, cx, v, 0, &x);
+                crown_plan_windows(net, b, cx, v, b->k_box, &x);
                 planned = p;
             }
             tighten_chunk(net, b, cx, v, p / sh.w, p % sh.w, u0, (int)(end - u0));
@@ -1113,7 +1136,7 @@ enum ibp_status ibp_bounder_run(const struct ibp_net *net, struct ibp_bounder *b
         for (size_t i = 0; i < out_e; i++)
             b->ibp_lb[i] = fmaxf(b->ibp_lb[i], b->own_lb[i]);
     }
-    spec_bounds(net, b, spec, batch, rows, 0, b->own_lb);
+    spec_bounds(net, b, spec, batch, rows, b->k_box, b->own_lb);
     for (size_t i = 0; i < out_e; i++)
         lb[i] = fmaxf(b->own_lb[i], b->ibp_lb[i]);
     return IBP_OK;

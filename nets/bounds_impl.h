@@ -25,6 +25,8 @@ struct bnd_layer {
     /* LINEAR / CONV2D: packed weight ([out][in], conv [out][kh][kw][in/g]) and |W| */
     float *wp, *wabs;
     float *wtap, *wtapabs;   /* CONV2D with few taps (conv_taps.h): W, |W| as [tap][out] */
+    float *wtapz;            /* CROWN methods, few taps: W as [out][CONV_FEW_TAPS], zero
+                              * beyond K (crown.c's conv_transpose_taps) */
     const float *bias;       /* the net's bias (NULL: none) */
     float *babs;             /* |bias| */
     long K;                  /* dot length of the forward map (in, or kh*kw*in/g) */
@@ -58,6 +60,7 @@ struct bnd_ctx {
     double *cst;             /* [rmax] */
     float *acomp, *dcol;     /* conv-T: compacted Lambda rows [pmax][og], [pmax][K] */
     long *cidx;              /* [pmax] (row * positions + position) */
+    int *tapidx;             /* few-taps conv-T: [2 pmax CONV_FEW_TAPS] (crown.c) */
     long *rstart;            /* [rmax + 1] */
     float *share;            /* full CROWN, float mode: shared rows [slot_floats / 2] */
     double *share_cst;       /* [most channels] */
@@ -67,6 +70,7 @@ struct bnd_ctx {
 struct ibp_bounder {
     struct ibp_bounder_config cfg;
     int L;
+    int k_box;               /* value where backward passes concretise (see bounds.c) */
     int threads;
     size_t bytes;
     size_t max_n;            /* largest value size */

@@ -31,7 +31,13 @@
 #include <string.h>
 
 #include "nets/bounds_impl.h"
+#include "nets/conv_taps.h"
 #include "nets/gemm.h"
+
+/* Functions that sweep rows of Lambda are compiled twice, for AVX2 and for any x86-64,
+ * the version chosen at load time; both do the same operations in the same order (no
+ * fused multiply-add, no reassociation), so results do not depend on the CPU. */
+#define ROW_KERNEL __attribute__((target_clones("avx2", "default")))
 
 static float *lam_of(const struct ibp_bounder *b, struct bnd_ctx *cx, int v)
 {
@@ -209,9 +215,10 @@ static struct segs segs_of(const struct ibp_net *net, int v, const struct bnd_wi
 
 /* sound: cst[i] -= coef * sum_j |Lo[i][j]| q[s][j] + nuf eta M[s], outward. Lo rows
  * have n floats (window segments sg of the value q belongs to). */
-static void err_q(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo, size_t n,
-                  const struct segs *sg, size_t n_val, const float *q, double coef, double nuf,
-                  const double *M)
+ROW_KERNEL static void
+err_q(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo, size_t n,
+      const struct segs *sg, size_t n_val, const float *q, double coef, double nuf,
+      const double *M)
 {
     for (int i = 0; i < nrows; i++) {
         int s = cx->row_sample[i];
@@ -231,9 +238,10 @@ static void err_q(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const fl
 
 /* sound: cst[i] -= coef * sum_j |Li[i][j]| m_a,j (m = max(|lo|, |hi|) of value a; Li
  * rows of wn[a] floats in a's window) */
-static void err_mag(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
-                    int nrows,
-                    const float *Li, int a, double coef)
+ROW_KERNEL static void
+err_mag(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+        int nrows,
+        const float *Li, int a, double coef)
 {
     size_t n = cx->wn[a], n_val = b->n[a];
     struct segs sg = segs_of(net, a, &cx->win[a], &cx->win[a]);
@@ -397,8 +405,9 @@ static inline void scale_add_row(const float *restrict x, const float *restrict 
 /* cst[i] += sum_j Lo[i][j] * (Lo >= 0 ? vlo : vhi)[j % C], a lower bound in sound
  * mode: per-channel constants (bias, BatchNorm shift); n is a multiple of C. In float
  * mode vlo = vhi. */
-static void const_chan(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo,
-                       size_t n, const float *vlo, const float *vhi, size_t C)
+ROW_KERNEL static void
+const_chan(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo,
+           size_t n, const float *vlo, const float *vhi, size_t C)
 {
     int sound = b->cfg.sound;
     for (int i = 0; i < nrows; i++) {
@@ -419,9 +428,10 @@ static void const_chan(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, con
 
 /* cst[i] += sum_j Lo[i][j] * (Lo >= 0 ? vlo : vhi)[s][j] with per-sample values of
  * a value (n_val per sample), Lo in the window layout sg */
-static void const_elem(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo,
-                       size_t n, const struct segs *sg, size_t n_val, const float *vlo,
-                       const float *vhi)
+ROW_KERNEL static void
+const_elem(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo,
+           size_t n, const struct segs *sg, size_t n_val, const float *vlo,
+           const float *vhi)
 {
     for (int i = 0; i < nrows; i++) {
         size_t off = (size_t)cx->row_sample[i] * n_val;
@@ -456,9 +466,10 @@ static void zero_rows(float *x, int nrows, size_t n)
 /* Li (+)= col2im(Lo . W) for one conv layer, on the nonzero (row, position) pairs; Lo
  * rows in window wo of the output, Li rows in window wi of the input (which holds every
  * input position wo reads) */
-static void conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
-                           const float *Lo, float *Li, int nrows, const float *wp,
-                           const struct bnd_win *wo, const struct bnd_win *wi)
+ROW_KERNEL static void
+conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
+               const float *Lo, float *Li, int nrows, const float *wp,
+               const struct bnd_win *wo, const struct bnd_win *wi)
 {
     int oww = wo->w1 - wo->w0, iww = wi->w1 - wi->w0;
     long P = win_empty(wo) ? 0 : (long)(wo->h1 - wo->h0) * oww;
@@ -546,10 +557,90 @@ static void conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const stru
     }
 }
 
+typedef float v8f __attribute__((vector_size(32)));
+
+/* d0, d1 [CONV_FEW_TAPS] = the tap sums sum_o x0[o] wz[o][.], sum_o x1[o] wz[o][.]
+ * (two positions share each weight load; eight vector accumulators) */
+static inline void tap_sums2(const float *x0, const float *x1, int Co, const float *wz,
+                             float *d0, float *d1)
+{
+    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    for (int o = 0; o < Co; o++) {
+        const float *wr = wz + (size_t)o * CONV_FEW_TAPS;
+        v8f w0, w1, w2, w3;
+        memcpy(&w0, wr, sizeof w0);
+        memcpy(&w1, wr + 8, sizeof w1);
+        memcpy(&w2, wr + 16, sizeof w2);
+        memcpy(&w3, wr + 24, sizeof w3);
+        float u = x0[o], v = x1[o];
+        a0 += u * w0;
+        a1 += u * w1;
+        a2 += u * w2;
+        a3 += u * w3;
+        b0 += v * w0;
+        b1 += v * w1;
+        b2 += v * w2;
+        b3 += v * w3;
+    }
+    memcpy(d0, &a0, sizeof a0);
+    memcpy(d0 + 8, &a1, sizeof a1);
+    memcpy(d0 + 16, &a2, sizeof a2);
+    memcpy(d0 + 24, &a3, sizeof a3);
+    memcpy(d1, &b0, sizeof b0);
+    memcpy(d1 + 8, &b1, sizeof b1);
+    memcpy(d1 + 16, &b2, sizeof b2);
+    memcpy(d1 + 24, &b3, sizeof b3);
+}
+
+/* Li (+)= col2im(Lo . W) for a layer with few taps (conv_taps.h: one group, K <= 32).
+ * Per row: first every position's tap sums over the output channels, in vector
+ * registers (wz: the weight [out][CONV_FEW_TAPS], zero beyond K), into D [P][32];
+ * then the (position, tap) pairs that land inside the input window, listed once per
+ * call (src: index into D, dst: into the row's window), are added in one loop. A GEMM
+ * with K and N this small runs far below its rate. D holds P x 32 floats, idx
+ * 2 P CONV_FEW_TAPS ints. Compiled for AVX2 too (chosen at load time): the same
+ * operations in the same order either way. */
+ROW_KERNEL static void
+conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows,
+                    const float *wz, float *D, int *idx, const struct bnd_win *wo,
+                    const struct bnd_win *wi)
+{
+    if (win_empty(wo) || win_empty(wi))
+        return;
+    int oww = wo->w1 - wo->w0, iww = wi->w1 - wi->w0, Co = g->Co, C = g->C;
+    long P = (long)(wo->h1 - wo->h0) * oww;
+    size_t n_out = (size_t)P * Co, n_in = (size_t)(wi->h1 - wi->h0) * iww * C;
+    int *src = idx, *dst = idx + P * CONV_FEW_TAPS;
+    long n = 0;
+    for (int ki = 0; ki < g->kh; ki++)
+        for (int kj = 0; kj < g->kw; kj++)
+            for (int c = 0; c < C; c++)
+                for (long p = 0; p < P; p++) {
+                    int oh = wo->h0 + (int)(p / oww), ow = wo->w0 + (int)(p % oww);
+                    int ih = oh * g->sh - g->ph + ki * g->dh, iw = ow * g->sw - g->pw + kj * g->dw;
+                    if (ih < wi->h0 || ih >= wi->h1 || iw < wi->w0 || iw >= wi->w1)
+                        continue;
+                    src[n] = (int)(p * CONV_FEW_TAPS + ((long)ki * g->kw + kj) * C + c);
+                    dst[n++] = (int)(((long)(ih - wi->h0) * iww + (iw - wi->w0)) * C + c);
+                }
+    for (int i = 0; i < nrows; i++) {
+        const float *lam = Lo + (size_t)i * n_out;
+        for (long p = 0; p < P; p += 2) {
+            long p1 = p + 1 < P ? p + 1 : p;
+            tap_sums2(lam + (size_t)p * Co, lam + (size_t)p1 * Co, Co, wz,
+                      D + (size_t)p * CONV_FEW_TAPS, D + (size_t)p1 * CONV_FEW_TAPS);
+        }
+        float *y = Li + (size_t)i * n_in;
+        for (long e = 0; e < n; e++)
+            y[dst[e]] += D[src[e]];
+    }
+}
+
 /* Li[i] += avgpool^T(Lo[i]) (windows as in conv_transpose) */
-static void avgpool_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
-                              const struct ibp_net *net, int k, const float *Lo, float *Li,
-                              int nrows, const struct bnd_win *wo, const struct bnd_win *wi)
+ROW_KERNEL static void
+avgpool_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
+                  const struct ibp_net *net, int k, const float *Lo, float *Li,
+                  int nrows, const struct bnd_win *wo, const struct bnd_win *wi)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     struct ibp_shape is = net->shapes[l->in[0]];
@@ -580,9 +671,10 @@ static void avgpool_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
 
 /* Li += s (.) Lo (per channel) over the segments sg of Lo's window in Li's; with t
  * (float mode), also cst += Lo . t (per channel), fused */
-static void diag_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const float *Lo,
-                           size_t n_out, float *Li, size_t n_in, int nrows,
-                           const struct segs *sg, int C, const float *s, const float *t)
+ROW_KERNEL static void
+diag_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const float *Lo,
+               size_t n_out, float *Li, size_t n_in, int nrows,
+               const struct segs *sg, int C, const float *s, const float *t)
 {
     for (int i = 0; i < nrows; i++) {
         float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -611,9 +703,10 @@ static void diag_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const floa
 /* Li += relaxed ReLU slopes (.) Lo, and cst += the upper relaxation's intercepts where
  * Lo < 0 (fused: one pass over Lo). Float mode sums the intercepts in float (eight
  * partial sums), sound mode in double with the E3 allowance. */
-static void relu_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
-                           const struct bnd_layer *ly, const float *Lo, size_t n_out, float *Li,
-                           size_t n_in, int nrows, const struct segs *sg, size_t n_val)
+ROW_KERNEL static void
+relu_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
+               const struct bnd_layer *ly, const float *Lo, size_t n_out, float *Li,
+               size_t n_in, int nrows, const struct segs *sg, size_t n_val)
 {
     int sound = b->cfg.sound;
     for (int i = 0; i < nrows; i++) {
@@ -646,8 +739,9 @@ static void relu_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
 
 /* flatten: value a is NHWC (hw positions, C channels), the vector c-major; whole
  * windows on both sides */
-static void flatten_transpose(const float *Lo, float *Li, int nrows,
-                              size_t hw, size_t C)
+ROW_KERNEL static void
+flatten_transpose(const float *Lo, float *Li, int nrows,
+                  size_t hw, size_t C)
 {
     size_t n = hw * C;
     for (int i = 0; i < nrows; i++) {
@@ -660,8 +754,9 @@ static void flatten_transpose(const float *Lo, float *Li, int nrows,
 }
 
 /* Li += Lo over the segments sg of Lo's window in Li's */
-static void copy_add(const float *Lo, size_t n_out, float *Li,
-                     size_t n_in, int nrows, const struct segs *sg)
+ROW_KERNEL static void
+copy_add(const float *Lo, size_t n_out, float *Li,
+         size_t n_in, int nrows, const struct segs *sg)
 {
     for (int i = 0; i < nrows; i++)
         for (int t = 0; t < sg->n; t++) {
@@ -720,7 +815,10 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
             }
             if (ly->bias)
                 const_chan(b, cx, nrows, Lo, n_out, ly->bias, ly->bias, (size_t)g.Co);
-            conv_transpose(b, cx, &g, Lo, Li, nrows, ly->wp, wo, wi);
+            if (ly->wtapz)
+                conv_transpose_taps(&g, Lo, Li, nrows, ly->wtapz, cx->dcol, cx->tapidx, wo, wi);
+            else
+                conv_transpose(b, cx, &g, Lo, Li, nrows, ly->wp, wo, wi);
             break;
         }
         case IBP_LAYER_BATCHNORM:
