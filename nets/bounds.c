@@ -113,6 +113,8 @@ void ibp_bounder_free(struct ibp_bounder *b)
             free(y->wtap);
             free(y->wtapabs);
             free(y->wtapz);
+            free(y->wfold);
+            free(y->bfold);
             free(y->babs);
             free(y->aff);
             free(y->s_mid);
@@ -304,6 +306,30 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         if (cfg->sound && has_q)
             y->q = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
     }
+    if (crown && !cfg->sound) {
+        /* float mode: a BATCHNORM whose input comes from a LINEAR or CONV2D and feeds
+         * nothing else is folded into that layer's backward map (bounds_impl.h) */
+        int uses[L + 1];
+        memset(uses, 0, sizeof uses);
+        for (int k = 0; k < L; k++) {
+            uses[net->layers[k].in[0]]++;
+            if (net->layers[k].kind == IBP_LAYER_ADD)
+                uses[net->layers[k].in[1]]++;
+        }
+        for (int k = 0; k < L; k++) {
+            int a = net->layers[k].in[0];
+            if (net->layers[k].kind != IBP_LAYER_BATCHNORM || a == 0 || uses[a] != 1 ||
+                (net->layers[a - 1].kind != IBP_LAYER_LINEAR &&
+                 net->layers[a - 1].kind != IBP_LAYER_CONV2D))
+                continue;
+            struct bnd_layer *p = &b->ly[a - 1];
+            b->ly[k].folded = 1;
+            p->fold_bn = k;
+            p->wfold = balloc(b, (size_t)net->layers[a - 1].out * (size_t)p->K, sizeof(float),
+                              &ok);
+            p->bfold = balloc(b, (size_t)net->layers[a - 1].out, sizeof(float), &ok);
+        }
+    }
     if (own_pass) {
         for (int v = 0; v <= L; v++) {
             b->lo[v] = balloc(b, (size_t)B * b->n[v], sizeof(float), &ok);
@@ -334,7 +360,10 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         return ibp_fail(err, IBP_ERR_NOMEM, "bounder: out of memory (%zu bytes)", b->bytes);
     }
     if (own_pass) {
-        b->n_slots = crown_plan_slots(net, b->slot_of);
+        char alias[L];
+        for (int k = 0; k < L; k++)
+            alias[k] = (char)b->ly[k].folded;
+        b->n_slots = crown_plan_slots(net, alias, b->slot_of);
         size_t want = (size_t)B * rows;
         if (cfg->method == IBP_BOUND_CROWN && 2 * (size_t)B * max_relu_n > want)
             want = 2 * (size_t)B * max_relu_n;
@@ -475,11 +504,6 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
                 conv_taps_transpose(net, k, y->wp, y->wtap);
                 conv_taps_transpose(net, k, y->wabs, y->wtapabs);
             }
-            if (y->wtapz)
-                for (int o = 0; o < l->out; o++)
-                    for (long t = 0; t < CONV_FEW_TAPS; t++)
-                        y->wtapz[(size_t)o * CONV_FEW_TAPS + t] =
-                            t < y->K ? y->wp[(size_t)o * y->K + t] : 0.0f;
             for (int o = 0; o < l->out; o++)
                 y->babs[o] = y->bias ? fabsf(y->bias[o]) : 0.0f;
             break;
@@ -519,6 +543,26 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
         default:
             break;
         }
+    }
+    /* the backward maps: BatchNorms folded in, the few-taps layout */
+    for (int k = 0; k < b->L; k++) {
+        struct bnd_layer *y = &b->ly[k];
+        int out = net->layers[k].out;
+        if (y->fold_bn) {
+            const struct bnd_layer *bn = &b->ly[y->fold_bn];
+            for (int o = 0; o < out; o++) {
+                float s = bn->s_mid[o];
+                for (long i = 0; i < y->K; i++)
+                    y->wfold[(size_t)o * y->K + i] = s * y->wp[(size_t)o * y->K + i];
+                y->bfold[o] = s * (y->bias ? y->bias[o] : 0.0f) + bn->t_lo[o];
+            }
+        }
+        const float *w = y->wfold ? y->wfold : y->wp;
+        if (y->wtapz)
+            for (int o = 0; o < out; o++)
+                for (long t = 0; t < CONV_FEW_TAPS; t++)
+                    y->wtapz[(size_t)o * CONV_FEW_TAPS + t] =
+                        t < y->K ? w[(size_t)o * y->K + t] : 0.0f;
     }
     return IBP_OK;
 }

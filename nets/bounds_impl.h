@@ -27,6 +27,13 @@ struct bnd_layer {
     float *wtap, *wtapabs;   /* CONV2D with few taps (conv_taps.h): W, |W| as [tap][out] */
     float *wtapz;            /* CROWN methods, few taps: W as [out][CONV_FEW_TAPS], zero
                               * beyond K (crown.c's conv_transpose_taps) */
+    /* float-mode CROWN methods, a LINEAR / CONV2D whose output only feeds a BATCHNORM
+     * (y = s (W x + b) + t): the backward pass goes through both at once with
+     * wfold = s W (packed) and bfold = s b + t; that BATCHNORM is marked folded and its
+     * input shares its output's slot (bounds.c, crown_plan_slots) */
+    float *wfold, *bfold;
+    int fold_bn;             /* index of the folded BATCHNORM layer (0: none) */
+    int folded;              /* BATCHNORM: folded into the layer before it */
     const float *bias;       /* the net's bias (NULL: none) */
     float *babs;             /* |bias| */
     long K;                  /* dot length of the forward map (in, or kh*kw*in/g) */
@@ -156,8 +163,9 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
                     int v_start, int k_stop, int nrows, int concretize);
 
 /* Assigns each value reached backward from the output a slot (values share slots when
- * their Lambdas are never alive together); returns the number of slots. */
-int crown_plan_slots(const struct ibp_net *net, int *slot_of);
+ * their Lambdas are never alive together; the input of a layer k with alias[k] takes its
+ * output's slot); returns the number of slots. */
+int crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of);
 
 /* Largest compacted (row, position) count and conv-T scratch a layer needs per chunk. */
 long crown_conv_pmax(const struct ibp_net *net, size_t budget_floats);

@@ -19,7 +19,10 @@
  * context (the bounder runs chunks in parallel): no parallel region in here.
  *
  * Float mode uses branch-free row kernels (the signs of Lambda are unpredictable)
- * with float partial sums; sound mode keeps the double sums with E3 allowances.
+ * with float partial sums, and goes through a BatchNorm that follows a Linear or
+ * Conv2d together with it (the folded map of bounds_impl.h: one sweep of the rows
+ * instead of two); sound mode keeps every layer and the double sums with E3
+ * allowances.
  *
  * Sound mode: the float Lambda' differs from the real product by rounding. With m_a
  * an upper bound of |z_a| (from the forward bounds), the discrepancy costs at most
@@ -44,7 +47,7 @@ static float *lam_of(const struct ibp_bounder *b, struct bnd_ctx *cx, int v)
     return cx->slot[b->slot_of[v]];
 }
 
-int crown_plan_slots(const struct ibp_net *net, int *slot_of)
+int crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of)
 {
     int L = net->n_layers, n_slots = 0, n_free = 0;
     int free_list[2 * L + 2];
@@ -55,6 +58,10 @@ int crown_plan_slots(const struct ibp_net *net, int *slot_of)
         if (slot_of[k + 1] < 0)
             continue;
         const struct ibp_layer_spec *l = &net->layers[k];
+        if (alias[k]) {
+            slot_of[l->in[0]] = slot_of[k + 1];
+            continue;
+        }
         int n_in = l->kind == IBP_LAYER_ADD ? 2 : 1;
         for (int i = 0; i < n_in; i++)
             if (slot_of[l->in[i]] < 0)
@@ -501,21 +508,28 @@ conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
                 r1++;
             long base = rs[r0], np = rs[r1] - base;
             if (np > 0) {
+                /* rows with every position nonzero (dense rows) are already the
+                 * GEMM's operand: (row, position) pairs of Co floats, contiguous */
+                int dense = g->groups == 1 && np == (long)(r1 - r0) * P;
                 for (int i = r0; i < r1; i++) {
                     const float *lam = Lo + (size_t)i * n_out + (size_t)grp * g->og;
                     long e = rs[i] - base;
                     for (long p = 0; p < P; p++) {
                         const float *x = lam + (size_t)p * g->Co;
-                        int nz = 0;
-                        for (int o = 0; o < g->og; o++)
-                            nz |= x[o] != 0.0f;
-                        if (!nz)
-                            continue;
-                        memcpy(cx->acomp + (size_t)e * g->og, x, (size_t)g->og * sizeof(float));
+                        if (!dense) {
+                            int nz = 0;
+                            for (int o = 0; o < g->og; o++)
+                                nz |= x[o] != 0.0f;
+                            if (!nz)
+                                continue;
+                            memcpy(cx->acomp + (size_t)e * g->og, x,
+                                   (size_t)g->og * sizeof(float));
+                        }
                         cx->cidx[e++] = p;
                     }
                 }
-                ibp_sgemm(0, 0, np, g->K, g->og, 1.0f, cx->acomp, g->og,
+                const float *A = dense ? Lo + (size_t)r0 * n_out : cx->acomp;
+                ibp_sgemm(0, 0, np, g->K, g->og, 1.0f, A, dense ? g->Co : g->og,
                           wp + (size_t)grp * g->og * g->K, g->K, 0.0f, cx->dcol, g->K,
                           1);
                 for (int i = r0; i < r1; i++) {
@@ -791,8 +805,10 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
         struct segs so = segs_of(net, v, wo, wo);
         float *Lo = lam_of(b, cx, v), *Li = lam_of(b, cx, a);
         /* every step below adds into Li: a first write starts from zero */
-        if (!acc && l->kind != IBP_LAYER_LINEAR && l->kind != IBP_LAYER_ADD)
+        if (!acc && l->kind != IBP_LAYER_LINEAR && l->kind != IBP_LAYER_ADD && !ly->folded)
             zero_rows(Li, nrows, n_in);
+        /* a BATCHNORM folded into the layer before it (bounds_impl.h) */
+        const float *wb = ly->wfold ? ly->wfold : ly->wp, *bias = ly->bfold ? ly->bfold : ly->bias;
         switch (l->kind) {
         case IBP_LAYER_LINEAR:
             if (sound) {
@@ -800,9 +816,9 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
                 if (acc)
                     err_mag(net, b, cx, nrows, Li, a, ly->coef);
             }
-            if (ly->bias)
-                const_chan(b, cx, nrows, Lo, n_out, ly->bias, ly->bias, n_out);
-            ibp_sgemm(0, 0, nrows, (long)n_in, (long)n_out, 1.0f, Lo, (long)n_out, ly->wp,
+            if (bias)
+                const_chan(b, cx, nrows, Lo, n_out, bias, bias, n_out);
+            ibp_sgemm(0, 0, nrows, (long)n_in, (long)n_out, 1.0f, Lo, (long)n_out, wb,
                       (long)n_in, acc ? 1.0f : 0.0f, Li, (long)n_in,
                       1);
             break;
@@ -813,16 +829,18 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
                 if (acc)
                     err_mag(net, b, cx, nrows, Li, a, ly->coef);
             }
-            if (ly->bias)
-                const_chan(b, cx, nrows, Lo, n_out, ly->bias, ly->bias, (size_t)g.Co);
+            if (bias)
+                const_chan(b, cx, nrows, Lo, n_out, bias, bias, (size_t)g.Co);
             if (ly->wtapz)
                 conv_transpose_taps(&g, Lo, Li, nrows, ly->wtapz, cx->dcol, cx->tapidx, wo, wi);
             else
-                conv_transpose(b, cx, &g, Lo, Li, nrows, ly->wp, wo, wi);
+                conv_transpose(b, cx, &g, Lo, Li, nrows, wb, wo, wi);
             break;
         }
         case IBP_LAYER_BATCHNORM:
         case IBP_LAYER_NORMALIZE: {
+            if (ly->folded)
+                break; /* Li is Lo (one slot); the layer before applies it */
             int C = net->shapes[a].c;
             struct segs sd = segs_of(net, v, wo, wi);
             if (sound) {
