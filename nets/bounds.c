@@ -557,12 +557,15 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
                 y->bfold[o] = s * (y->bias ? y->bias[o] : 0.0f) + bn->t_lo[o];
             }
         }
-        const float *w = y->wfold ? y->wfold : y->wp;
-        if (y->wtapz)
-            for (int o = 0; o < out; o++)
-                for (long t = 0; t < CONV_FEW_TAPS; t++)
-                    y->wtapz[(size_t)o * CONV_FEW_TAPS + t] =
-                        t < y->K ? w[(size_t)o * y->K + t] : 0.0f;
+        const float *w = y->wfold ? y->wfold : y->wp, *bias = y->bfold ? y->bfold : y->bias;
+        if (!y->wtapz)
+            continue;
+        y->tapz_bias = !b->cfg.sound && bias && y->K < CONV_FEW_TAPS;
+        for (int o = 0; o < out; o++)
+            for (long t = 0; t < CONV_FEW_TAPS; t++)
+                y->wtapz[(size_t)o * CONV_FEW_TAPS + t] =
+                    t < y->K ? w[(size_t)o * y->K + t]
+                             : (t == y->K && y->tapz_bias ? bias[o] : 0.0f);
     }
     return IBP_OK;
 }

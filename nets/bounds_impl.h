@@ -27,6 +27,8 @@ struct bnd_layer {
     float *wtap, *wtapabs;   /* CONV2D with few taps (conv_taps.h): W, |W| as [tap][out] */
     float *wtapz;            /* CROWN methods, few taps: W as [out][CONV_FEW_TAPS], zero
                               * beyond K (crown.c's conv_transpose_taps) */
+    int tapz_bias;           /* float mode, K < CONV_FEW_TAPS: column K of wtapz holds the
+                              * bias of the backward map (crown.c adds Lambda . bias from it) */
     /* float-mode CROWN methods, a LINEAR / CONV2D whose output only feeds a BATCHNORM
      * (y = s (W x + b) + t): the backward pass goes through both at once with
      * wfold = s W (packed) and bfold = s b + t; that BATCHNORM is marked folded and its

@@ -612,12 +612,13 @@ static inline void tap_sums2(const float *x0, const float *x1, int Co, const flo
  * then the (position, tap) pairs that land inside the input window, listed once per
  * call (src: index into D, dst: into the row's window), are added in one loop. A GEMM
  * with K and N this small runs far below its rate. D holds P x 32 floats, idx
- * 2 P CONV_FEW_TAPS ints. Compiled for AVX2 too (chosen at load time): the same
- * operations in the same order either way. */
+ * 2 P CONV_FEW_TAPS ints. With cst (float mode), column K of wz holds the bias and
+ * cst[i] += Lo . bias comes out of the same sums. Compiled for AVX2 too (chosen at
+ * load time): the same operations in the same order either way. */
 ROW_KERNEL static void
 conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows,
                     const float *wz, float *D, int *idx, const struct bnd_win *wo,
-                    const struct bnd_win *wi)
+                    const struct bnd_win *wi, double *cst)
 {
     if (win_empty(wo) || win_empty(wi))
         return;
@@ -643,6 +644,12 @@ conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows
             long p1 = p + 1 < P ? p + 1 : p;
             tap_sums2(lam + (size_t)p * Co, lam + (size_t)p1 * Co, Co, wz,
                       D + (size_t)p * CONV_FEW_TAPS, D + (size_t)p1 * CONV_FEW_TAPS);
+        }
+        if (cst) {
+            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (long p = 0; p < P; p++)
+                acc[p & 7] += D[(size_t)p * CONV_FEW_TAPS + (size_t)g->K];
+            cst[i] += sum8(acc);
         }
         float *y = Li + (size_t)i * n_in;
         for (long e = 0; e < n; e++)
@@ -829,10 +836,11 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
                 if (acc)
                     err_mag(net, b, cx, nrows, Li, a, ly->coef);
             }
-            if (bias)
+            if (bias && !ly->tapz_bias)
                 const_chan(b, cx, nrows, Lo, n_out, bias, bias, (size_t)g.Co);
             if (ly->wtapz)
-                conv_transpose_taps(&g, Lo, Li, nrows, ly->wtapz, cx->dcol, cx->tapidx, wo, wi);
+                conv_transpose_taps(&g, Lo, Li, nrows, ly->wtapz, cx->dcol, cx->tapidx, wo, wi,
+                                    ly->tapz_bias ? cx->cst : NULL);
             else
                 conv_transpose(b, cx, &g, Lo, Li, nrows, wb, wo, wi);
             break;
