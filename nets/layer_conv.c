@@ -1,11 +1,14 @@
 /* CONV2D on NHWC values: im2col over a chunk of whole samples, then one GEMM per group
  * against the packed weight [out][kh][kw][in/g]. Chunks have a fixed number of samples
  * per layer, so accumulations over chunks (dW) do not depend on the thread count.
- * A 1x1 convolution with stride 1, no padding and one group reads its input directly. */
+ * A 1x1 convolution with stride 1, no padding and one group reads its input directly;
+ * 3x3 stride-1 convolutions with enough channels run as Winograd F(4x4, 3x3)
+ * (conv_winograd.c), layers with few taps as a direct loop (conv_taps.c). */
 #include <math.h>
 #include <string.h>
 
 #include "nets/conv_taps.h"
+#include "nets/conv_winograd.h"
 #include "nets/gemm.h"
 #include "nets/workspace.h"
 
@@ -149,13 +152,34 @@ static float *kept_col(const struct pass_ctx *p, int k, const struct conv_geom *
     return keep + (base + (size_t)row0) * per;
 }
 
+/* The Winograd-transformed weight of layer k for the x stream (radius: |W| for the r
+ * stream), or NULL when the layer runs im2col + GEMM. */
+static const float *wino_weight(const struct ibp_workspace *ws, int k, int radius)
+{
+    if (!ws->winograd || !ws->wino_u[k])
+        return NULL;
+    return radius ? ws->wino_uabs[k] : ws->wino_u[k];
+}
+
+static struct conv_winograd_scratch wino_scratch(const struct ibp_workspace *ws)
+{
+    return (struct conv_winograd_scratch){ws->wino_v, ws->wino_m, ws->wino_du};
+}
+
 /* out[s0 .. s0+ns) = conv(in[...], wp) (+ bias) for one stream array; wt: the same
- * weights as [tap][out] for a layer with few taps (then no im2col is made or kept) */
+ * weights as [tap][out] for a layer with few taps (then no im2col is made or kept); wu:
+ * the same weights transformed for Winograd (then that runs instead) */
 static void conv_stream_forward(const struct pass_ctx *p, int k, const struct conv_geom *g,
                                 const float *in, float *out, int ns_total, const float *wp,
-                                const float *wt, const float *bias, float *keep)
+                                const float *wt, const float *wu, const float *bias,
+                                float *keep)
 {
     struct ibp_workspace *ws = p->ws;
+    if (wu) {
+        struct conv_winograd_scratch s = wino_scratch(ws);
+        conv_winograd_forward(p->net, k, in, out, ns_total, wu, bias, &s, p->threads);
+        return;
+    }
     if (wt) {
         size_t rows = (size_t)ns_total * g->Ho * g->Wo;
 #pragma omp parallel for num_threads(p->threads) schedule(static)
@@ -203,18 +227,25 @@ void layer_conv_forward(const struct pass_ctx *p, int k)
     struct conv_geom g = geom(p->net, k);
     conv_stream_forward(p, k, &g, in->x + (size_t)p->x0 * in->size,
                         out->x + (size_t)p->x0 * out->size, p->nx, ws->wpack[k], ws->wtap[k],
-                        ibp_layer_bias(p->net, k), kept_col(p, k, &g, 0, p->x0));
+                        wino_weight(ws, k, 0), ibp_layer_bias(p->net, k),
+                        kept_col(p, k, &g, 0, p->x0));
     if (p->bounds)
         conv_stream_forward(p, k, &g, in->r, out->r, p->batch, ws->wabs[k], ws->wtapabs[k],
-                            NULL, kept_col(p, k, &g, 1, 0));
+                            wino_weight(ws, k, 1), NULL, kept_col(p, k, &g, 1, 0));
 }
 
-/* For one stream: dwp += gout^T col (when dwp), gin += col2im(gout wp) (when gin). */
+/* For one stream: dwp += gout^T col (when dwp), gin += col2im(gout wp) (when gin); with
+ * wu (wp transformed for Winograd) the same by Winograd. */
 static void conv_stream_backward(const struct pass_ctx *p, int k, const struct conv_geom *g,
                                  const float *in, const float *gout, float *gin, int ns_total,
-                                 const float *wp, float *dwp, const float *keep)
+                                 const float *wp, const float *wu, float *dwp, const float *keep)
 {
     struct ibp_workspace *ws = p->ws;
+    if (wu) {
+        struct conv_winograd_scratch s = wino_scratch(ws);
+        conv_winograd_backward(p->net, k, in, gout, gin, ns_total, wu, dwp, &s, p->threads);
+        return;
+    }
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
     int chunk = (int)ws_conv_chunk_samples(p->net, k);
     for (int s0 = 0; s0 < ns_total; s0 += chunk) {
@@ -274,14 +305,16 @@ void conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, con
 void conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns)
 {
     struct conv_geom g = geom(p->net, k);
-    conv_stream_forward(p, k, &g, in, out, ns, p->ws->wpack[k], p->ws->wtap[k], NULL, NULL);
+    conv_stream_forward(p, k, &g, in, out, ns, p->ws->wpack[k], p->ws->wtap[k],
+                        wino_weight(p->ws, k, 0), NULL, NULL);
 }
 
 void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
                            float *gin, int ns, float *dwp)
 {
     struct conv_geom g = geom(p->net, k);
-    conv_stream_backward(p, k, &g, in, gout, gin, ns, p->ws->wpack[k], dwp, NULL);
+    conv_stream_backward(p, k, &g, in, gout, gin, ns, p->ws->wpack[k], wino_weight(p->ws, k, 0),
+                         dwp, NULL);
 }
 
 void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
@@ -300,10 +333,10 @@ void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
     conv_stream_backward(p, k, &g, in->x + (size_t)p->x0 * in->size,
                          out->gx + (size_t)p->x0 * out->size,
                          want_in ? in->gx + (size_t)p->x0 * in->size : NULL, p->nx,
-                         ws->wpack[k], dwp, kept_col(p, k, &g, 0, p->x0));
+                         ws->wpack[k], wino_weight(ws, k, 0), dwp, kept_col(p, k, &g, 0, p->x0));
     if (p->bounds)
         conv_stream_backward(p, k, &g, in->r, out->gr, want_in ? in->gr : NULL, p->batch,
-                             ws->wabs[k], dwa, kept_col(p, k, &g, 1, 0));
+                             ws->wabs[k], wino_weight(ws, k, 1), dwa, kept_col(p, k, &g, 1, 0));
     if (!grad)
         return;
     conv_grad_unpack_add(p, k, dwp, dwa, grad + p->net->param_off[k]);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nets/conv_taps.h"
+#include "nets/conv_winograd.h"
 
 /* Target size of one im2col chunk, in floats (16 MiB). */
 #define COL_TARGET_FLOATS ((size_t)4 << 20)
@@ -86,6 +87,8 @@ void ibp_ws_free(struct ibp_workspace *ws)
             free(ws->wpack[k]);
             free(ws->wabs[k]);
             free(ws->dwpack[k]);
+            free(ws->wino_u[k]);
+            free(ws->wino_uabs[k]);
             free(ws->wtap[k]);
             free(ws->wtapabs[k]);
             free(ws->dwabs[k]);
@@ -97,6 +100,11 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->wpack);
     free(ws->wabs);
     free(ws->dwpack);
+    free(ws->wino_u);
+    free(ws->wino_uabs);
+    free(ws->wino_v);
+    free(ws->wino_m);
+    free(ws->wino_du);
     free(ws->wtap);
     free(ws->wtapabs);
     free(ws->dwabs);
@@ -151,6 +159,9 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->colkeep = calloc((size_t)L, sizeof(float *));
     ws->wabs = calloc((size_t)L, sizeof(float *));
     ws->dwpack = calloc((size_t)L, sizeof(float *));
+    ws->wino_u = calloc((size_t)L, sizeof(float *));
+    ws->wino_uabs = calloc((size_t)L, sizeof(float *));
+    ws->winograd = 1;
     ws->wtap = calloc((size_t)L, sizeof(float *));
     ws->wtapabs = calloc((size_t)L, sizeof(float *));
     ws->dwabs = calloc((size_t)L, sizeof(float *));
@@ -159,14 +170,14 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
     ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
-    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
+    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->wino_u || !ws->wino_uabs || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
         !ws->labels || !ws->needs_grad) {
         ibp_ws_free(ws);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
     }
     int bounds = (flags & IBP_WS_BOUNDS) != 0, grad = (flags & IBP_WS_GRAD) != 0;
     size_t xrows = bounds ? 2 * B : B;
-    size_t max_partial = 0, max_col = 0, max_channels = 1;
+    size_t max_partial = 0, max_col = 0, max_channels = 1, max_wino = 0, max_wino_du = 0;
     for (int v = 0; v <= L && ok; v++) {
         struct ibp_shape s = net->shapes[v];
         size_t size = ibp_shape_size(s);
@@ -220,7 +231,20 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 size_t keep = (2 * B + B) * (size_t)o.h * o.w * kdim;
                 int direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
                              l->ph == 0 && l->pw == 0;
-                if (conv_few_taps(net, k)) {
+                if (conv_winograd_applies(net, k)) {
+                    /* no im2col kept: backward recomputes the (smaller) input transform */
+                    size_t nu = conv_winograd_weight_floats(net, k);
+                    size_t scratch = conv_winograd_scratch_floats(net, k);
+                    ws->wino_u[k] = alloc_floats(nu, &ok);
+                    ws->wino_floats += nu;
+                    if (bounds) {
+                        ws->wino_uabs[k] = alloc_floats(nu, &ok);
+                        ws->wino_floats += nu;
+                    }
+                    max_wino = scratch > max_wino ? scratch : max_wino;
+                    if (grad)
+                        max_wino_du = nu > max_wino_du ? nu : max_wino_du;
+                } else if (conv_few_taps(net, k)) {
                     /* direct forward (no im2col to keep); backward makes its own */
                     ws->wtap[k] = alloc_floats(nw, &ok);
                     if (bounds)
@@ -247,6 +271,15 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     if (ok) {
         ws->col_floats = max_col;
         ws->col = alloc_floats(max_col, &ok);
+        if (max_wino) {
+            ws->wino_v = alloc_floats(max_wino, &ok);
+            ws->wino_m = alloc_floats(max_wino, &ok);
+            ws->wino_floats += 2 * max_wino;
+        }
+        if (max_wino_du) {
+            ws->wino_du = alloc_floats(max_wino_du, &ok);
+            ws->wino_floats += max_wino_du;
+        }
         if (grad)
             ws->dcol = alloc_floats(max_col, &ok);
         /* reduce_rows_prod_sum keeps two sets of partial sums, layer_relu_bn_backward three */
@@ -283,7 +316,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
 size_t ibp_ws_bytes(const struct ibp_workspace *ws)
 {
     size_t floats = ws->col_floats * (ws->dcol ? 2 : 1) + (size_t)ws->max_batch * ws->spec_cap * 4;
-    floats += ws->colkeep_floats;
+    floats += ws->colkeep_floats + ws->wino_floats;
     size_t xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 : 1;
     for (int v = 0; v <= ws->n_layers; v++) {
         size_t per = ws->v[v].size * (size_t)ws->max_batch;
@@ -292,6 +325,11 @@ size_t ibp_ws_bytes(const struct ibp_workspace *ws)
             floats += per * (ws->v[v].gr ? 2 : 1);
     }
     return floats * sizeof(float) + ws->partial_doubles * sizeof(double);
+}
+
+void ws_set_winograd(struct ibp_workspace *ws, int enable)
+{
+    ws->winograd = enable != 0;
 }
 
 void ibp_ws_set_threads(struct ibp_workspace *ws, int threads)
@@ -397,6 +435,11 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
                     if (wa)
                         wa[dst] = fabsf(val);
                 }
+        if (ws->wino_u[k] && ws->winograd) {
+            conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
+            if (wa)
+                conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
+        }
         if (ws->wtap[k])
             conv_taps_transpose(net, k, packed, ws->wtap[k]);
         if (ws->wtapabs[k] && wa)

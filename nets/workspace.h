@@ -44,6 +44,13 @@ struct ibp_workspace {
     float **wabs;          /* [n_layers]: |W| in the packed layout (LINEAR/CONV2D) */
     float **wtap, **wtapabs; /* [n_layers]: W, |W| as [tap][out] for CONV2D layers with few
                             * taps (conv_few_taps), NULL for others */
+    float **wino_u, **wino_uabs; /* [n_layers]: W, |W| transformed for Winograd
+                            * ([36][in][out]) for the CONV2D layers where it applies
+                            * (conv_winograd_applies), NULL for others */
+    float *wino_v, *wino_m; /* Winograd chunk scratch (conv_winograd_scratch_floats) */
+    float *wino_du;        /* Winograd weight-gradient scratch, with IBP_WS_GRAD */
+    size_t wino_floats;    /* the total of the Winograd buffers */
+    int winograd;          /* run the layers where it applies as Winograd (default 1) */
     float **dwpack;        /* [n_layers]: packed dW (c and clean streams) for CONV2D */
     float **dwabs;         /* [n_layers]: packed d|W| for LINEAR/CONV2D */
     float *pool_tmp;       /* [2][max_batch][largest MAXPOOL output] bound gradients */
@@ -139,6 +146,11 @@ void spec_backward(const struct pass_ctx *p, int k, float *grad);
 
 /* Samples per im2col chunk of conv layer k (fixed by the layer's shape). */
 size_t ws_conv_chunk_samples(const struct ibp_net *net, int k);
+
+/* Winograd on (1, the default) or off (0: every CONV2D runs im2col + GEMM, the path the
+ * tests compare with). Takes effect from the next pass; not between a pass and its
+ * backward. */
+void ws_set_winograd(struct ibp_workspace *ws, int enable);
 
 /* Sizes the spec buffers for `rows` rows per sample (only grows); 0 when out of memory. */
 int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows);

@@ -1,0 +1,65 @@
+/* conv_winograd.h — internal: 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) on GEMMs.
+ *
+ * When it applies (conv_winograd_applies): a CONV2D with kh = kw = 3, stride 1,
+ * dilation 1, one group, padding 0 or 1 on each axis, and at least
+ * CONV_WINOGRAD_MIN_CHANNELS input and output channels. Below that the 36 GEMMs have a
+ * K or N too short for BLIS to run near its rate and the transforms dominate; the
+ * im2col path (or the few-taps loop) is faster there. On cnn7 (64 and 128 channels)
+ * the forward runs in about a third, the backward in about half of the im2col time.
+ *
+ * How (Lavin & Gray 2016): the output is cut into 4x4 tiles, each read from a 6x6
+ * input tile (rows/columns outside the input are zeros, output rows/columns past the
+ * edge are dropped). Per tile and channel V = B^T d B, per weight U = G g G^T; then for
+ * each of the 36 points xi of the 6x6 transform domain one GEMM
+ * M[xi][tile][Co] = V[xi][tile][C] U[xi][C][Co], and the output tile is A^T M A.
+ * Backward: dM = A dY A^T per tile; the weight gradient dU[xi] += V[xi]^T dM[xi] (V
+ * recomputed from the input), dW = G^T dU G; the input gradient dV[xi] = dM[xi] U[xi]^T,
+ * then B dV B^T added into the overlapping input tiles.
+ *
+ * Layouts: values NHWC per sample; U [36][C][Co]; scratch V [36][tiles][C] and
+ * M [36][tiles][Co] for one chunk of whole samples (a fixed count per layer), dU
+ * [36][C][Co]. The chunks, the 36 single-threaded GEMMs per chunk (split over the
+ * threads by xi) and the order of every accumulation (dU over chunks in chunk order, the
+ * input gradient of overlapping tiles in a fixed order) depend on the layer's shape
+ * only: results do not depend on the thread count. */
+#ifndef IBP_CONV_WINOGRAD_H
+#define IBP_CONV_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "nets/net.h"
+
+#define CONV_WINOGRAD_MIN_CHANNELS 16
+
+/* Whether CONV2D layer k runs as Winograd F(4x4, 3x3) (see above). */
+int conv_winograd_applies(const struct ibp_net *net, int k);
+
+/* Floats of the transformed weight U of layer k (36 C Co), also the size of dU. */
+size_t conv_winograd_weight_floats(const struct ibp_net *net, int k);
+
+/* Floats of each of the two chunk scratch buffers (V and M) for layer k. */
+size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k);
+
+/* u [36][C][Co] = G g G^T from the packed weight wp [out][kh][kw][in]. */
+void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
+                           int threads);
+
+/* Scratch for one call, owned by the caller (the workspace): v and m of
+ * conv_winograd_scratch_floats each, du of conv_winograd_weight_floats (backward with a
+ * weight gradient only). */
+struct conv_winograd_scratch {
+    float *v, *m, *du;
+};
+
+/* out = conv(in) (+ bias when not NULL) for samples [0, ns), NHWC. */
+void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, float *out,
+                           int ns, const float *u, const float *bias,
+                           const struct conv_winograd_scratch *s, int threads);
+
+/* For samples [0, ns): dwp (packed [out][kh][kw][in]) += the weight gradient when dwp is
+ * not NULL, gin (NHWC) += conv^T(gout) when gin is not NULL. */
+void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
+                            const float *gout, float *gin, int ns, const float *u, float *dwp,
+                            const struct conv_winograd_scratch *s, int threads);
+
+#endif
