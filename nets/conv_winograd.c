@@ -10,8 +10,6 @@
 /* Target floats of one chunk scratch buffer (4 MiB): the 36 slices of V and M stay
  * near the cache while the GEMMs stay long enough along the tiles. */
 #define WINO_TARGET_FLOATS ((size_t)1 << 20)
-/* Channels of a tile transformed together (a tile block lives on the stack). */
-#define CB 16
 
 struct wgeom {
     int H, W, C, Ho, Wo, Co, ph, pw;
@@ -37,11 +35,15 @@ static struct wgeom wgeom_of(const struct ibp_net *net, int k)
 int conv_winograd_applies(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
-    return l->kind == IBP_LAYER_CONV2D && l->kh == 3 && l->kw == 3 && l->sh == 1 &&
-           l->sw == 1 && l->dh == 1 && l->dw == 1 && l->groups == 1 && l->ph >= 0 &&
-           l->ph <= 1 && l->pw >= 0 && l->pw <= 1 &&
-           net->shapes[l->in[0]].c >= CONV_WINOGRAD_MIN_CHANNELS &&
-           l->out >= CONV_WINOGRAD_MIN_CHANNELS;
+    if (l->kind != IBP_LAYER_CONV2D || l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 ||
+        l->dh != 1 || l->dw != 1 || l->groups != 1 || l->ph < 0 || l->ph > 1 || l->pw < 0 ||
+        l->pw > 1 || net->shapes[l->in[0]].c < CONV_WINOGRAD_MIN_CHANNELS ||
+        l->out < CONV_WINOGRAD_MIN_CHANNELS)
+        return 0;
+    /* at least half of the tiles' outputs fall inside the output */
+    struct ibp_shape out = net->shapes[k + 1];
+    long tiles = (long)((out.h + 3) / 4) * ((out.w + 3) / 4);
+    return 2L * out.h * out.w >= 16 * tiles;
 }
 
 size_t conv_winograd_weight_floats(const struct ibp_net *net, int k)
@@ -117,116 +119,132 @@ static void weight_grad_add(const struct wgeom *g, const float *du, float *dwp, 
         }
 }
 
-/* The 1-D transforms along one axis of a tile, for n channels: element e of the input
- * at x + e xs, of the output at y + e ys, channels contiguous. */
+/* The tile transforms work on 8 channels at a time in a GCC vector (one AVX register,
+ * two SSE2 ones); every output is the same sum in the same order whichever is used
+ * (no FMA contraction), so results do not depend on the CPU. */
+typedef float vf __attribute__((vector_size(32)));
+#define VL 8
+#define INLINE static inline __attribute__((always_inline))
+
+/* *d = the n <= VL floats at src (zeros past n) */
+INLINE void vload(vf *d, const float *src, int n)
+{
+    if (n == VL) {
+        memcpy(d, src, sizeof *d);
+        return;
+    }
+    *d = (vf){0};
+    memcpy(d, src, (size_t)n * sizeof(float));
+}
+
+INLINE void vstore(float *dst, const vf *s, int n)
+{
+    memcpy(dst, s, n == VL ? sizeof *s : (size_t)n * sizeof(float));
+}
+
+/* The 1-D transforms along one axis of a tile: element e of the input at x[e xs], of
+ * the output at y[e ys]. */
 
 /* y = B^T x (6 from 6): the input transform */
-static inline void bt_6(const float *restrict x, size_t xs, float *restrict y, size_t ys, int n)
+INLINE void bt_6(const vf *x, int xs, vf *y, int ys)
 {
-    for (int c = 0; c < n; c++) {
-        float x0 = x[c], x1 = x[xs + c], x2 = x[2 * xs + c], x3 = x[3 * xs + c],
-              x4 = x[4 * xs + c], x5 = x[5 * xs + c];
-        float s = x4 - x2, d = x3 - x1;
-        y[c] = 4.0f * x0 - 5.0f * x2 + x4;
-        y[ys + c] = (x3 + x4) - 4.0f * (x1 + x2);
-        y[2 * ys + c] = (x4 - x3) + 4.0f * (x1 - x2);
-        y[3 * ys + c] = s + 2.0f * d;
-        y[4 * ys + c] = s - 2.0f * d;
-        y[5 * ys + c] = 4.0f * x1 - 5.0f * x3 + x5;
-    }
+    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs];
+    vf s = x4 - x2, d = x3 - x1;
+    y[0] = 4.0f * x0 - 5.0f * x2 + x4;
+    y[ys] = (x3 + x4) - 4.0f * (x1 + x2);
+    y[2 * ys] = (x4 - x3) + 4.0f * (x1 - x2);
+    y[3 * ys] = s + 2.0f * d;
+    y[4 * ys] = s - 2.0f * d;
+    y[5 * ys] = 4.0f * x1 - 5.0f * x3 + x5;
 }
 
 /* y = B x (6 from 6): the transpose of the input transform */
-static inline void b_6(const float *restrict x, size_t xs, float *restrict y, size_t ys, int n)
+INLINE void b_6(const vf *x, int xs, vf *y, int ys)
 {
-    for (int c = 0; c < n; c++) {
-        float x0 = x[c], x1 = x[xs + c], x2 = x[2 * xs + c], x3 = x[3 * xs + c],
-              x4 = x[4 * xs + c], x5 = x[5 * xs + c];
-        float p = x1 + x2, q = x1 - x2, s = x3 + x4, t = x3 - x4;
-        y[c] = 4.0f * x0;
-        y[ys + c] = 4.0f * (x5 - q) - 2.0f * t;
-        y[2 * ys + c] = -5.0f * x0 - 4.0f * p - s;
-        y[3 * ys + c] = q + 2.0f * t - 5.0f * x5;
-        y[4 * ys + c] = x0 + p + s;
-        y[5 * ys + c] = x5;
-    }
+    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs];
+    vf p = x1 + x2, q = x1 - x2, s = x3 + x4, t = x3 - x4;
+    y[0] = 4.0f * x0;
+    y[ys] = 4.0f * (x5 - q) - 2.0f * t;
+    y[2 * ys] = -5.0f * x0 - 4.0f * p - s;
+    y[3 * ys] = q + 2.0f * t - 5.0f * x5;
+    y[4 * ys] = x0 + p + s;
+    y[5 * ys] = x5;
 }
 
 /* y = A^T x (4 from 6): the output transform */
-static inline void at_6(const float *restrict x, size_t xs, float *restrict y, size_t ys, int n)
+INLINE void at_6(const vf *x, int xs, vf *y, int ys)
 {
-    for (int c = 0; c < n; c++) {
-        float x0 = x[c], x1 = x[xs + c], x2 = x[2 * xs + c], x3 = x[3 * xs + c],
-              x4 = x[4 * xs + c], x5 = x[5 * xs + c];
-        float s12 = x1 + x2, d12 = x1 - x2, s34 = x3 + x4, d34 = x3 - x4;
-        y[c] = x0 + s12 + s34;
-        y[ys + c] = d12 + 2.0f * d34;
-        y[2 * ys + c] = s12 + 4.0f * s34;
-        y[3 * ys + c] = d12 + 8.0f * d34 + x5;
-    }
+    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs];
+    vf s12 = x1 + x2, d12 = x1 - x2, s34 = x3 + x4, d34 = x3 - x4;
+    y[0] = x0 + s12 + s34;
+    y[ys] = d12 + 2.0f * d34;
+    y[2 * ys] = s12 + 4.0f * s34;
+    y[3 * ys] = d12 + 8.0f * d34 + x5;
 }
 
 /* y = A x (6 from 4): the transpose of the output transform */
-static inline void a_4(const float *restrict x, size_t xs, float *restrict y, size_t ys, int n)
+INLINE void a_4(const vf *x, int xs, vf *y, int ys)
 {
-    for (int c = 0; c < n; c++) {
-        float x0 = x[c], x1 = x[xs + c], x2 = x[2 * xs + c], x3 = x[3 * xs + c];
-        float e = x0 + x2, f = x1 + x3, h = x0 + 4.0f * x2, q = 2.0f * x1 + 8.0f * x3;
-        y[c] = x0;
-        y[ys + c] = e + f;
-        y[2 * ys + c] = e - f;
-        y[3 * ys + c] = h + q;
-        y[4 * ys + c] = h - q;
-        y[5 * ys + c] = x3;
-    }
+    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs];
+    vf e = x0 + x2, f = x1 + x3, h = x0 + 4.0f * x2, q = 2.0f * x1 + 8.0f * x3;
+    y[0] = x0;
+    y[ys] = e + f;
+    y[2 * ys] = e - f;
+    y[3 * ys] = h + q;
+    y[4 * ys] = h - q;
+    y[5 * ys] = x3;
 }
 
 /* v[xi * xs + (0..C)] = B^T d B for the 6x6 input tile at (h0, w0) of one NHWC sample */
-static void input_tile(const struct wgeom *g, const float *sample, int h0, int w0, float *v,
-                       size_t xs)
+INLINE void input_tile_body(const struct wgeom *g, const float *sample, int h0, int w0,
+                            float *v, size_t xs)
 {
-    float d[36][CB], t[36][CB];
-    for (int c0 = 0; c0 < g->C; c0 += CB) {
-        int n = g->C - c0 < CB ? g->C - c0 : CB;
-        for (int i = 0; i < 6; i++)
+    vf d[36], t[36], y[6];
+    for (int c0 = 0; c0 < g->C; c0 += VL) {
+        int n = g->C - c0 < VL ? g->C - c0 : VL;
+        for (int i = 0; i < 6; i++) {
+            int ih = h0 + i;
             for (int j = 0; j < 6; j++) {
-                int ih = h0 + i, iw = w0 + j;
+                int iw = w0 + j;
                 if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W)
-                    memset(d[i * 6 + j], 0, (size_t)n * sizeof(float));
+                    d[i * 6 + j] = (vf){0};
                 else
-                    memcpy(d[i * 6 + j], sample + ((size_t)ih * g->W + iw) * g->C + c0,
-                           (size_t)n * sizeof(float));
+                    vload(&d[i * 6 + j], sample + ((size_t)ih * g->W + iw) * g->C + c0, n);
             }
+        }
         for (int j = 0; j < 6; j++) /* along h: t[a][j] */
-            bt_6(d[j], 6 * CB, t[j], 6 * CB, n);
-        for (int a = 0; a < 6; a++) /* along w: v[a][b] */
-            bt_6(t[a * 6], CB, v + (size_t)(a * 6) * xs + c0, xs, n);
+            bt_6(d + j, 6, t + j, 6);
+        for (int a = 0; a < 6; a++) { /* along w: v[a][b] */
+            bt_6(t + 6 * a, 1, y, 1);
+            for (int b = 0; b < 6; b++)
+                vstore(v + (size_t)(a * 6 + b) * xs + c0, &y[b], n);
+        }
     }
 }
 
 /* The output tile (ti, tj) of one sample from m[xi * ms + (0..Co)]: A^T M A (+ bias),
  * the positions inside the output only */
-static void output_tile(const struct wgeom *g, const float *m, size_t ms, const float *bias,
-                        float *sample, int ti, int tj)
+INLINE void output_tile_body(const struct wgeom *g, const float *m, size_t ms,
+                             const float *bias, float *sample, int ti, int tj)
 {
-    float t[24][CB], y[16][CB];
-    for (int o0 = 0; o0 < g->Co; o0 += CB) {
-        int n = g->Co - o0 < CB ? g->Co - o0 : CB;
-        for (int a = 0; a < 6; a++) /* along w: t[a][x] */
-            at_6(m + (size_t)(a * 6) * ms + o0, ms, t[a * 4], CB, n);
-        for (int x = 0; x < 4; x++) /* along h: y[r][x] */
-            at_6(t[x], 4 * CB, y[x], 4 * CB, n);
-        for (int r = 0; r < 4; r++) {
-            int oh = 4 * ti + r;
-            if (oh >= g->Ho)
+    vf row[6], t[24], y[4], bv = {0};
+    for (int o0 = 0; o0 < g->Co; o0 += VL) {
+        int n = g->Co - o0 < VL ? g->Co - o0 : VL;
+        for (int a = 0; a < 6; a++) { /* along w: t[a][x] */
+            for (int b = 0; b < 6; b++)
+                vload(&row[b], m + (size_t)(a * 6 + b) * ms + o0, n);
+            at_6(row, 1, t + 4 * a, 1);
+        }
+        if (bias)
+            vload(&bv, bias + o0, n);
+        for (int x = 0; x < 4; x++) { /* along h: y[r] of column x */
+            int ow = 4 * tj + x;
+            if (ow >= g->Wo)
                 break;
-            for (int x = 0; x < 4; x++) {
-                int ow = 4 * tj + x;
-                if (ow >= g->Wo)
-                    break;
-                float *dst = sample + ((size_t)oh * g->Wo + ow) * g->Co + o0;
-                for (int c = 0; c < n; c++)
-                    dst[c] = bias ? y[r * 4 + x][c] + bias[o0 + c] : y[r * 4 + x][c];
+            at_6(t + x, 4, y, 1);
+            for (int r = 0; r < 4 && 4 * ti + r < g->Ho; r++) {
+                vf out = bias ? y[r] + bv : y[r];
+                vstore(sample + ((size_t)(4 * ti + r) * g->Wo + ow) * g->Co + o0, &out, n);
             }
         }
     }
@@ -234,67 +252,117 @@ static void output_tile(const struct wgeom *g, const float *m, size_t ms, const 
 
 /* m[xi * ms + (0..Co)] = A dY A^T for the output tile (ti, tj) of one sample's gradient
  * (positions past the edge are zeros) */
-static void grad_out_tile(const struct wgeom *g, const float *sample, int ti, int tj, float *m,
-                          size_t ms)
+INLINE void grad_out_tile_body(const struct wgeom *g, const float *sample, int ti, int tj,
+                               float *m, size_t ms)
 {
-    float dy[16][CB], t[24][CB];
-    for (int o0 = 0; o0 < g->Co; o0 += CB) {
-        int n = g->Co - o0 < CB ? g->Co - o0 : CB;
+    vf dy[16], t[24], y[6];
+    for (int o0 = 0; o0 < g->Co; o0 += VL) {
+        int n = g->Co - o0 < VL ? g->Co - o0 : VL;
         for (int r = 0; r < 4; r++)
             for (int x = 0; x < 4; x++) {
                 int oh = 4 * ti + r, ow = 4 * tj + x;
                 if (oh >= g->Ho || ow >= g->Wo)
-                    memset(dy[r * 4 + x], 0, (size_t)n * sizeof(float));
+                    dy[r * 4 + x] = (vf){0};
                 else
-                    memcpy(dy[r * 4 + x], sample + ((size_t)oh * g->Wo + ow) * g->Co + o0,
-                           (size_t)n * sizeof(float));
+                    vload(&dy[r * 4 + x], sample + ((size_t)oh * g->Wo + ow) * g->Co + o0, n);
             }
         for (int r = 0; r < 4; r++) /* along w: t[r][b] */
-            a_4(dy[r * 4], CB, t[r * 6], CB, n);
-        for (int b = 0; b < 6; b++) /* along h: m[a][b] */
-            a_4(t[b], 6 * CB, m + (size_t)b * ms + o0, 6 * ms, n);
+            a_4(dy + 4 * r, 1, t + 6 * r, 1);
+        for (int b = 0; b < 6; b++) { /* along h: m[a][b] */
+            a_4(t + b, 6, y, 1);
+            for (int a = 0; a < 6; a++)
+                vstore(m + (size_t)(a * 6 + b) * ms + o0, &y[a], n);
+        }
     }
 }
 
 /* The input gradient of the tile at (h0, w0) of one sample: += B dV B^T from
  * v[xi * xs + (0..C)], the positions inside the input only */
-static void input_grad_tile(const struct wgeom *g, const float *v, size_t xs, float *sample,
-                            int h0, int w0)
+INLINE void input_grad_tile_body(const struct wgeom *g, const float *v, size_t xs,
+                                 float *sample, int h0, int w0)
 {
-    float t[36][CB], dd[36][CB];
-    for (int c0 = 0; c0 < g->C; c0 += CB) {
-        int n = g->C - c0 < CB ? g->C - c0 : CB;
-        for (int a = 0; a < 6; a++) /* along w: t[a][j] */
-            b_6(v + (size_t)(a * 6) * xs + c0, xs, t[a * 6], CB, n);
-        for (int j = 0; j < 6; j++) /* along h: dd[i][j] */
-            b_6(t[j], 6 * CB, dd[j], 6 * CB, n);
-        for (int i = 0; i < 6; i++) {
-            int ih = h0 + i;
-            if (ih < 0 || ih >= g->H)
+    vf row[6], t[36], dd[6];
+    for (int c0 = 0; c0 < g->C; c0 += VL) {
+        int n = g->C - c0 < VL ? g->C - c0 : VL;
+        for (int a = 0; a < 6; a++) { /* along w: t[a][j] */
+            for (int b = 0; b < 6; b++)
+                vload(&row[b], v + (size_t)(a * 6 + b) * xs + c0, n);
+            b_6(row, 1, t + 6 * a, 1);
+        }
+        for (int j = 0; j < 6; j++) { /* along h: dd[i] of column j */
+            int iw = w0 + j;
+            if (iw < 0 || iw >= g->W)
                 continue;
-            for (int j = 0; j < 6; j++) {
-                int iw = w0 + j;
-                if (iw < 0 || iw >= g->W)
+            b_6(t + j, 6, dd, 1);
+            for (int i = 0; i < 6; i++) {
+                int ih = h0 + i;
+                if (ih < 0 || ih >= g->H)
                     continue;
                 float *dst = sample + ((size_t)ih * g->W + iw) * g->C + c0;
-                for (int c = 0; c < n; c++)
-                    dst[c] += dd[i * 6 + j][c];
+                vf cur;
+                vload(&cur, dst, n);
+                cur += dd[i];
+                vstore(dst, &cur, n);
             }
         }
     }
+}
+
+/* The tile transforms compiled for AVX2 (chosen at run time) and for the baseline. */
+struct tile_ops {
+    void (*input)(const struct wgeom *g, const float *sample, int h0, int w0, float *v,
+                  size_t xs);
+    void (*output)(const struct wgeom *g, const float *m, size_t ms, const float *bias,
+                   float *sample, int ti, int tj);
+    void (*grad_out)(const struct wgeom *g, const float *sample, int ti, int tj, float *m,
+                     size_t ms);
+    void (*input_grad)(const struct wgeom *g, const float *v, size_t xs, float *sample, int h0,
+                       int w0);
+};
+
+#define TILE_OPS(ATTR, SFX)                                                                 \
+    ATTR static void input_tile##SFX(const struct wgeom *g, const float *sample, int h0,     \
+                                     int w0, float *v, size_t xs)                           \
+    {                                                                                        \
+        input_tile_body(g, sample, h0, w0, v, xs);                                           \
+    }                                                                                        \
+    ATTR static void output_tile##SFX(const struct wgeom *g, const float *m, size_t ms,      \
+                                      const float *bias, float *sample, int ti, int tj)     \
+    {                                                                                        \
+        output_tile_body(g, m, ms, bias, sample, ti, tj);                                    \
+    }                                                                                        \
+    ATTR static void grad_out_tile##SFX(const struct wgeom *g, const float *sample, int ti,  \
+                                        int tj, float *m, size_t ms)                        \
+    {                                                                                        \
+        grad_out_tile_body(g, sample, ti, tj, m, ms);                                        \
+    }                                                                                        \
+    ATTR static void input_grad_tile##SFX(const struct wgeom *g, const float *v, size_t xs,  \
+                                          float *sample, int h0, int w0)                    \
+    {                                                                                        \
+        input_grad_tile_body(g, v, xs, sample, h0, w0);                                      \
+    }                                                                                        \
+    static const struct tile_ops tile_ops##SFX = {input_tile##SFX, output_tile##SFX,         \
+                                                  grad_out_tile##SFX, input_grad_tile##SFX};
+TILE_OPS(__attribute__((target("avx2"))), _avx2)
+TILE_OPS(, _base)
+
+static const struct tile_ops *tile_ops(void)
+{
+    return __builtin_cpu_supports("avx2") ? &tile_ops_avx2 : &tile_ops_base;
 }
 
 /* v [36][T][C] = the input tiles of samples [0, ns) of in (T = ns tiles) */
 static void input_transform(const struct wgeom *g, const float *in, int ns, float *v,
                             int threads)
 {
+    const struct tile_ops *ops = tile_ops();
     long T = (long)ns * g->tiles;
     size_t in_per = (size_t)g->H * g->W * g->C;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long t = 0; t < T; t++) {
         int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
         int ti = q / g->tw, tj = q % g->tw;
-        input_tile(g, in + (size_t)n * in_per, 4 * ti - g->ph, 4 * tj - g->pw,
+        ops->input(g, in + (size_t)n * in_per, 4 * ti - g->ph, 4 * tj - g->pw,
                    v + (size_t)t * g->C, (size_t)T * g->C);
     }
 }
@@ -304,6 +372,7 @@ void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, fl
                            const struct conv_winograd_scratch *s, int threads)
 {
     struct wgeom gg = wgeom_of(net, k), *g = &gg;
+    const struct tile_ops *ops = tile_ops();
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
     for (int s0 = 0; s0 < ns; s0 += g->chunk) {
         int nc = ns - s0 < g->chunk ? ns - s0 : g->chunk;
@@ -320,7 +389,7 @@ void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, fl
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (long t = 0; t < T; t++) {
             int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
-            output_tile(g, s->m + (size_t)t * g->Co, ms, bias, dst + (size_t)n * out_per,
+            ops->output(g, s->m + (size_t)t * g->Co, ms, bias, dst + (size_t)n * out_per,
                         q / g->tw, q % g->tw);
         }
     }
@@ -333,6 +402,7 @@ void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
     if (!dwp && !gin)
         return;
     struct wgeom gg = wgeom_of(net, k), *g = &gg;
+    const struct tile_ops *ops = tile_ops();
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
     size_t us = (size_t)g->C * g->Co;
     for (int s0 = 0; s0 < ns; s0 += g->chunk) {
@@ -343,7 +413,7 @@ void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (long t = 0; t < T; t++) {
             int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
-            grad_out_tile(g, go + (size_t)n * out_per, q / g->tw, q % g->tw,
+            ops->grad_out(g, go + (size_t)n * out_per, q / g->tw, q % g->tw,
                           s->m + (size_t)t * g->Co, ms);
         }
         if (dwp) {
@@ -375,7 +445,7 @@ void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
                 int n = (int)(task / rows), ti = 2 * (int)(task % rows) + parity;
                 for (int tj = 0; tj < g->tw; tj++) {
                     long t = (long)n * g->tiles + (long)ti * g->tw + tj;
-                    input_grad_tile(g, s->v + (size_t)t * g->C, vs, gi + (size_t)n * in_per,
+                    ops->input_grad(g, s->v + (size_t)t * g->C, vs, gi + (size_t)n * in_per,
                                     4 * ti - g->ph, 4 * tj - g->pw);
                 }
             }

@@ -1,11 +1,13 @@
 /* conv_winograd.h — internal: 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) on GEMMs.
  *
  * When it applies (conv_winograd_applies): a CONV2D with kh = kw = 3, stride 1,
- * dilation 1, one group, padding 0 or 1 on each axis, and at least
- * CONV_WINOGRAD_MIN_CHANNELS input and output channels. Below that the 36 GEMMs have a
- * K or N too short for BLIS to run near its rate and the transforms dominate; the
- * im2col path (or the few-taps loop) is faster there. On cnn7 (64 and 128 channels)
- * the forward runs in about a third, the backward in about half of the im2col time.
+ * dilation 1, one group, padding 0 or 1 on each axis, at least
+ * CONV_WINOGRAD_MIN_CHANNELS input and output channels, and at least half of the
+ * outputs of its 4x4 tiles inside the output (Ho Wo >= 8 x tiles). Measured against
+ * im2col + GEMM (2 threads, batch 64-128, forward and backward of both streams):
+ * 64 to 256 channels on 28x28 .. 3x3 outputs: 1.7-3.9x faster forward, 1.3-2.7x
+ * backward; 16 or 32 channels: 1-2x (even at 16 on 14x14); 5x5 outputs (39% of the
+ * tile outputs used) even; 2x2 and 1x1 outputs 1.4-6x slower.
  *
  * How (Lavin & Gray 2016): the output is cut into 4x4 tiles, each read from a 6x6
  * input tile (rows/columns outside the input are zeros, output rows/columns past the

@@ -4,6 +4,7 @@
  *   padding 0 and 1, sizes not multiples of 4, batches over several chunks, 16/24/64
  *   channels; the error of each element relative to its sum of |products|, and
  *   bit-identical results for 1 and 3 threads;
+ *   which layers qualify;
  *   a net with two qualifying layers: clean logits, IBP bounds (train and eval BN) and
  *   the parameter gradient the same with Winograd on and off (im2col + GEMM) up to
  *   float rounding, and bit-identical for 1 and 3 threads. */
@@ -98,7 +99,6 @@ static void check_module(int C, int Co, int H, int W, int pad, int ns)
     CHECK_OK(ibp_net_create((struct ibp_shape){C, H, W}, spec, 1, &net, &err), err);
     if (!net)
         return;
-    CHECK_MSG(conv_winograd_applies(net, 0), "%s: Winograd applies", name);
     int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
     size_t nin = (size_t)ns * H * W * C, nout = (size_t)ns * Ho * Wo * Co, nw = (size_t)Co * 9 * C;
     unsigned seed = (unsigned)(C * 7919 + Co * 131 + H * 17 + W * 3 + pad);
@@ -167,15 +167,58 @@ static void check_module(int C, int Co, int H, int W, int pad, int ns)
     ibp_net_free(net);
 }
 
+/* which layers qualify */
+static void check_applies(const char *name, struct ibp_shape in, struct ibp_layer_spec conv,
+                          int want)
+{
+    struct ibp_net *net;
+    struct ibp_error err;
+    CHECK_OK(ibp_net_create(in, &conv, 1, &net, &err), err);
+    if (!net)
+        return;
+    CHECK_MSG(conv_winograd_applies(net, 0) == want, "%s: Winograd %s", name,
+              want ? "should apply" : "should not apply");
+    ibp_net_free(net);
+}
+
+static void test_applies(void)
+{
+    struct ibp_shape c64 = {64, 28, 28};
+    check_applies("cnn7 64x28x28 p1", c64,
+                  L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .ph = 1, .pw = 1), 1);
+    check_applies("16 -> 24, 5x9 p0", (struct ibp_shape){16, 5, 9},
+                  L(.kind = IBP_LAYER_CONV2D, .out = 24, .kh = 3, .kw = 3), 1);
+    check_applies("stride 2", c64,
+                  L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                    .ph = 1, .pw = 1), 0);
+    check_applies("dilation 2", c64,
+                  L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .dh = 2, .dw = 2,
+                    .ph = 1, .pw = 1), 0);
+    check_applies("padding 2", c64,
+                  L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .ph = 2, .pw = 2), 0);
+    check_applies("two groups", c64,
+                  L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .ph = 1, .pw = 1,
+                    .groups = 2), 0);
+    check_applies("8 out channels", c64,
+                  L(.kind = IBP_LAYER_CONV2D, .out = 8, .kh = 3, .kw = 3, .ph = 1, .pw = 1), 0);
+    check_applies("8 in channels", (struct ibp_shape){8, 28, 28},
+                  L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .ph = 1, .pw = 1), 0);
+    check_applies("2x2 output", (struct ibp_shape){128, 2, 2},
+                  L(.kind = IBP_LAYER_CONV2D, .out = 128, .kh = 3, .kw = 3, .ph = 1, .pw = 1), 0);
+    check_applies("5x5 output", (struct ibp_shape){128, 5, 5},
+                  L(.kind = IBP_LAYER_CONV2D, .out = 128, .kh = 3, .kw = 3, .ph = 1, .pw = 1), 0);
+}
+
 static void test_module(void)
 {
     check_module(16, 16, 7, 7, 1, 3);
     check_module(16, 24, 7, 7, 0, 2);
     check_module(24, 16, 14, 14, 1, 2);
     check_module(24, 24, 14, 14, 0, 3);
-    check_module(16, 24, 5, 9, 1, 4);
+    check_module(16, 24, 5, 9, 1, 4); /* 2x3 tiles for 5x9 outputs */
     check_module(24, 16, 5, 9, 0, 2);
     check_module(16, 16, 3, 3, 0, 2); /* a single output */
+    check_module(16, 16, 1, 2, 1, 2); /* a single input row */
     /* 18 samples per chunk here: two chunks, the weight gradient summed over both */
     check_module(64, 64, 20, 20, 1, 19);
     printf("module: max relative error forward %.3g, input grad %.3g, weight grad %.3g\n",
@@ -285,6 +328,7 @@ static void test_net(void)
 
 int main(void)
 {
+    test_applies();
     test_module();
     test_net();
     return check_report();
