@@ -5,9 +5,10 @@
  *   channels; the error of each element relative to its sum of |products|, and
  *   bit-identical results for 1 and 3 threads;
  *   which layers qualify;
- *   a net with two qualifying layers: clean logits, IBP bounds (train and eval BN) and
- *   the parameter gradient the same with Winograd on and off (im2col + GEMM) up to
- *   float rounding, and bit-identical for 1 and 3 threads. */
+ *   a net with two qualifying layers: clean logits, IBP bounds (train and eval BN), the
+ *   parameter gradient, and CROWN-IBP margin bounds and their gradient (the
+ *   convolutions on whole sample arrays) the same with Winograd on and off (im2col +
+ *   GEMM) up to float rounding, and bit-identical for 1 and 3 threads. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "nets/conv_winograd.h"
+#include "nets/crown_ibp.h"
 #include "nets/passes.h"
 #include "nets/workspace.h"
 #include "tests/common/check.h"
@@ -228,15 +230,16 @@ static void test_module(void)
 enum { NB = 4, OUTS = 5 };
 
 struct net_results {
-    float logits[NB * OUTS], lb[NB * OUTS], eval_lb[NB * OUTS], eval_ub[NB * OUTS];
-    float *grad;
+    float logits[NB * OUTS], lb[NB * OUTS], eval_lb[NB * OUTS], crown_lb[NB * OUTS];
+    float *grad, *crown_grad;
 };
 
 /* a training step (fused pass, backward from fixed logit and bound gradients), then eval
- * bounds, with Winograd on or off and the given threads */
-static void run_net(const struct ibp_net *net, struct ibp_workspace *ws, int winograd,
-                    int threads, const float *x, const float *lo, const float *hi,
-                    struct net_results *r)
+ * margin bounds by IBP and CROWN-IBP and the CROWN-IBP gradient, with Winograd on or off
+ * and the given threads */
+static void run_net(const struct ibp_net *net, struct ibp_workspace *ws,
+                    struct ibp_crown_ibp *crown, int winograd, int threads, const float *x,
+                    const float *lo, const float *hi, struct net_results *r)
 {
     struct ibp_error err;
     unsigned seed = 4242;
@@ -245,14 +248,25 @@ static void run_net(const struct ibp_net *net, struct ibp_workspace *ws, int win
         gl[i] = frand(&seed);
         glb[i] = frand(&seed);
     }
+    int labels[NB] = {0, 3, 1, 4};
+    struct ibp_spec spec = {.labels = labels};
     ws_set_winograd(ws, winograd);
     ibp_ws_set_threads(ws, threads);
+    memset(r, 0, sizeof *r);
     r->grad = calloc(net->n_params, sizeof(float));
+    r->crown_grad = calloc(net->n_params, sizeof(float));
+    float *g2 = calloc(net->n_params, sizeof(float));
     CHECK_OK(ibp_pass_train(net, ws, x, lo, hi, NB, NULL, r->logits, r->lb, &err), err);
     CHECK_OK(ibp_pass_backward(net, ws, gl, glb, r->grad, &err), err);
-    CHECK_OK(ibp_pass_bounds(net, ws, lo, hi, NB, NULL, IBP_BN_EVAL, r->eval_lb, r->eval_ub,
-                             &err),
+    CHECK_OK(ibp_pass_clean(net, ws, x, NB, IBP_BN_EVAL, NULL, &err), err);
+    CHECK_OK(ibp_pass_bounds(net, ws, lo, hi, NB, &spec, IBP_BN_EVAL, r->eval_lb, NULL, &err),
              err);
+    CHECK_OK(ibp_crown_ibp_bounds(crown, net, ws, r->crown_lb, &err), err);
+    CHECK_OK(ibp_crown_ibp_backward(crown, net, ws, glb, r->crown_grad, &err), err);
+    CHECK_OK(ibp_pass_backward(net, ws, NULL, NULL, g2, &err), err);
+    for (size_t i = 0; i < net->n_params; i++)
+        r->crown_grad[i] += g2[i];
+    free(g2);
 }
 
 static double max_rel_diff(const float *a, const float *b, size_t n)
@@ -298,27 +312,37 @@ static void test_net(void)
     CHECK_OK(ibp_ws_create(net, NB, IBP_WS_CLEAN | IBP_WS_BOUNDS | IBP_WS_GRAD, &ws, &err), err);
     if (!ws)
         return;
+    struct ibp_crown_ibp *crown;
+    CHECK_OK(ibp_crown_ibp_create(net, NB, &crown, &err), err);
+    if (!crown)
+        return;
     struct net_results on, off, on1;
-    run_net(net, ws, 0, 2, x, lo, hi, &off);
-    run_net(net, ws, 1, 3, x, lo, hi, &on);
-    run_net(net, ws, 1, 1, x, lo, hi, &on1);
+    run_net(net, ws, crown, 0, 2, x, lo, hi, &off);
+    run_net(net, ws, crown, 1, 3, x, lo, hi, &on);
+    run_net(net, ws, crown, 1, 1, x, lo, hi, &on1);
     double dl = max_rel_diff(on.logits, off.logits, NB * OUTS);
     double db = fmax(max_rel_diff(on.lb, off.lb, NB * OUTS),
-                     fmax(max_rel_diff(on.eval_lb, off.eval_lb, NB * OUTS),
-                          max_rel_diff(on.eval_ub, off.eval_ub, NB * OUTS)));
-    double dg = max_rel_diff(on.grad, off.grad, net->n_params);
+                     fmax(max_rel_diff(on.eval_lb, off.eval_lb, NB * (OUTS - 1)),
+                          max_rel_diff(on.crown_lb, off.crown_lb, NB * (OUTS - 1))));
+    double dg = fmax(max_rel_diff(on.grad, off.grad, net->n_params),
+                     max_rel_diff(on.crown_grad, off.crown_grad, net->n_params));
     printf("net: Winograd on vs off, max difference relative to the largest value: logits "
-           "%.3g, bounds %.3g, gradient %.3g\n",
+           "%.3g, bounds %.3g, gradients %.3g\n",
            dl, db, dg);
     CHECK_MSG(dl <= 1e-5 && db <= 1e-5 && dg <= 1e-4,
-              "net: Winograd on and off differ (logits %.3g, bounds %.3g, gradient %.3g)", dl, db,
-              dg);
+              "net: Winograd on and off differ (logits %.3g, bounds %.3g, gradients %.3g)", dl,
+              db, dg);
     CHECK_MSG(memcmp(&on, &on1, offsetof(struct net_results, grad)) == 0 &&
-                  memcmp(on.grad, on1.grad, net->n_params * sizeof(float)) == 0,
+                  memcmp(on.grad, on1.grad, net->n_params * sizeof(float)) == 0 &&
+                  memcmp(on.crown_grad, on1.crown_grad, net->n_params * sizeof(float)) == 0,
               "net: 1 and 3 threads differ with Winograd");
     free(on.grad);
     free(off.grad);
     free(on1.grad);
+    free(on.crown_grad);
+    free(off.crown_grad);
+    free(on1.crown_grad);
+    ibp_crown_ibp_free(crown);
     ibp_ws_free(ws);
     ibp_net_free(net);
     free(x);
