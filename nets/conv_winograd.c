@@ -3,6 +3,7 @@
  * samples. */
 #include "nets/conv_winograd.h"
 
+#include <omp.h>
 #include <string.h>
 
 #include "nets/gemm.h"
@@ -352,10 +353,9 @@ static const struct tile_ops *tile_ops(void)
 }
 
 /* v [36][T][C] = the input tiles of samples [0, ns) of in (T = ns tiles) */
-static void input_transform(const struct wgeom *g, const float *in, int ns, float *v,
-                            int threads)
+static void input_transform(const struct wgeom *g, const struct tile_ops *ops, const float *in,
+                            int ns, float *v, int threads)
 {
-    const struct tile_ops *ops = tile_ops();
     long T = (long)ns * g->tiles;
     size_t in_per = (size_t)g->H * g->W * g->C;
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -367,30 +367,145 @@ static void input_transform(const struct wgeom *g, const float *in, int ns, floa
     }
 }
 
+/* What one call works on: the layer, its tile transforms, and the arrays. */
+struct wcall {
+    struct wgeom g;
+    const struct tile_ops *ops;
+    int ns, chunks;
+    const float *in, *gout, *u, *bias;
+    float *out, *gin, *dwp;
+    const struct conv_winograd_scratch *s;
+    size_t vfloats, ufloats; /* one slot of v and m, one of du */
+};
+
+static struct wcall wcall_of(const struct ibp_net *net, int k, int ns,
+                             const struct conv_winograd_scratch *s)
+{
+    struct wcall w = {.g = wgeom_of(net, k), .ops = tile_ops(), .ns = ns, .s = s};
+    w.chunks = (ns + w.g.chunk - 1) / w.g.chunk;
+    w.vfloats = conv_winograd_scratch_floats(net, k);
+    w.ufloats = conv_winograd_weight_floats(net, k);
+    return w;
+}
+
+/* The samples of chunk c: the first, and how many. */
+static int chunk_samples(const struct wcall *w, int c, int *s0)
+{
+    *s0 = c * w->g.chunk;
+    return w->ns - *s0 < w->g.chunk ? w->ns - *s0 : w->g.chunk;
+}
+
+/* The forward of chunk c with scratch slot `slot`, on `threads` threads. */
+static void forward_chunk(const struct wcall *w, int c, int slot, int threads)
+{
+    const struct wgeom *g = &w->g;
+    int s0, nc = chunk_samples(w, c, &s0);
+    long T = (long)nc * g->tiles;
+    size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
+    float *v = w->s->v + (size_t)slot * w->vfloats, *m = w->s->m + (size_t)slot * w->vfloats;
+    input_transform(g, w->ops, w->in + (size_t)s0 * in_per, nc, v, threads);
+    /* one GEMM per transform point, each on one thread */
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int xi = 0; xi < 36; xi++)
+        ibp_sgemm(0, 0, T, g->Co, g->C, 1.0f, v + (size_t)xi * T * g->C, g->C,
+                  w->u + (size_t)xi * g->C * g->Co, g->Co, 0.0f, m + (size_t)xi * T * g->Co,
+                  g->Co, 1);
+    float *dst = w->out + (size_t)s0 * out_per;
+    size_t ms = (size_t)T * g->Co;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long t = 0; t < T; t++) {
+        int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
+        w->ops->output(g, m + (size_t)t * g->Co, ms, w->bias, dst + (size_t)n * out_per,
+                       q / g->tw, q % g->tw);
+    }
+}
+
+/* Chunks run whole on one thread each when there are several (fewer barriers, V and M
+ * stay with one core); a single chunk splits its tiles and GEMMs over the threads.
+ * Either way every chunk is the same computation. */
+static int chunks_in_parallel(const struct wcall *w, int threads)
+{
+    return threads > 1 && w->chunks > 1;
+}
+
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
 void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, float *out,
                            int ns, const float *u, const float *bias,
                            const struct conv_winograd_scratch *s, int threads)
 {
-    struct wgeom gg = wgeom_of(net, k), *g = &gg;
-    const struct tile_ops *ops = tile_ops();
+    struct wcall w = wcall_of(net, k, ns, s);
+    w.in = in;
+    w.out = out;
+    w.u = u;
+    w.bias = bias;
+    if (!chunks_in_parallel(&w, threads)) {
+        for (int c = 0; c < w.chunks; c++)
+            forward_chunk(&w, c, 0, threads);
+        return;
+    }
+#pragma omp parallel num_threads(min_int(threads, CONV_WINOGRAD_SLOTS))
+    {
+        int slot = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < w.chunks; c++)
+            forward_chunk(&w, c, slot, 1);
+    }
+}
+
+/* The backward of chunk c with scratch slot `slot`, on `threads` threads: the input
+ * gradient of its samples, and its weight gradient added into dU slot `slot` (set
+ * when `first`). */
+static void backward_chunk(const struct wcall *w, int c, int slot, int first, int threads)
+{
+    const struct wgeom *g = &w->g;
+    int s0, nc = chunk_samples(w, c, &s0);
+    long T = (long)nc * g->tiles;
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
-    for (int s0 = 0; s0 < ns; s0 += g->chunk) {
-        int nc = ns - s0 < g->chunk ? ns - s0 : g->chunk;
-        long T = (long)nc * g->tiles;
-        input_transform(g, in + (size_t)s0 * in_per, nc, s->v, threads);
-        /* one GEMM per transform point, each on one thread */
+    size_t us = (size_t)g->C * g->Co, ms = (size_t)T * g->Co, vs = (size_t)T * g->C;
+    float *v = w->s->v + (size_t)slot * w->vfloats, *m = w->s->m + (size_t)slot * w->vfloats;
+    const float *go = w->gout + (size_t)s0 * out_per;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long t = 0; t < T; t++) {
+        int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
+        w->ops->grad_out(g, go + (size_t)n * out_per, q / g->tw, q % g->tw, m + (size_t)t * g->Co,
+                         ms);
+    }
+    if (w->dwp) {
+        /* dU[xi] (+)= V[xi]^T dM[xi] */
+        float *du = w->s->du + (size_t)slot * w->ufloats;
+        input_transform(g, w->ops, w->in + (size_t)s0 * in_per, nc, v, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int xi = 0; xi < 36; xi++)
-            ibp_sgemm(0, 0, T, g->Co, g->C, 1.0f, s->v + (size_t)xi * T * g->C, g->C,
-                      u + (size_t)xi * g->C * g->Co, g->Co, 0.0f,
-                      s->m + (size_t)xi * T * g->Co, g->Co, 1);
-        float *dst = out + (size_t)s0 * out_per;
-        size_t ms = (size_t)T * g->Co;
+            ibp_sgemm(1, 0, g->C, g->Co, T, 1.0f, v + (size_t)xi * vs, g->C, m + (size_t)xi * ms,
+                      g->Co, first ? 0.0f : 1.0f, du + (size_t)xi * us, g->Co, 1);
+    }
+    if (!w->gin)
+        return;
+    /* dV[xi] = dM[xi] U[xi]^T, into the V buffer */
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (long t = 0; t < T; t++) {
-            int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
-            ops->output(g, s->m + (size_t)t * g->Co, ms, bias, dst + (size_t)n * out_per,
-                        q / g->tw, q % g->tw);
+    for (int xi = 0; xi < 36; xi++)
+        ibp_sgemm(0, 1, T, g->C, g->Co, 1.0f, m + (size_t)xi * ms, g->Co, w->u + (size_t)xi * us,
+                  g->Co, 0.0f, v + (size_t)xi * vs, g->C, 1);
+    /* Tiles overlap by two rows and columns (chunks hold whole samples, so only within
+     * a chunk): one task per (sample, tile row), the even tile rows first, then the odd
+     * ones, tiles of a row in order, so no two tasks touch the same input and every sum
+     * has a fixed order. */
+    float *gi = w->gin + (size_t)s0 * in_per;
+    for (int parity = 0; parity < 2; parity++) {
+        int rows = (g->th - parity + 1) / 2;
+        long ntask = (long)nc * rows;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (long task = 0; task < ntask; task++) {
+            int n = (int)(task / rows), ti = 2 * (int)(task % rows) + parity;
+            for (int tj = 0; tj < g->tw; tj++) {
+                long t = (long)n * g->tiles + (long)ti * g->tw + tj;
+                w->ops->input_grad(g, v + (size_t)t * g->C, vs, gi + (size_t)n * in_per,
+                                   4 * ti - g->ph, 4 * tj - g->pw);
+            }
         }
     }
 }
@@ -399,58 +514,34 @@ void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
                             const float *gout, float *gin, int ns, const float *u, float *dwp,
                             const struct conv_winograd_scratch *s, int threads)
 {
-    if (!dwp && !gin)
+    if ((!dwp && !gin) || ns <= 0)
         return;
-    struct wgeom gg = wgeom_of(net, k), *g = &gg;
-    const struct tile_ops *ops = tile_ops();
-    size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
-    size_t us = (size_t)g->C * g->Co;
-    for (int s0 = 0; s0 < ns; s0 += g->chunk) {
-        int nc = ns - s0 < g->chunk ? ns - s0 : g->chunk;
-        long T = (long)nc * g->tiles;
-        size_t ms = (size_t)T * g->Co, vs = (size_t)T * g->C;
-        const float *go = gout + (size_t)s0 * out_per;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (long t = 0; t < T; t++) {
-            int n = (int)(t / g->tiles), q = (int)(t % g->tiles);
-            ops->grad_out(g, go + (size_t)n * out_per, q / g->tw, q % g->tw,
-                          s->m + (size_t)t * g->Co, ms);
-        }
-        if (dwp) {
-            /* dU[xi] (+)= V[xi]^T dM[xi], chunk after chunk */
-            input_transform(g, in + (size_t)s0 * in_per, nc, s->v, threads);
-            float beta = s0 == 0 ? 0.0f : 1.0f;
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (int xi = 0; xi < 36; xi++)
-                ibp_sgemm(1, 0, g->C, g->Co, T, 1.0f, s->v + (size_t)xi * vs, g->C,
-                          s->m + (size_t)xi * ms, g->Co, beta, s->du + (size_t)xi * us, g->Co,
-                          1);
-        }
-        if (!gin)
-            continue;
-        /* dV[xi] = dM[xi] U[xi]^T, into the V buffer */
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int xi = 0; xi < 36; xi++)
-            ibp_sgemm(0, 1, T, g->C, g->Co, 1.0f, s->m + (size_t)xi * ms, g->Co,
-                      u + (size_t)xi * us, g->Co, 0.0f, s->v + (size_t)xi * vs, g->C, 1);
-        /* Tiles overlap by two rows and columns: one task per (sample, tile row), the
-         * even tile rows first, then the odd ones, tiles of a row in order, so no two
-         * tasks touch the same input and every sum has a fixed order. */
-        float *gi = gin + (size_t)s0 * in_per;
-        for (int parity = 0; parity < 2; parity++) {
-            int rows = (g->th - parity + 1) / 2;
-            long ntask = (long)nc * rows;
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (long task = 0; task < ntask; task++) {
-                int n = (int)(task / rows), ti = 2 * (int)(task % rows) + parity;
-                for (int tj = 0; tj < g->tw; tj++) {
-                    long t = (long)n * g->tiles + (long)ti * g->tw + tj;
-                    ops->input_grad(g, s->v + (size_t)t * g->C, vs, gi + (size_t)n * in_per,
-                                    4 * ti - g->ph, 4 * tj - g->pw);
-                }
-            }
-        }
+    struct wcall w = wcall_of(net, k, ns, s);
+    w.in = in;
+    w.gout = gout;
+    w.gin = gin;
+    w.u = u;
+    w.dwp = dwp;
+    /* Chunk c adds its weight gradient into dU slot c % SLOTS, the chunks of a slot in
+     * order; the slots are then summed in order: the same sums whether the chunks run
+     * one after the other or the slots in parallel. */
+    int slots = min_int(w.chunks, CONV_WINOGRAD_SLOTS);
+    if (!chunks_in_parallel(&w, threads)) {
+        for (int c = 0; c < w.chunks; c++)
+            backward_chunk(&w, c, c % CONV_WINOGRAD_SLOTS, c < CONV_WINOGRAD_SLOTS, threads);
+    } else {
+#pragma omp parallel for num_threads(min_int(threads, slots)) schedule(dynamic, 1)
+        for (int slot = 0; slot < slots; slot++)
+            for (int c = slot; c < w.chunks; c += CONV_WINOGRAD_SLOTS)
+                backward_chunk(&w, c, slot, c == slot, 1);
     }
-    if (dwp && ns > 0)
-        weight_grad_add(g, s->du, dwp, threads);
+    if (!dwp)
+        return;
+    float *du = s->du;
+    long nu = (long)w.ufloats;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < nu; i++)
+        for (int slot = 1; slot < slots; slot++)
+            du[i] += du[(size_t)slot * w.ufloats + (size_t)i];
+    weight_grad_add(&w.g, du, dwp, threads);
 }

@@ -18,12 +18,16 @@
  * recomputed from the input), dW = G^T dU G; the input gradient dV[xi] = dM[xi] U[xi]^T,
  * then B dV B^T added into the overlapping input tiles.
  *
- * Layouts: values NHWC per sample; U [36][C][Co]; scratch V [36][tiles][C] and
- * M [36][tiles][Co] for one chunk of whole samples (a fixed count per layer), dU
- * [36][C][Co]. The chunks, the 36 single-threaded GEMMs per chunk (split over the
- * threads by xi) and the order of every accumulation (dU over chunks in chunk order, the
- * input gradient of overlapping tiles in a fixed order) depend on the layer's shape
- * only: results do not depend on the thread count. */
+ * Layouts: values NHWC per sample; U [36][C][Co]; per scratch slot V [36][tiles][C]
+ * and M [36][tiles][Co] for one chunk of whole samples (a fixed count per layer), dU
+ * [36][C][Co]. With several chunks, whole chunks run on the threads (up to
+ * CONV_WINOGRAD_SLOTS at once, one slot each: few barriers, V and M stay with one
+ * core); a single chunk splits its tiles and 36 single-threaded GEMMs over the threads.
+ * Every chunk is the same computation either way, and the weight gradient is summed in
+ * a fixed order (chunk c into dU slot c % CONV_WINOGRAD_SLOTS, the chunks of a slot in
+ * order, then the slots in order); the input gradient of overlapping tiles too (only
+ * within a chunk: chunks hold whole samples). Results do not depend on the thread
+ * count. */
 #ifndef IBP_CONV_WINOGRAD_H
 #define IBP_CONV_WINOGRAD_H
 
@@ -32,6 +36,8 @@
 #include "nets/net.h"
 
 #define CONV_WINOGRAD_MIN_CHANNELS 16
+/* Scratch slots: chunks in flight at once, and partial weight gradients. */
+#define CONV_WINOGRAD_SLOTS 4
 
 /* Whether CONV2D layer k runs as Winograd F(4x4, 3x3) (see above). */
 int conv_winograd_applies(const struct ibp_net *net, int k);
@@ -39,16 +45,16 @@ int conv_winograd_applies(const struct ibp_net *net, int k);
 /* Floats of the transformed weight U of layer k (36 C Co), also the size of dU. */
 size_t conv_winograd_weight_floats(const struct ibp_net *net, int k);
 
-/* Floats of each of the two chunk scratch buffers (V and M) for layer k. */
+/* Floats of one slot of each of the two chunk scratch buffers (V and M) for layer k. */
 size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k);
 
 /* u [36][C][Co] = G g G^T from the packed weight wp [out][kh][kw][in]. */
 void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
                            int threads);
 
-/* Scratch for one call, owned by the caller (the workspace): v and m of
- * conv_winograd_scratch_floats each, du of conv_winograd_weight_floats (backward with a
- * weight gradient only). */
+/* Scratch for one call, owned by the caller (the workspace): CONV_WINOGRAD_SLOTS slots
+ * of conv_winograd_scratch_floats in v and in m, and of conv_winograd_weight_floats in
+ * du (backward with a weight gradient only). */
 struct conv_winograd_scratch {
     float *v, *m, *du;
 };

@@ -272,13 +272,13 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
         ws->col_floats = max_col;
         ws->col = alloc_floats(max_col, &ok);
         if (max_wino) {
-            ws->wino_v = alloc_floats(max_wino, &ok);
-            ws->wino_m = alloc_floats(max_wino, &ok);
-            ws->wino_floats += 2 * max_wino;
+            ws->wino_v = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino, &ok);
+            ws->wino_m = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino, &ok);
+            ws->wino_floats += 2 * CONV_WINOGRAD_SLOTS * max_wino;
         }
         if (max_wino_du) {
-            ws->wino_du = alloc_floats(max_wino_du, &ok);
-            ws->wino_floats += max_wino_du;
+            ws->wino_du = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino_du, &ok);
+            ws->wino_floats += CONV_WINOGRAD_SLOTS * max_wino_du;
         }
         if (grad)
             ws->dcol = alloc_floats(max_col, &ok);

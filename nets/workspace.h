@@ -47,8 +47,9 @@ struct ibp_workspace {
     float **wino_u, **wino_uabs; /* [n_layers]: W, |W| transformed for Winograd
                             * ([36][in][out]) for the CONV2D layers where it applies
                             * (conv_winograd_applies), NULL for others */
-    float *wino_v, *wino_m; /* Winograd chunk scratch (conv_winograd_scratch_floats) */
-    float *wino_du;        /* Winograd weight-gradient scratch, with IBP_WS_GRAD */
+    float *wino_v, *wino_m; /* Winograd chunk scratch (CONV_WINOGRAD_SLOTS slots of the
+                            * largest conv_winograd_scratch_floats) */
+    float *wino_du;        /* Winograd weight-gradient slots, with IBP_WS_GRAD */
     size_t wino_floats;    /* the total of the Winograd buffers */
     int winograd;          /* run the layers where it applies as Winograd (default 1) */
     float **dwpack;        /* [n_layers]: packed dW (c and clean streams) for CONV2D */

@@ -63,8 +63,10 @@ static struct outputs run_module(const struct ibp_net *net, const float *x, cons
     size_t nin = (size_t)ns * ibp_shape_size(in), nout = (size_t)ns * ibp_shape_size(out);
     size_t nw = (size_t)out.c * 9 * in.c;
     float *u = malloc(nu * sizeof(float));
-    struct conv_winograd_scratch s = {malloc(nsc * sizeof(float)), malloc(nsc * sizeof(float)),
-                                      malloc(nu * sizeof(float))};
+    size_t slots = CONV_WINOGRAD_SLOTS;
+    struct conv_winograd_scratch s = {malloc(slots * nsc * sizeof(float)),
+                                      malloc(slots * nsc * sizeof(float)),
+                                      malloc(slots * nu * sizeof(float))};
     struct outputs o = {malloc(nout * sizeof(float)), copy_floats(gin0, nin),
                         copy_floats(dwp0, nw)};
     conv_winograd_weights(net, 0, wp, u, threads);
@@ -223,6 +225,8 @@ static void test_module(void)
     check_module(16, 16, 1, 2, 1, 2); /* a single input row */
     /* 18 samples per chunk here: two chunks, the weight gradient summed over both */
     check_module(64, 64, 20, 20, 1, 19);
+    /* 7 samples per chunk: five chunks, the fifth into the first weight-gradient slot */
+    check_module(16, 16, 60, 62, 1, 30);
     printf("module: max relative error forward %.3g, input grad %.3g, weight grad %.3g\n",
            worst_forward, worst_input_grad, worst_weight_grad);
 }
