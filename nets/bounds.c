@@ -155,6 +155,7 @@ void ibp_bounder_free(struct ibp_bounder *b)
         free(cx->rstart);
         free(cx->share);
         free(cx->share_cst);
+        free(cx->share_row);
         free(cx->chan_row);
     }
     free(b->ctx);
@@ -436,6 +437,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             for (int t = 0; ok && t < b->n_ctx && !cfg->sound; t++) {
                 b->ctx[t].share = balloc(b, b->slot_floats / 2 + 1, sizeof(float), &ok);
                 b->ctx[t].share_cst = balloc(b, most_c, sizeof(double), &ok);
+                b->ctx[t].share_row = balloc(b, (size_t)b->rmax, sizeof(int), &ok);
                 b->ctx[t].chan_row = balloc(b, most_c, sizeof(int), &ok);
             }
             size_t nu = (size_t)B * (max_relu_n ? max_relu_n : 1);
@@ -991,17 +993,25 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
         memcpy(cx->share_cst, cx->cst, (size_t)nu * sizeof(double));
         for (int q = 0; q < np; q++) {
             int i = b->unstable[u0 + q], r = cx->chan_row[(size_t)i % C];
-            const float *src = cx->share + (size_t)r * ws;
-            float *up = ls + (size_t)(2 * q) * ws, *dn = up + ws;
-            for (size_t j = 0; j < ws; j++) {
-                up[j] = src[j];
-                dn[j] = -src[j];
-            }
+            cx->share_row[q] = r;
             cx->row_sample[2 * q] = cx->row_sample[2 * q + 1] = (int)((size_t)i / n);
             cx->cst[2 * q] = cx->share_cst[r];
             cx->cst[2 * q + 1] = -cx->share_cst[r];
         }
-        crown_backward(net, b, cx, vs, b->k_box, 2 * np, 1);
+        if (vs > b->k_box) { /* layer vs - 1 is the ReLU (share_value) */
+            crown_relu_shared(net, b, cx, vs, cx->share, cx->share_row, np);
+            crown_backward(net, b, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
+        } else {
+            for (int q = 0; q < np; q++) {
+                const float *src = cx->share + (size_t)cx->share_row[q] * ws;
+                float *up = ls + (size_t)(2 * q) * ws, *dn = up + ws;
+                for (size_t j = 0; j < ws; j++) {
+                    up[j] = src[j];
+                    dn[j] = -src[j];
+                }
+            }
+            crown_backward(net, b, cx, vs, b->k_box, 2 * np, 1);
+        }
     } else {
         for (int q = 0; q < 2 * np; q++) {
             int i = b->unstable[u0 + q / 2];

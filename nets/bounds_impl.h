@@ -73,6 +73,7 @@ struct bnd_ctx {
     long *rstart;            /* [rmax + 1] */
     float *share;            /* full CROWN, float mode: shared rows [slot_floats / 2] */
     double *share_cst;       /* [most channels] */
+    int *share_row;          /* [rmax] full CROWN, float mode: each neuron's shared row */
     int *chan_row;           /* [most channels] */
 };
 
@@ -163,6 +164,14 @@ void crown_set_full_windows(struct ibp_bounder *b, int on);
  * cst are the exact affine rest (no box yet). */
 void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
                     int v_start, int k_stop, int nrows, int concretize);
+
+/* Float mode, full CROWN's shared rows (bounds.c): layer vs - 1 is a RELU with input a;
+ * for q < np, rows 2q and 2q + 1 of a (in its slot, window layout of the current plan)
+ * become the ReLU transpose of +share[row_of[q]] and -share[row_of[q]] (rows of
+ * value vs's window), their cst (set by the caller) gaining the intercepts; then
+ * crown_backward from a goes on. Saves writing the +- copies at vs. */
+void crown_relu_shared(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+                       int vs, const float *share, const int *row_of, int np);
 
 /* Assigns each value reached backward from the output a slot (values share slots when
  * their Lambdas are never alive together; the input of a layer k with alias[k] takes its

@@ -330,20 +330,21 @@ static inline float neg_part(float x)
     return x < 0.0f ? x : 0.0f;
 }
 
-/* y += x (.) (x >= 0 ? slo : sup); acc += min(x, 0) (.) ic */
-static inline void relu_row(const float *restrict x, const float *restrict slo,
+/* y += z (.) (z >= 0 ? slo : sup); acc += min(z, 0) (.) ic, with z = sx x (sx = +-1,
+ * exact) */
+static inline void relu_row(const float *restrict x, float sx, const float *restrict slo,
                             const float *restrict sup, const float *restrict ic,
                             float *restrict y, size_t len, float *restrict acc)
 {
     size_t j = 0;
     for (; j + 8 <= len; j += 8)
         for (int e = 0; e < 8; e++) {
-            float p = pos_part(x[j + e]), m = neg_part(x[j + e]);
+            float z = sx * x[j + e], p = pos_part(z), m = neg_part(z);
             y[j + e] += p * slo[j + e] + m * sup[j + e];
             acc[e] += m * ic[j + e];
         }
     for (; j < len; j++) {
-        float p = pos_part(x[j]), m = neg_part(x[j]);
+        float z = sx * x[j], p = pos_part(z), m = neg_part(z);
         y[j] += p * slo[j] + m * sup[j];
         acc[j & 7] += m * ic[j];
     }
@@ -723,24 +724,28 @@ diag_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const float *Lo,
 
 /* Li += relaxed ReLU slopes (.) Lo, and cst += the upper relaxation's intercepts where
  * Lo < 0 (fused: one pass over Lo). Float mode sums the intercepts in float (eight
- * partial sums), sound mode in double with the E3 allowance. */
+ * partial sums), sound mode in double with the E3 allowance. With lo_row (float mode:
+ * full CROWN's shared rows), row i of Lo is +-(row lo_row[i / 2] of Lo), + for even i
+ * and - for odd i. */
 ROW_KERNEL static void
 relu_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
                const struct bnd_layer *ly, const float *Lo, size_t n_out, float *Li,
-               size_t n_in, int nrows, const struct segs *sg, size_t n_val)
+               size_t n_in, int nrows, const struct segs *sg, size_t n_val, const int *lo_row)
 {
     int sound = b->cfg.sound;
     for (int i = 0; i < nrows; i++) {
+        size_t src = lo_row ? (size_t)lo_row[i / 2] : (size_t)i;
+        float sx = lo_row && (i & 1) ? -1.0f : 1.0f;
         size_t off = (size_t)cx->row_sample[i] * n_val;
         double sum[4] = {0, 0, 0, 0}, asum[4] = {0, 0, 0, 0};
         float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (int t = 0; t < sg->n; t++) {
             size_t g = off + sg->g0 + t * sg->gs;
             const float *slo = ly->slope_lo + g, *sup = ly->slope_up + g, *ic = ly->icpt + g;
-            const float *x = Lo + (size_t)i * n_out + sg->s0 + t * sg->ss;
+            const float *x = Lo + src * n_out + sg->s0 + t * sg->ss;
             float *y = Li + (size_t)i * n_in + sg->d0 + t * sg->ds;
             if (!sound) {
-                relu_row(x, slo, sup, ic, y, sg->len, acc);
+                relu_row(x, sx, slo, sup, ic, y, sg->len, acc);
                 continue;
             }
             for (size_t j = 0; j < sg->len; j++) {
@@ -786,6 +791,17 @@ copy_add(const float *Lo, size_t n_out, float *Li,
             for (size_t j = 0; j < sg->len; j++)
                 y[j] += x[j];
         }
+}
+
+void crown_relu_shared(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+                       int vs, const float *share, const int *row_of, int np)
+{
+    int k = vs - 1, a = net->layers[k].in[0];
+    size_t n_out = cx->wn[vs], n_in = cx->wn[a];
+    struct segs sd = segs_of(net, vs, &cx->win[vs], &cx->win[a]);
+    float *Li = lam_of(b, cx, a);
+    zero_rows(Li, 2 * np, n_in);
+    relu_transpose(b, cx, &b->ly[k], share, n_out, Li, n_in, 2 * np, &sd, b->n[vs], row_of);
 }
 
 void crown_set_full_windows(struct ibp_bounder *b, int on)
@@ -865,7 +881,7 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
             struct segs sd = segs_of(net, v, wo, wi);
             if (sound)
                 err_q(b, cx, nrows, Lo, n_out, &so, nv_out, ly->q, 1.0, 1.0, b->msum[a]);
-            relu_transpose(b, cx, ly, Lo, n_out, Li, n_in, nrows, &sd, nv_out);
+            relu_transpose(b, cx, ly, Lo, n_out, Li, n_in, nrows, &sd, nv_out, NULL);
             if (sound && acc)
                 err_mag(net, b, cx, nrows, Li, a, two_u);
             break;
