@@ -574,37 +574,51 @@ conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
 
 typedef float v8f __attribute__((vector_size(32)));
 
-/* d0, d1 [CONV_FEW_TAPS] = the tap sums sum_o x0[o] wz[o][.], sum_o x1[o] wz[o][.]
- * (two positions share each weight load; eight vector accumulators) */
-static inline void tap_sums2(const float *x0, const float *x1, int Co, const float *wz,
-                             float *d0, float *d1)
+/* d0, d1 [8 nv] = the tap sums sum_o x0[o] wz[o][.], sum_o x1[o] wz[o][.] over the
+ * first 8 nv <= CONV_FEW_TAPS taps (two positions share each weight load; 2 nv vector
+ * accumulators). Called with a constant nv, so each call keeps only its vectors. */
+__attribute__((always_inline)) static inline void
+tap_sums2(const float *x0, const float *x1, int Co, const float *wz, int nv, float *d0,
+          float *d1)
 {
     v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
     for (int o = 0; o < Co; o++) {
         const float *wr = wz + (size_t)o * CONV_FEW_TAPS;
-        v8f w0, w1, w2, w3;
-        memcpy(&w0, wr, sizeof w0);
-        memcpy(&w1, wr + 8, sizeof w1);
-        memcpy(&w2, wr + 16, sizeof w2);
-        memcpy(&w3, wr + 24, sizeof w3);
         float u = x0[o], v = x1[o];
-        a0 += u * w0;
-        a1 += u * w1;
-        a2 += u * w2;
-        a3 += u * w3;
-        b0 += v * w0;
-        b1 += v * w1;
-        b2 += v * w2;
-        b3 += v * w3;
+        v8f w;
+        memcpy(&w, wr, sizeof w);
+        a0 += u * w;
+        b0 += v * w;
+        if (nv > 1) {
+            memcpy(&w, wr + 8, sizeof w);
+            a1 += u * w;
+            b1 += v * w;
+        }
+        if (nv > 2) {
+            memcpy(&w, wr + 16, sizeof w);
+            a2 += u * w;
+            b2 += v * w;
+        }
+        if (nv > 3) {
+            memcpy(&w, wr + 24, sizeof w);
+            a3 += u * w;
+            b3 += v * w;
+        }
     }
     memcpy(d0, &a0, sizeof a0);
-    memcpy(d0 + 8, &a1, sizeof a1);
-    memcpy(d0 + 16, &a2, sizeof a2);
-    memcpy(d0 + 24, &a3, sizeof a3);
     memcpy(d1, &b0, sizeof b0);
-    memcpy(d1 + 8, &b1, sizeof b1);
-    memcpy(d1 + 16, &b2, sizeof b2);
-    memcpy(d1 + 24, &b3, sizeof b3);
+    if (nv > 1) {
+        memcpy(d0 + 8, &a1, sizeof a1);
+        memcpy(d1 + 8, &b1, sizeof b1);
+    }
+    if (nv > 2) {
+        memcpy(d0 + 16, &a2, sizeof a2);
+        memcpy(d1 + 16, &b2, sizeof b2);
+    }
+    if (nv > 3) {
+        memcpy(d0 + 24, &a3, sizeof a3);
+        memcpy(d1 + 24, &b3, sizeof b3);
+    }
 }
 
 /* Li (+)= col2im(Lo . W) for a layer with few taps (conv_taps.h: one group, K <= 32).
@@ -627,6 +641,8 @@ conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows
     long P = (long)(wo->h1 - wo->h0) * oww;
     size_t n_out = (size_t)P * Co, n_in = (size_t)(wi->h1 - wi->h0) * iww * C;
     int *src = idx, *dst = idx + P * CONV_FEW_TAPS;
+    /* the taps (and the bias column) fit in three vectors: the fourth is zeros */
+    int short_taps = g->K + (cst ? 1 : 0) <= 24;
     long n = 0;
     for (int ki = 0; ki < g->kh; ki++)
         for (int kj = 0; kj < g->kw; kj++)
@@ -643,8 +659,12 @@ conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows
         const float *lam = Lo + (size_t)i * n_out;
         for (long p = 0; p < P; p += 2) {
             long p1 = p + 1 < P ? p + 1 : p;
-            tap_sums2(lam + (size_t)p * Co, lam + (size_t)p1 * Co, Co, wz,
-                      D + (size_t)p * CONV_FEW_TAPS, D + (size_t)p1 * CONV_FEW_TAPS);
+            const float *x0 = lam + (size_t)p * Co, *x1 = lam + (size_t)p1 * Co;
+            float *d0 = D + (size_t)p * CONV_FEW_TAPS, *d1 = D + (size_t)p1 * CONV_FEW_TAPS;
+            if (short_taps)
+                tap_sums2(x0, x1, Co, wz, 3, d0, d1);
+            else
+                tap_sums2(x0, x1, Co, wz, 4, d0, d1);
         }
         if (cst) {
             float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
