@@ -263,6 +263,8 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 struct cgeom g = cgeom_of(net, k);
                 y->K = g.K;
                 size_t c = (size_t)conv_chunk(net, k, B) * g.K * g.Ho * g.Wo;
+                if (y->wtap) /* at least one sample's padded input */
+                    c = c > conv_taps_scratch_floats(net, k, 1) ? c : conv_taps_scratch_floats(net, k, 1);
                 col = c > col ? c : col;
                 y->coef = fp_gamma((long)g.og + (long)g.kh * g.kw + 1);
                 y->nuf = (double)g.og * g.kh * g.kw;
@@ -640,7 +642,7 @@ static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k,
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (wt) {
-        conv_taps_forward(net, k, x, y, batch, wt, b->threads);
+        conv_taps_forward(net, k, x, y, batch, wt, NULL, 1, b->col, b->col_floats, b->threads);
         return;
     }
     if (l->kind == IBP_LAYER_LINEAR) {

@@ -35,117 +35,151 @@ void conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, floa
             wt[t * l->out + o] = wp[(size_t)o * taps + t];
 }
 
-/* Per output position, the taps (i, j, c) in order, each adding in * wt[tap][0..Co) to
- * the Co outputs, which stay in registers in blocks of 16. Every output is the same sum
- * in the same order in all versions below. */
+/* The input is first copied, a chunk of whole samples at a time, into a zero-padded
+ * buffer [n][H + 2 ph][W + 2 pw][C], so that every tap of every output lies inside it:
+ * tap t = (i, j, c) of the output (oh, ow) is at base(oh, ow) + off[t]. Output positions
+ * are taken in tiles of TAPS_TILE along the flattened (n, oh, ow) order (the last tile
+ * repeats its last position), and each block of 16 outputs of a tile stays in vector
+ * registers while the taps stream through. Every output is its starting value plus the
+ * products x * w of all taps in (i, j, c) order, one multiply and one add each (a
+ * padding tap adds an exact zero), in all versions below. */
+#define TAPS_TILE 6
+
 typedef float v8f __attribute__((vector_size(32)));
 
-/* outputs [o0, o0 + 16) of NP positions ow .. ow + NP - 1 of output row oh (Co a
- * multiple of 16); with NP > 1 every tap of every position must lie inside the input
- * (no padding), so the positions share the loop and each weight load */
-#define FEW_TAPS_BLOCK(ATTR, NAME, NP)                                                       \
-    ATTR static void NAME(const struct geom *g, const float *in, long n, int oh, int ow,      \
-                          int o0, const float *wt, float *acc)                              \
+size_t conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns)
+{
+    struct geom g = geom_of(net, k);
+    return (size_t)ns * (size_t)(g.H + 2 * g.ph) * (size_t)(g.W + 2 * g.pw) * (size_t)g.C;
+}
+
+/* pad[n][ih + ph][iw + pw][c] = in[n][ih][iw][c], zero elsewhere, samples [0, ns) */
+static void pad_input(const struct geom *g, const float *in, int ns, float *pad, int threads)
+{
+    int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
+    size_t row = (size_t)Wp * g->C, in_row = (size_t)g->W * g->C;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long task = 0; task < (long)ns * Hp; task++) {
+        long n = task / Hp;
+        int hp = (int)(task % Hp), ih = hp - g->ph;
+        float *dst = pad + (size_t)task * row;
+        if (ih < 0 || ih >= g->H) {
+            memset(dst, 0, row * sizeof(float));
+            continue;
+        }
+        size_t left = (size_t)g->pw * g->C;
+        memset(dst, 0, left * sizeof(float));
+        memcpy(dst + left, in + ((size_t)n * g->H + ih) * in_row, in_row * sizeof(float));
+        memset(dst + left + in_row, 0, (row - left - in_row) * sizeof(float));
+    }
+}
+
+/* outputs [o0, o0 + 16) of the tile's first np positions at dst (row stride Co, a
+ * multiple of 16), starting from dst (accumulate), bias or zero; x[q] + off[t] is tap t
+ * of position q */
+#define TAPS_BLOCK(ATTR, NAME)                                                               \
+    ATTR static void NAME(const float *const *x, const int *off, int T, const float *wt,      \
+                          int Co, int o0, const float *bias, int accumulate, float *dst,      \
+                          int np)                                                            \
     {                                                                                        \
-        int Co = g->Co, C = g->C;                                                            \
-        v8f a0[NP], a1[NP], w0, w1;                                                          \
-        for (int q = 0; q < NP; q++) {                                                       \
-            memcpy(&a0[q], acc + (size_t)q * Co + o0, sizeof a0[q]);                         \
-            memcpy(&a1[q], acc + (size_t)q * Co + o0 + 8, sizeof a1[q]);                     \
+        v8f a0[TAPS_TILE], a1[TAPS_TILE], b0 = {0}, b1 = {0};                                \
+        if (bias) {                                                                          \
+            memcpy(&b0, bias + o0, sizeof b0);                                               \
+            memcpy(&b1, bias + o0 + 8, sizeof b1);                                           \
         }                                                                                    \
-        size_t step = (size_t)g->sw * C;                                                     \
-        for (int i = 0; i < g->kh; i++) {                                                    \
-            int ih = oh * g->sh - g->ph + i * g->dh;                                         \
-            if (ih < 0 || ih >= g->H)                                                        \
-                continue;                                                                    \
-            for (int j = 0; j < g->kw; j++) {                                                \
-                int iw = ow * g->sw - g->pw + j * g->dw;                                     \
-                if (iw < 0 || iw >= g->W)                                                    \
-                    continue;                                                                \
-                const float *src = in + (((size_t)n * g->H + ih) * g->W + iw) * C;           \
-                const float *w = wt + (size_t)(i * g->kw + j) * C * Co + o0;                 \
-                for (int c = 0; c < C; c++, w += Co) {                                       \
-                    memcpy(&w0, w, sizeof w0);                                               \
-                    memcpy(&w1, w + 8, sizeof w1);                                           \
-                    for (int q = 0; q < NP; q++) {                                           \
-                        float x = src[q * step + (size_t)c];                                 \
-                        v8f v = {x, x, x, x, x, x, x, x};                                    \
-                        a0[q] += v * w0;                                                     \
-                        a1[q] += v * w1;                                                     \
-                    }                                                                        \
-                }                                                                            \
+        for (int q = 0; q < TAPS_TILE; q++) {                                                \
+            a0[q] = b0;                                                                      \
+            a1[q] = b1;                                                                      \
+            if (accumulate && q < np) {                                                      \
+                memcpy(&a0[q], dst + (size_t)q * Co + o0, sizeof a0[q]);                     \
+                memcpy(&a1[q], dst + (size_t)q * Co + o0 + 8, sizeof a1[q]);                 \
             }                                                                                \
         }                                                                                    \
-        for (int q = 0; q < NP; q++) {                                                       \
-            memcpy(acc + (size_t)q * Co + o0, &a0[q], sizeof a0[q]);                         \
-            memcpy(acc + (size_t)q * Co + o0 + 8, &a1[q], sizeof a1[q]);                     \
+        const float *w = wt + o0;                                                            \
+        for (int t = 0; t < T; t++, w += Co) {                                               \
+            v8f w0, w1;                                                                      \
+            memcpy(&w0, w, sizeof w0);                                                       \
+            memcpy(&w1, w + 8, sizeof w1);                                                   \
+            int ot = off[t];                                                                 \
+            for (int q = 0; q < TAPS_TILE; q++) {                                            \
+                float xs = x[q][ot];                                                         \
+                v8f v = {xs, xs, xs, xs, xs, xs, xs, xs};                                    \
+                a0[q] += v * w0;                                                             \
+                a1[q] += v * w1;                                                             \
+            }                                                                                \
+        }                                                                                    \
+        for (int q = 0; q < TAPS_TILE; q++) {                                                \
+            if (q >= np)                                                                     \
+                break;                                                                       \
+            memcpy(dst + (size_t)q * Co + o0, &a0[q], sizeof a0[q]);                         \
+            memcpy(dst + (size_t)q * Co + o0 + 8, &a1[q], sizeof a1[q]);                     \
         }                                                                                    \
     }
-FEW_TAPS_BLOCK(__attribute__((target("avx2"))), few_taps_block_avx2, 1)
-FEW_TAPS_BLOCK(__attribute__((target("avx2"))), few_taps_block4_avx2, 4)
-FEW_TAPS_BLOCK(, few_taps_block, 1)
-FEW_TAPS_BLOCK(, few_taps_block4, 4)
+TAPS_BLOCK(__attribute__((target("avx2"))), taps_block_avx2)
+TAPS_BLOCK(, taps_block)
 
 /* the same sums one output at a time, for Co not a multiple of 16 */
-static void few_taps_position(const struct geom *g, const float *in, long n, int oh, int ow,
-                              const float *wt, float *acc)
+static void taps_scalar(const float *const *x, const int *off, int T, const float *wt, int Co,
+                        int o, const float *bias, int accumulate, float *dst, int np)
 {
-    int Co = g->Co, C = g->C;
-    for (int o = 0; o < Co; o++) {
-        float a = acc[o];
-        for (int i = 0; i < g->kh; i++) {
-            int ih = oh * g->sh - g->ph + i * g->dh;
-            if (ih < 0 || ih >= g->H)
-                continue;
-            for (int j = 0; j < g->kw; j++) {
-                int iw = ow * g->sw - g->pw + j * g->dw;
-                if (iw < 0 || iw >= g->W)
-                    continue;
-                const float *src = in + (((size_t)n * g->H + ih) * g->W + iw) * C;
-                const float *w = wt + (size_t)(i * g->kw + j) * C * Co + o;
-                for (int c = 0; c < C; c++)
-                    a += src[c] * w[(size_t)c * Co];
-            }
+    for (int q = 0; q < np; q++) {
+        float *out = dst + (size_t)q * Co + o;
+        float a = accumulate ? *out : (bias ? bias[o] : 0.0f);
+        for (int t = 0; t < T; t++)
+            a += x[q][off[t]] * wt[(size_t)t * Co + o];
+        *out = a;
+    }
+}
+
+/* outputs of samples [0, ns) from their padded input */
+static void taps_chunk(const struct geom *g, const float *pad, float *out, int ns, const int *off,
+                       const float *wt, const float *bias, int accumulate, int threads)
+{
+    int T = g->kh * g->kw * g->C, Co = g->Co;
+    int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
+    long per_sample = (long)g->Ho * g->Wo, positions = (long)ns * per_sample;
+    long tiles = (positions + TAPS_TILE - 1) / TAPS_TILE;
+    int blocks = Co % 16 == 0, avx2 = blocks && __builtin_cpu_supports("avx2");
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long tile = 0; tile < tiles; tile++) {
+        const float *x[TAPS_TILE];
+        long p0 = tile * TAPS_TILE;
+        int np = positions - p0 < TAPS_TILE ? (int)(positions - p0) : TAPS_TILE;
+        for (int q = 0; q < TAPS_TILE; q++) {
+            long pos = q < np ? p0 + q : p0 + np - 1;
+            long n = pos / per_sample;
+            int oh = (int)(pos % per_sample / g->Wo), ow = (int)(pos % g->Wo);
+            x[q] = pad + (((size_t)n * Hp + (size_t)oh * g->sh) * Wp + (size_t)ow * g->sw) * g->C;
         }
-        acc[o] = a;
+        float *dst = out + (size_t)p0 * Co;
+        for (int o0 = 0; o0 < Co; o0 += blocks ? 16 : 1) {
+            if (!blocks)
+                taps_scalar(x, off, T, wt, Co, o0, bias, accumulate, dst, np);
+            else if (avx2)
+                taps_block_avx2(x, off, T, wt, Co, o0, bias, accumulate, dst, np);
+            else
+                taps_block(x, off, T, wt, Co, o0, bias, accumulate, dst, np);
+        }
     }
 }
 
 void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
-                       const float *wt, int threads)
+                       const float *wt, const float *bias, int accumulate, float *scratch,
+                       size_t scratch_floats, int threads)
 {
-    struct geom gg = geom_of(net, k), *g = &gg;
-    long ntask = (long)ns * g->Ho;
-    int blocks = g->Co % 16 == 0, avx2 = blocks && __builtin_cpu_supports("avx2");
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (long task = 0; task < ntask; task++) {
-        long n = task / g->Ho;
-        int oh = (int)(task % g->Ho);
-        for (int ow = 0; ow < g->Wo;) {
-            float *acc = out + ((size_t)task * g->Wo + (size_t)ow) * g->Co;
-            /* four positions at once where all their taps are inside the input */
-            int four = blocks && ow + 4 <= g->Wo && ow * g->sw - g->pw >= 0 &&
-                       (ow + 3) * g->sw - g->pw + (g->kw - 1) * g->dw < g->W;
-            for (int o0 = 0; four && o0 < g->Co; o0 += 16) {
-                if (avx2)
-                    few_taps_block4_avx2(g, in, n, oh, ow, o0, wt, acc);
-                else
-                    few_taps_block4(g, in, n, oh, ow, o0, wt, acc);
-            }
-            if (four) {
-                ow += 4;
-                continue;
-            }
-            if (!blocks)
-                few_taps_position(g, in, n, oh, ow, wt, acc);
-            for (int o0 = 0; blocks && o0 < g->Co; o0 += 16) {
-                if (avx2)
-                    few_taps_block_avx2(g, in, n, oh, ow, o0, wt, acc);
-                else
-                    few_taps_block(g, in, n, oh, ow, o0, wt, acc);
-            }
-            ow++;
-        }
+    struct geom g = geom_of(net, k);
+    int off[CONV_FEW_TAPS], t = 0, Wp = g.W + 2 * g.pw;
+    for (int i = 0; i < g.kh; i++)
+        for (int j = 0; j < g.kw; j++)
+            for (int c = 0; c < g.C; c++)
+                off[t++] = ((i * g.dh) * Wp + j * g.dw) * g.C + c;
+    size_t per = conv_taps_scratch_floats(net, k, 1);
+    int chunk = (int)(scratch_floats / per);
+    size_t in_per = (size_t)g.H * g.W * g.C, out_per = (size_t)g.Ho * g.Wo * g.Co;
+    for (int s0 = 0; s0 < ns; s0 += chunk) {
+        int nc = ns - s0 < chunk ? ns - s0 : chunk;
+        pad_input(&g, in + (size_t)s0 * in_per, nc, scratch, threads);
+        taps_chunk(&g, scratch, out + (size_t)s0 * out_per, nc, off, wt, bias, accumulate,
+                   threads);
     }
 }
-

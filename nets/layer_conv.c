@@ -181,15 +181,8 @@ static void conv_stream_forward(const struct pass_ctx *p, int k, const struct co
         return;
     }
     if (wt) {
-        size_t rows = (size_t)ns_total * g->Ho * g->Wo;
-#pragma omp parallel for num_threads(p->threads) schedule(static)
-        for (size_t r = 0; r < rows; r++) {
-            if (bias)
-                memcpy(out + r * g->Co, bias, (size_t)g->Co * sizeof(float));
-            else
-                memset(out + r * g->Co, 0, (size_t)g->Co * sizeof(float));
-        }
-        conv_taps_forward(p->net, k, in, out, ns_total, wt, p->threads);
+        conv_taps_forward(p->net, k, in, out, ns_total, wt, bias, 0, ws->col, ws->col_floats,
+                          p->threads);
         return;
     }
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;

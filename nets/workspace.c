@@ -247,6 +247,8 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 } else if (conv_few_taps(net, k)) {
                     /* direct forward (no im2col to keep); backward makes its own */
                     ws->wtap[k] = alloc_floats(nw, &ok);
+                    size_t pad = conv_taps_scratch_floats(net, k, 1);
+                    max_col = pad > max_col ? pad : max_col;
                     if (bounds)
                         ws->wtapabs[k] = alloc_floats(nw, &ok);
                 } else if (grad && bounds && l->groups == 1 && !direct &&
