@@ -1,0 +1,93 @@
+/* conv_implicit.h — internal: convolutions on NHWC values as an implicit GEMM (no im2col
+ * matrix in memory), for small and medium layers where im2col + BLIS spends much of its
+ * time building, packing and scattering the column matrix.
+ *
+ * Geometry: one group, dilation 1, any kernel size, stride and padding with
+ * Ho = (H + 2 ph - kh) / sh + 1 >= 1 and Wo likewise. K = kh kw C taps per output, each
+ * kernel row i contributing one run of L = kw C taps.
+ *
+ * How: samples are processed in chunks of a fixed number of samples (conv_implicit_chunk,
+ * a function of the geometry and ns only). A chunk of the input is copied into a
+ * zero-padded buffer pad [chunk][Hp][Wp][C], Hp = (Ho - 1) sh + kh, Wp = (Wo - 1) sw + kw,
+ * so that every tap of every output lies inside it: the im2col row of output (n, oh, ow)
+ * is then the kh runs of L floats at pad + ((n Hp + oh sh + i) Wp + ow sw) C. Three
+ * register-blocked micro-kernels (12 accumulators of 8 floats, FMA) work on that:
+ *   forward        6 output positions x 16 output channels, reduced over the K taps
+ *                  (panel of the packed weight [K][16], broadcast input taps);
+ *   input gradient 6 positions x 16 taps of one kernel row, reduced over the Co output
+ *                  gradients (dcol in registers), then added into a zero-padded
+ *                  gradient buffer for one sample at the taps' places (col2im fused),
+ *                  whose interior is finally added into gin;
+ *   weight grad.   16 taps of one kernel row x 6 output channels, reduced over the
+ *                  positions of a block of whole samples (about 64 positions; 16 taps
+ *                  loaded from pad, 6 gradients broadcast), then added into dwp.
+ * Partial tiles recompute a valid neighbour and store only the valid results; Co not a
+ * multiple of 16 uses zero columns in the packed weight; runs of L not a multiple of 16
+ * read (weight gradient) a few floats past their end, which the scratch's slack keeps
+ * inside it, and drop the results.
+ *
+ * Threads and determinism: every output element is computed by one thread in an order
+ * fixed by the geometry and ns (forward: one tile; input gradient: each sample by one
+ * thread, its contributions in a fixed order; weight gradient: each tile by one thread,
+ * the sums over its sample blocks added into dwp block by block). Results are
+ * bit-identical for any thread count. Threads split the tiles of a chunk evenly
+ * (forward, weight gradient) or its samples (input gradient); one barrier or two per
+ * chunk. The AVX2+FMA kernels (chosen at run time) and the portable ones give the
+ * same results up to rounding (the portable ones do not fuse multiply and add). */
+#ifndef IBP_CONV_IMPLICIT_H
+#define IBP_CONV_IMPLICIT_H
+
+#include <stddef.h>
+
+/* Geometry of one convolution. Ho and Wo must be the usual floor formula above. portable:
+ * nonzero runs the portable kernels even where AVX2+FMA is available (for tests; leave 0,
+ * as designated initialisers do, for the fastest kernels). */
+struct conv_implicit_geom {
+    int H, W, C;        /* input, per sample */
+    int Ho, Wo, Co;     /* output, per sample */
+    int kh, kw, sh, sw, ph, pw;
+    int portable;
+};
+
+/* Floats of the packed weight (both layouts below, one after the other). */
+size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g);
+
+/* packed = wp [Co][kh][kw][C] (the project's packed layout, row-major) rearranged for the
+ * kernels, overwriting packed (conv_implicit_packed_floats floats, caller-owned):
+ *   forward [ceil(Co/16) panels][K][16 outputs], columns past Co zero;
+ *   then the input gradient [kh][ceil(L/16) blocks][Co][16 taps], taps past L zero.
+ * Repack whenever wp changes. */
+void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed);
+
+/* Samples per chunk for a call with ns samples (at least 1 when ns >= 1, never more than
+ * ns, nondecreasing in ns). The weight gradient's sample blocks start at chunk starts. */
+int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns);
+
+/* Floats of scratch any of the three calls below needs for at most ns samples: one chunk
+ * of the padded input (or of per-sample padded gradients) and 16 floats of slack. It does
+ * not depend on the thread count. The contents need not be initialised and are
+ * overwritten. */
+size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns);
+
+/* out [ns][Ho][Wo][Co] = conv(in [ns][H][W][C]) + bias (bias [Co], or NULL: zero),
+ * overwriting out. packed: from conv_implicit_pack. */
+void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, float *out,
+                           int ns, const float *packed, const float *bias, float *scratch,
+                           int threads);
+
+/* gin [ns][H][W][C] += conv^T(gout [ns][Ho][Wo][Co]), the gradient with respect to the
+ * input (accumulated into what gin holds). packed: from conv_implicit_pack. Any ns
+ * (e.g. the rows of a backward bound pass); samples are spread over the threads, so use
+ * ns >= threads to keep them busy. */
+void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
+                              float *gin, int ns, const float *packed, float *scratch,
+                              int threads);
+
+/* dwp [Co][kh][kw][C] += sum over samples and output positions of gout (x) the input
+ * taps, the gradient with respect to the weight (accumulated: the sum over each block
+ * of samples is added in turn). */
+void conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *in,
+                               const float *gout, int ns, float *dwp, float *scratch,
+                               int threads);
+
+#endif
