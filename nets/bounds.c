@@ -11,12 +11,14 @@
  * layer (the fold of SPEC §2, done on rows with crown.c's error accounting) or, for
  * CROWN, by the whole backward pass. The forward pass also leaves, per layer, the
  * vector q that bounds the rounding error of the backward products (see crown.c). */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nets/bounds_impl.h"
+#include "nets/conv_implicit.h"
 #include "nets/conv_taps.h"
 #include "nets/gemm.h"
 
@@ -112,6 +114,8 @@ void ibp_bounder_free(struct ibp_bounder *b)
             free(y->wabs);
             free(y->wtap);
             free(y->wtapabs);
+            free(y->wimp);
+            free(y->wimpabs);
             free(y->wtapz);
             free(y->wfold);
             free(y->bfold);
@@ -263,6 +267,13 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 struct cgeom g = cgeom_of(net, k);
                 y->K = g.K;
                 size_t c = (size_t)conv_chunk(net, k, B) * g.K * g.Ho * g.Wo;
+                if (conv_implicit_applies(net, k)) {
+                    /* no im2col: the scratch holds a chunk of padded input */
+                    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                    c = conv_implicit_scratch_floats(&ig, INT_MAX);
+                    y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                    y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                }
                 if (y->wtap) /* at least one sample's padded input */
                     c = c > conv_taps_scratch_floats(net, k, 1) ? c : conv_taps_scratch_floats(net, k, 1);
                 col = c > col ? c : col;
@@ -508,6 +519,11 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
                 conv_taps_transpose(net, k, y->wp, y->wtap);
                 conv_taps_transpose(net, k, y->wabs, y->wtapabs);
             }
+            if (y->wimp) {
+                struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                conv_implicit_pack(&ig, y->wp, y->wimp);
+                conv_implicit_pack(&ig, y->wabs, y->wimpabs);
+            }
             for (int o = 0; o < l->out; o++)
                 y->babs[o] = y->bias ? fabsf(y->bias[o]) : 0.0f;
             break;
@@ -635,16 +651,25 @@ static void im2col(const struct cgeom *g, const float *in, int ns, int grp, floa
     }
 }
 
-/* y[batch][out] += op(x) for LINEAR (W or |W|) or CONV2D (y pre-filled); wt: the same
- * weights as [tap][out] for a conv with few taps, which runs the direct loop */
+/* y[batch][out] = bias (NULL: 0) + op(x) for LINEAR (W or |W|) or CONV2D; wt: the same
+ * weights as [tap][out] for a conv with few taps, which runs the direct loop; wi: packed
+ * for the implicit GEMM (conv_implicit.h), which runs instead of im2col + GEMM */
 static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k, const float *x,
-                        float *y, const float *w, const float *wt, int batch)
+                        float *y, const float *w, const float *wt, const float *wi,
+                        const float *bias, int batch)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (wt) {
-        conv_taps_forward(net, k, x, y, batch, wt, NULL, 1, b->col, b->col_floats, b->threads);
+        conv_taps_forward(net, k, x, y, batch, wt, bias, 0, b->col, b->col_floats, b->threads);
         return;
     }
+    if (wi) {
+        struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+        conv_implicit_forward(&ig, x, y, batch, wi, bias, b->col, b->threads);
+        return;
+    }
+    int out = l->kind == IBP_LAYER_LINEAR ? l->out : net->shapes[k + 1].c;
+    fill_bias(b, y, (long)((size_t)batch * b->n[k + 1] / (size_t)out), out, bias);
     if (l->kind == IBP_LAYER_LINEAR) {
         ibp_sgemm(0, 1, batch, l->out, l->in_size, 1.0f, x, l->in_size, w, l->in_size, 1.0f, y,
                   l->out, bnd_gemm_threads(b, batch, l->out, l->in_size));
@@ -669,15 +694,12 @@ static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     struct bnd_layer *y = &b->ly[k];
-    int a = l->in[0], out = l->kind == IBP_LAYER_LINEAR ? l->out : net->shapes[k + 1].c;
+    int a = l->in[0];
     size_t n = b->n[k + 1], e = (size_t)batch * n;
-    long m = (long)(e / (size_t)out);
     float *lo = b->lo[k + 1], *hi = b->hi[k + 1], *yr = b->ybuf;
     centre_radius(b, a, batch);
-    fill_bias(b, lo, m, out, y->bias);
-    affine_gemm(net, b, k, b->cbuf, lo, y->wp, y->wtap, batch); /* lo holds W c + b */
-    fill_bias(b, yr, m, out, NULL);
-    affine_gemm(net, b, k, b->rbuf, yr, y->wabs, y->wtapabs, batch); /* |W| r */
+    affine_gemm(net, b, k, b->cbuf, lo, y->wp, y->wtap, y->wimp, y->bias, batch); /* W c + b */
+    affine_gemm(net, b, k, b->rbuf, yr, y->wabs, y->wtapabs, y->wimpabs, NULL, batch); /* |W| r */
     if (!b->cfg.sound) {
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
         for (size_t i = 0; i < e; i++) {
@@ -693,8 +715,7 @@ static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int
     for (size_t i = 0; i < ein; i++)
         b->cbuf[i] = fabsf(b->cbuf[i]);
     float *A = b->abuf;
-    fill_bias(b, A, m, out, y->babs);
-    affine_gemm(net, b, k, b->cbuf, A, y->wabs, y->wtapabs, batch);
+    affine_gemm(net, b, k, b->cbuf, A, y->wabs, y->wtapabs, y->wimpabs, y->babs, batch);
     float g = y->g_fwd, tiny = y->tiny_fwd;
     float *q = y->q;
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)

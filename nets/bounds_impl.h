@@ -25,6 +25,7 @@ struct bnd_layer {
     /* LINEAR / CONV2D: packed weight ([out][in], conv [out][kh][kw][in/g]) and |W| */
     float *wp, *wabs;
     float *wtap, *wtapabs;   /* CONV2D with few taps (conv_taps.h): W, |W| as [tap][out] */
+    float *wimp, *wimpabs;   /* CONV2D where conv_implicit_applies: W, |W| packed for it */
     float *wtapz;            /* CROWN methods, few taps: W as [out][CONV_FEW_TAPS], zero
                               * beyond K (crown.c's conv_transpose_taps) */
     int tapz_bias;           /* float mode, K < CONV_FEW_TAPS: column K of wtapz holds the

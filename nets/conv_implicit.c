@@ -3,6 +3,9 @@
  * in an AVX2+FMA and a portable version. */
 #include "nets/conv_implicit.h"
 
+#include "nets/conv_taps.h"
+#include "nets/conv_winograd.h"
+
 #include <immintrin.h>
 #include <omp.h>
 #include <string.h>
@@ -249,6 +252,25 @@ static const struct kernels *kernels_for(const struct conv_implicit_geom *g)
 {
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return avx2 && !g->portable ? &kernels_avx2 : &kernels_plain;
+}
+
+int conv_implicit_applies(const struct ibp_net *net, int k)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    if (l->kind != IBP_LAYER_CONV2D || l->groups != 1 || l->dh != 1 || l->dw != 1)
+        return 0;
+    int one_by_one = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->ph == 0 &&
+                     l->pw == 0;
+    return !one_by_one && !conv_few_taps(net, k) && !conv_winograd_applies(net, k);
+}
+
+struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
+    return (struct conv_implicit_geom){.H = in.h, .W = in.w, .C = in.c, .Ho = out.h,
+                                       .Wo = out.w, .Co = out.c, .kh = l->kh, .kw = l->kw,
+                                       .sh = l->sh, .sw = l->sw, .ph = l->ph, .pw = l->pw};
 }
 
 size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g)

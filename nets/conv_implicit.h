@@ -39,6 +39,8 @@
 
 #include <stddef.h>
 
+#include "nets/net.h"
+
 /* Geometry of one convolution. Ho and Wo must be the usual floor formula above. portable:
  * nonzero runs the portable kernels even where AVX2+FMA is available (for tests; leave 0,
  * as designated initialisers do, for the fastest kernels). */
@@ -48,6 +50,14 @@ struct conv_implicit_geom {
     int kh, kw, sh, sw, ph, pw;
     int portable;
 };
+
+/* Whether CONV2D layer k runs here in the passes and the bounder: one group, dilation 1,
+ * and none of the layers with their own lowering (few taps: conv_taps.h; Winograd:
+ * conv_winograd.h; a plain 1x1, which is already a GEMM on its input). */
+int conv_implicit_applies(const struct ibp_net *net, int k);
+
+/* The geometry of CONV2D layer k (one group, dilation 1). */
+struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k);
 
 /* Floats of the packed weight (both layouts below, one after the other). */
 size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g);

@@ -3,10 +3,12 @@
  * per layer, so accumulations over chunks (dW) do not depend on the thread count.
  * A 1x1 convolution with stride 1, no padding and one group reads its input directly;
  * 3x3 stride-1 convolutions with enough channels run as Winograd F(4x4, 3x3)
- * (conv_winograd.c), layers with few taps as a direct loop (conv_taps.c). */
+ * (conv_winograd.c), layers with few taps as a direct loop (conv_taps.c), other
+ * one-group convolutions as an implicit GEMM without im2col (conv_implicit.c). */
 #include <math.h>
 #include <string.h>
 
+#include "nets/conv_implicit.h"
 #include "nets/conv_taps.h"
 #include "nets/conv_winograd.h"
 #include "nets/gemm.h"
@@ -161,6 +163,13 @@ static const float *wino_weight(const struct ibp_workspace *ws, int k, int radiu
     return radius ? ws->wino_uabs[k] : ws->wino_u[k];
 }
 
+/* The weight of layer k packed for the implicit GEMM (radius: |W|), or NULL when the
+ * layer runs another lowering. */
+static const float *implicit_weight(const struct ibp_workspace *ws, int k, int radius)
+{
+    return radius ? ws->wimpabs[k] : ws->wimp[k];
+}
+
 static struct conv_winograd_scratch wino_scratch(const struct ibp_workspace *ws)
 {
     return (struct conv_winograd_scratch){ws->wino_v, ws->wino_m, ws->wino_du};
@@ -168,13 +177,19 @@ static struct conv_winograd_scratch wino_scratch(const struct ibp_workspace *ws)
 
 /* out[s0 .. s0+ns) = conv(in[...], wp) (+ bias) for one stream array; wt: the same
  * weights as [tap][out] for a layer with few taps (then no im2col is made or kept); wu:
- * the same weights transformed for Winograd (then that runs instead) */
+ * the same weights transformed for Winograd, wi: packed for the implicit GEMM (then
+ * that runs instead) */
 static void conv_stream_forward(const struct pass_ctx *p, int k, const struct conv_geom *g,
                                 const float *in, float *out, int ns_total, const float *wp,
-                                const float *wt, const float *wu, const float *bias,
-                                float *keep)
+                                const float *wt, const float *wu, const float *wi,
+                                const float *bias, float *keep)
 {
     struct ibp_workspace *ws = p->ws;
+    if (wi) {
+        struct conv_implicit_geom ig = conv_implicit_geom_of(p->net, k);
+        conv_implicit_forward(&ig, in, out, ns_total, wi, bias, ws->col, p->threads);
+        return;
+    }
     if (wu) {
         struct conv_winograd_scratch s = wino_scratch(ws);
         conv_winograd_forward(p->net, k, in, out, ns_total, wu, bias, &s, p->threads);
@@ -220,20 +235,31 @@ void layer_conv_forward(const struct pass_ctx *p, int k)
     struct conv_geom g = geom(p->net, k);
     conv_stream_forward(p, k, &g, in->x + (size_t)p->x0 * in->size,
                         out->x + (size_t)p->x0 * out->size, p->nx, ws->wpack[k], ws->wtap[k],
-                        wino_weight(ws, k, 0), ibp_layer_bias(p->net, k),
-                        kept_col(p, k, &g, 0, p->x0));
+                        wino_weight(ws, k, 0), implicit_weight(ws, k, 0),
+                        ibp_layer_bias(p->net, k), kept_col(p, k, &g, 0, p->x0));
     if (p->bounds)
         conv_stream_forward(p, k, &g, in->r, out->r, p->batch, ws->wabs[k], ws->wtapabs[k],
-                            wino_weight(ws, k, 1), NULL, kept_col(p, k, &g, 1, 0));
+                            wino_weight(ws, k, 1), implicit_weight(ws, k, 1), NULL,
+                            kept_col(p, k, &g, 1, 0));
 }
 
 /* For one stream: dwp += gout^T col (when dwp), gin += col2im(gout wp) (when gin); with
- * wu (wp transformed for Winograd) the same by Winograd. */
+ * wu (wp transformed for Winograd) the same by Winograd, with wi (packed for the implicit
+ * GEMM) by the implicit GEMM. */
 static void conv_stream_backward(const struct pass_ctx *p, int k, const struct conv_geom *g,
                                  const float *in, const float *gout, float *gin, int ns_total,
-                                 const float *wp, const float *wu, float *dwp, const float *keep)
+                                 const float *wp, const float *wu, const float *wi, float *dwp,
+                                 const float *keep)
 {
     struct ibp_workspace *ws = p->ws;
+    if (wi) {
+        struct conv_implicit_geom ig = conv_implicit_geom_of(p->net, k);
+        if (dwp)
+            conv_implicit_weight_grad(&ig, in, gout, ns_total, dwp, ws->col, p->threads);
+        if (gin)
+            conv_implicit_input_grad(&ig, gout, gin, ns_total, wi, ws->col, p->threads);
+        return;
+    }
     if (wu) {
         struct conv_winograd_scratch s = wino_scratch(ws);
         conv_winograd_backward(p->net, k, in, gout, gin, ns_total, wu, dwp, &s, p->threads);
@@ -299,7 +325,7 @@ void conv_samples_forward(const struct pass_ctx *p, int k, const float *in, floa
 {
     struct conv_geom g = geom(p->net, k);
     conv_stream_forward(p, k, &g, in, out, ns, p->ws->wpack[k], p->ws->wtap[k],
-                        wino_weight(p->ws, k, 0), NULL, NULL);
+                        wino_weight(p->ws, k, 0), implicit_weight(p->ws, k, 0), NULL, NULL);
 }
 
 void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
@@ -307,7 +333,7 @@ void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, con
 {
     struct conv_geom g = geom(p->net, k);
     conv_stream_backward(p, k, &g, in, gout, gin, ns, p->ws->wpack[k], wino_weight(p->ws, k, 0),
-                         dwp, NULL);
+                         implicit_weight(p->ws, k, 0), dwp, NULL);
 }
 
 void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
@@ -326,10 +352,12 @@ void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
     conv_stream_backward(p, k, &g, in->x + (size_t)p->x0 * in->size,
                          out->gx + (size_t)p->x0 * out->size,
                          want_in ? in->gx + (size_t)p->x0 * in->size : NULL, p->nx,
-                         ws->wpack[k], wino_weight(ws, k, 0), dwp, kept_col(p, k, &g, 0, p->x0));
+                         ws->wpack[k], wino_weight(ws, k, 0), implicit_weight(ws, k, 0), dwp,
+                         kept_col(p, k, &g, 0, p->x0));
     if (p->bounds)
         conv_stream_backward(p, k, &g, in->r, out->gr, want_in ? in->gr : NULL, p->batch,
-                             ws->wabs[k], wino_weight(ws, k, 1), dwa, kept_col(p, k, &g, 1, 0));
+                             ws->wabs[k], wino_weight(ws, k, 1), implicit_weight(ws, k, 1), dwa,
+                             kept_col(p, k, &g, 1, 0));
     if (!grad)
         return;
     conv_grad_unpack_add(p, k, dwp, dwa, grad + p->net->param_off[k]);

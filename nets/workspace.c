@@ -1,10 +1,12 @@
 #include "nets/workspace.h"
 
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/conv_implicit.h"
 #include "nets/conv_taps.h"
 #include "nets/conv_winograd.h"
 
@@ -89,6 +91,8 @@ void ibp_ws_free(struct ibp_workspace *ws)
             free(ws->dwpack[k]);
             free(ws->wino_u[k]);
             free(ws->wino_uabs[k]);
+            free(ws->wimp[k]);
+            free(ws->wimpabs[k]);
             free(ws->wtap[k]);
             free(ws->wtapabs[k]);
             free(ws->dwabs[k]);
@@ -102,6 +106,8 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->dwpack);
     free(ws->wino_u);
     free(ws->wino_uabs);
+    free(ws->wimp);
+    free(ws->wimpabs);
     free(ws->wino_v);
     free(ws->wino_m);
     free(ws->wino_du);
@@ -161,6 +167,8 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->dwpack = calloc((size_t)L, sizeof(float *));
     ws->wino_u = calloc((size_t)L, sizeof(float *));
     ws->wino_uabs = calloc((size_t)L, sizeof(float *));
+    ws->wimp = calloc((size_t)L, sizeof(float *));
+    ws->wimpabs = calloc((size_t)L, sizeof(float *));
     ws->winograd = 1;
     ws->wtap = calloc((size_t)L, sizeof(float *));
     ws->wtapabs = calloc((size_t)L, sizeof(float *));
@@ -170,7 +178,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
     ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
-    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->wino_u || !ws->wino_uabs || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
+    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->wino_u || !ws->wino_uabs || !ws->wimp || !ws->wimpabs || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
         !ws->labels || !ws->needs_grad) {
         ibp_ws_free(ws);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
@@ -225,6 +233,18 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 if (samples > xrows)
                     samples = xrows;
                 size_t col = samples * (size_t)o.h * o.w * kdim;
+                if (conv_implicit_applies(net, k)) {
+                    /* no im2col: the scratch holds a chunk of padded input */
+                    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                    col = conv_implicit_scratch_floats(&ig, INT_MAX);
+                    size_t nimp = conv_implicit_packed_floats(&ig);
+                    ws->wimp[k] = alloc_floats(nimp, &ok);
+                    ws->lowered_floats += nimp;
+                    if (bounds) {
+                        ws->wimpabs[k] = alloc_floats(nimp, &ok);
+                        ws->lowered_floats += nimp;
+                    }
+                }
                 if (col > max_col)
                     max_col = col;
                 /* a small im2col is kept from forward so that backward need not redo it */
@@ -236,10 +256,10 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                     size_t nu = conv_winograd_weight_floats(net, k);
                     size_t scratch = conv_winograd_scratch_floats(net, k);
                     ws->wino_u[k] = alloc_floats(nu, &ok);
-                    ws->wino_floats += nu;
+                    ws->lowered_floats += nu;
                     if (bounds) {
                         ws->wino_uabs[k] = alloc_floats(nu, &ok);
-                        ws->wino_floats += nu;
+                        ws->lowered_floats += nu;
                     }
                     max_wino = scratch > max_wino ? scratch : max_wino;
                     if (grad)
@@ -251,7 +271,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                     max_col = pad > max_col ? pad : max_col;
                     if (bounds)
                         ws->wtapabs[k] = alloc_floats(nw, &ok);
-                } else if (grad && bounds && l->groups == 1 && !direct &&
+                } else if (grad && bounds && l->groups == 1 && !direct && !ws->wimp[k] &&
                            keep <= COL_KEEP_FLOATS) {
                     ws->colkeep[k] = alloc_floats(keep, &ok);
                     ws->colkeep_floats += keep;
@@ -276,11 +296,11 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
         if (max_wino) {
             ws->wino_v = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino, &ok);
             ws->wino_m = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino, &ok);
-            ws->wino_floats += 2 * CONV_WINOGRAD_SLOTS * max_wino;
+            ws->lowered_floats += 2 * CONV_WINOGRAD_SLOTS * max_wino;
         }
         if (max_wino_du) {
             ws->wino_du = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino_du, &ok);
-            ws->wino_floats += CONV_WINOGRAD_SLOTS * max_wino_du;
+            ws->lowered_floats += CONV_WINOGRAD_SLOTS * max_wino_du;
         }
         if (grad)
             ws->dcol = alloc_floats(max_col, &ok);
@@ -318,7 +338,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
 size_t ibp_ws_bytes(const struct ibp_workspace *ws)
 {
     size_t floats = ws->col_floats * (ws->dcol ? 2 : 1) + (size_t)ws->max_batch * ws->spec_cap * 4;
-    floats += ws->colkeep_floats + ws->wino_floats;
+    floats += ws->colkeep_floats + ws->lowered_floats;
     size_t xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 : 1;
     for (int v = 0; v <= ws->n_layers; v++) {
         size_t per = ws->v[v].size * (size_t)ws->max_batch;
@@ -441,6 +461,12 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
             conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
             if (wa)
                 conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
+        }
+        if (ws->wimp[k]) {
+            struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+            conv_implicit_pack(&ig, packed, ws->wimp[k]);
+            if (wa)
+                conv_implicit_pack(&ig, wa, ws->wimpabs[k]);
         }
         if (ws->wtap[k])
             conv_taps_transpose(net, k, packed, ws->wtap[k]);

@@ -47,15 +47,19 @@ struct ibp_workspace {
     float **wino_u, **wino_uabs; /* [n_layers]: W, |W| transformed for Winograd
                             * ([36][in][out]) for the CONV2D layers where it applies
                             * (conv_winograd_applies), NULL for others */
+    float **wimp, **wimpabs; /* [n_layers]: W, |W| packed for the implicit GEMM
+                            * (conv_implicit_pack) for the CONV2D layers where it applies
+                            * (conv_implicit_applies), NULL for others */
     float *wino_v, *wino_m; /* Winograd chunk scratch (CONV_WINOGRAD_SLOTS slots of the
                             * largest conv_winograd_scratch_floats) */
     float *wino_du;        /* Winograd weight-gradient slots, with IBP_WS_GRAD */
-    size_t wino_floats;    /* the total of the Winograd buffers */
+    size_t lowered_floats; /* the total of the Winograd and implicit-GEMM buffers */
     int winograd;          /* run the layers where it applies as Winograd (default 1) */
     float **dwpack;        /* [n_layers]: packed dW (c and clean streams) for CONV2D */
     float **dwabs;         /* [n_layers]: packed d|W| for LINEAR/CONV2D */
     float *pool_tmp;       /* [2][max_batch][largest MAXPOOL output] bound gradients */
-    float *col;            /* im2col chunk [rows][k] */
+    float *col;            /* im2col chunk [rows][k]; also the scratch of the few-taps and
+                            * implicit-GEMM convolutions */
     float **colkeep;       /* [n_layers]: with IBP_WS_GRAD, the whole im2col of a small
                             * one-group CONV2D kept from forward for its weight gradient
                             * (see kept_col in layer_conv.c); NULL for other layers */
