@@ -161,8 +161,9 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                 }                                                                            \
             }                                                                                \
         }                                                                                    \
-        for (long q = 0; q < nv; q++)                                                        \
-            store16(out + (m0 + q) * g->Co + o0, &a0[q], &a1[q], vo);                          \
+        for (long q = 0; q < TILE; q++) /* constant trip: the accumulators stay registers */ \
+            if (q < nv)                                                                      \
+                store16(out + (m0 + q) * g->Co + o0, &a0[q], &a1[q], vo);                      \
     }                                                                                        \
     ATTR static void input_grad_sample##SFX(const struct conv_implicit_geom *g,              \
                                             const struct dims *d, const float *go,           \
@@ -193,8 +194,9 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                     a1[q] = MADD(a1[q], v, w1);                                              \
                 }                                                                            \
             }                                                                                \
-            for (long q = 0; q < nv; q++)                                                    \
-                add16(gpad + po[q] + off, &a0[q], &a1[q], vl);                               \
+            for (long q = 0; q < TILE; q++)                                                  \
+                if (q < nv)                                                                  \
+                    add16(gpad + po[q] + off, &a0[q], &a1[q], vl);                           \
         }                                                                                    \
     }                                                                                        \
     ATTR static void weight_grad_tile##SFX(const struct conv_implicit_geom *g,               \
@@ -207,7 +209,7 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
         for (int r = 0; r < TILE; r++)                                                       \
             oi[r] = o0 + (r < vo ? r : vo - 1);                                              \
         v8f a0[TILE], a1[TILE];                                                              \
-        for (int r = 0; r < TILE; r++) {                                                     \
+        _Pragma("GCC unroll 6") for (int r = 0; r < TILE; r++) {                             \
             a0[r] = (v8f){0};                                                                \
             a1[r] = (v8f){0};                                                                \
         }                                                                                    \
@@ -220,7 +222,7 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                     v8f x0, x1;                                                              \
                     memcpy(&x0, x, sizeof x0);                                               \
                     memcpy(&x1, x + 8, sizeof x1);                                           \
-                    for (int r = 0; r < TILE; r++) {                                         \
+                    _Pragma("GCC unroll 6") for (int r = 0; r < TILE; r++) {                 \
                         float y = gr[oi[r]];                                                 \
                         v8f v = {y, y, y, y, y, y, y, y};                                    \
                         a0[r] = MADD(a0[r], v, x0);                                          \
@@ -228,8 +230,9 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                     }                                                                        \
                 }                                                                            \
             }                                                                                \
-        for (long r = 0; r < vo; r++)                                                        \
-            add16(dw + r * d->K, &a0[r], &a1[r], vl);                                          \
+        _Pragma("GCC unroll 6") for (long r = 0; r < TILE; r++)                              \
+            if (r < vo)                                                                      \
+                add16(dw + r * d->K, &a0[r], &a1[r], vl);                                      \
     }                                                                                        \
     static const struct kernels kernels##SFX = {forward_tile##SFX, input_grad_sample##SFX,     \
                                                 weight_grad_tile##SFX};
