@@ -140,20 +140,20 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
         v8f a0[TILE], a1[TILE], b0, b1;                                                      \
         memcpy(&b0, b, sizeof b0);                                                           \
         memcpy(&b1, b + 8, sizeof b1);                                                       \
-        for (int q = 0; q < TILE; q++) {                                                     \
+        _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                                     \
             a0[q] = b0;                                                                      \
             a1[q] = b1;                                                                      \
         }                                                                                    \
         const float *w = panel;                                                              \
         for (int i = 0; i < g->kh; i++) {                                                    \
             const float *s[TILE];                                                            \
-            for (int q = 0; q < TILE; q++)                                                   \
+            _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++)                                                   \
                 s[q] = pad + off[q] + i * d->row;                                            \
             for (long t = 0; t < d->L; t++, w += LANES) {                                    \
                 v8f w0, w1;                                                                  \
                 memcpy(&w0, w, sizeof w0);                                                   \
                 memcpy(&w1, w + 8, sizeof w1);                                               \
-                for (int q = 0; q < TILE; q++) {                                             \
+                _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                             \
                     float x = s[q][t];                                                       \
                     v8f v = {x, x, x, x, x, x, x, x};                                        \
                     a0[q] = MADD(a0[q], v, w0);                                              \
@@ -161,7 +161,7 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                 }                                                                            \
             }                                                                                \
         }                                                                                    \
-        for (long q = 0; q < TILE; q++) /* constant trip: the accumulators stay registers */ \
+        _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++) /* constant trip: the accumulators stay registers */ \
             if (q < nv)                                                                      \
                 store16(out + (m0 + q) * g->Co + o0, &a0[q], &a1[q], vo);                      \
     }                                                                                        \
@@ -175,10 +175,10 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
             long nv = min_long(d->HoWo - m0, TILE), po[TILE] = {0};                          \
             walk(g, d, &n, &oh, &ow, nv, po);                                                \
             const float *gq[TILE];                                                           \
-            for (long q = 0; q < TILE; q++)                                                  \
+            _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++)                                                  \
                 gq[q] = go + (m0 + (q < nv ? q : nv - 1)) * g->Co;                           \
             v8f a0[TILE], a1[TILE];                                                          \
-            for (int q = 0; q < TILE; q++) {                                                 \
+            _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                                 \
                 a0[q] = (v8f){0};                                                            \
                 a1[q] = (v8f){0};                                                            \
             }                                                                                \
@@ -187,14 +187,14 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                 v8f w0, w1;                                                                  \
                 memcpy(&w0, w, sizeof w0);                                                   \
                 memcpy(&w1, w + 8, sizeof w1);                                               \
-                for (int q = 0; q < TILE; q++) {                                             \
+                _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                             \
                     float x = gq[q][o];                                                      \
                     v8f v = {x, x, x, x, x, x, x, x};                                        \
                     a0[q] = MADD(a0[q], v, w0);                                              \
                     a1[q] = MADD(a1[q], v, w1);                                              \
                 }                                                                            \
             }                                                                                \
-            for (long q = 0; q < TILE; q++)                                                  \
+            _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++)                                                  \
                 if (q < nv)                                                                  \
                     add16(gpad + po[q] + off, &a0[q], &a1[q], vl);                           \
         }                                                                                    \
