@@ -274,8 +274,9 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                     y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                     y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                 }
-                if (y->wtap) /* at least one sample's padded input */
-                    c = c > conv_taps_scratch_floats(net, k, 1) ? c : conv_taps_scratch_floats(net, k, 1);
+                size_t pad = conv_taps_scratch_floats(net, k, 1);
+                if (y->wtap && pad > c) /* at least one sample's padded input */
+                    c = pad;
                 col = c > col ? c : col;
                 y->coef = fp_gamma((long)g.og + (long)g.kh * g.kw + 1);
                 y->nuf = (double)g.og * g.kh * g.kw;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 double fixture_uniform(struct ibp_rng *rng, double a, double b)
 {
@@ -160,4 +161,31 @@ struct ibp_net *fixture_build(struct ibp_shape in, const struct ibp_layer_spec *
         }
     }
     return net;
+}
+
+float fixture_frand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (float)(*seed >> 8) / 16777216.0f - 0.5f;
+}
+
+float *fixture_random_floats(size_t n, unsigned *seed)
+{
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        p[i] = fixture_frand(seed);
+    return p;
+}
+
+float *fixture_copy_floats(const float *src, size_t n)
+{
+    float *p = malloc(n * sizeof(float));
+    memcpy(p, src, n * sizeof(float));
+    return p;
+}
+
+void fixture_track_error(double got, double want, double scale, double *worst)
+{
+    double e = fabs(got - want) / (scale > 0.0 ? scale : 1e-30);
+    *worst = e > *worst || e != e ? e : *worst;
 }

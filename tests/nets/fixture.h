@@ -35,4 +35,15 @@ void fixture_data_free(struct fixture_data *d);
 /* uniform in [a, b) */
 double fixture_uniform(struct ibp_rng *rng, double a, double b);
 
+/* Kernel tests' plain random floats: uniform in [-0.5, 0.5) from a small LCG whose
+ * state *seed advances; fixture_random_floats returns n of them (malloc'd, the caller
+ * frees), fixture_copy_floats a malloc'd copy of src[0, n). */
+float fixture_frand(unsigned *seed);
+float *fixture_random_floats(size_t n, unsigned *seed);
+float *fixture_copy_floats(const float *src, size_t n);
+
+/* *worst = max(*worst, |got - want| / scale), the error relative to a scale such as a
+ * sum of |products|; a NaN error is kept, so it fails any tolerance. */
+void fixture_track_error(double got, double want, double scale, double *worst);
+
 #endif

@@ -15,32 +15,12 @@
 
 #include "nets/conv_implicit.h"
 #include "tests/common/check.h"
+#include "tests/nets/fixture.h"
 
 /* relative error allowed against the sum of |products| of an element */
 #define TOL 1e-5
 
 static double worst[3];
-
-static float frand(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (float)(*s >> 8) / 16777216.0f - 0.5f;
-}
-
-static float *random_floats(size_t n, unsigned *seed)
-{
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand(seed);
-    return p;
-}
-
-static float *copy_floats(const float *src, size_t n)
-{
-    float *p = malloc(n * sizeof(float));
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
 
 struct outputs {
     float *y, *gin, *dwp;
@@ -57,8 +37,8 @@ static struct outputs run_module(const struct conv_implicit_geom *g, const float
     float *packed = malloc(npk * sizeof(float)), *scratch = malloc(nsc * sizeof(float));
     for (size_t i = 0; i < nsc; i++)
         scratch[i] = NAN;
-    struct outputs o = {malloc(nout * sizeof(float)), copy_floats(gin0, nin),
-                        copy_floats(dwp0, nw)};
+    struct outputs o = {malloc(nout * sizeof(float)), fixture_copy_floats(gin0, nin),
+                        fixture_copy_floats(dwp0, nw)};
     for (size_t i = 0; i < nout; i++)
         o.y[i] = 1e30f;
     conv_implicit_pack(g, wp, packed);
@@ -75,13 +55,6 @@ static void outputs_free(struct outputs *o)
     free(o->y);
     free(o->gin);
     free(o->dwp);
-}
-
-static void track(double got, double want, double scale, double *w)
-{
-    double e = fabs(got - want) / (scale > 0.0 ? scale : 1e-30);
-    /* NaN must fail too */
-    *w = e > *w || e != e ? e : *w;
 }
 
 struct ref {
@@ -147,10 +120,10 @@ static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int 
     size_t nin = (size_t)ns * H * W * C, nout = (size_t)ns * g.Ho * g.Wo * Co;
     size_t nw = (size_t)Co * kh * kw * C;
     unsigned seed = (unsigned)(C * 7919 + Co * 131 + H * 17 + W * 3 + kh * 5 + sh + ph * 11);
-    float *x = random_floats(nin, &seed), *wp = random_floats(nw, &seed);
-    float *bias = with_bias ? random_floats((size_t)Co, &seed) : NULL;
-    float *gy = random_floats(nout, &seed), *gin0 = random_floats(nin, &seed);
-    float *dwp0 = random_floats(nw, &seed);
+    float *x = fixture_random_floats(nin, &seed), *wp = fixture_random_floats(nw, &seed);
+    float *bias = with_bias ? fixture_random_floats((size_t)Co, &seed) : NULL;
+    float *gy = fixture_random_floats(nout, &seed), *gin0 = fixture_random_floats(nin, &seed);
+    float *dwp0 = fixture_random_floats(nw, &seed);
     struct ref r = reference(&g, x, wp, bias, gy, ns);
     for (int portable = 0; portable < 2; portable++) {
         g.portable = portable;
@@ -163,11 +136,11 @@ static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int 
                   "%s (%s): 1 and 3 threads differ", name, path);
         double e[3] = {0.0, 0.0, 0.0};
         for (size_t i = 0; i < nout; i++)
-            track(o3.y[i], r.y[i], r.ys[i], &e[0]);
+            fixture_track_error(o3.y[i], r.y[i], r.ys[i], &e[0]);
         for (size_t i = 0; i < nin; i++)
-            track(o3.gin[i], gin0[i] + r.gin[i], fabs(gin0[i]) + r.gins[i], &e[1]);
+            fixture_track_error(o3.gin[i], gin0[i] + r.gin[i], fabs(gin0[i]) + r.gins[i], &e[1]);
         for (size_t i = 0; i < nw; i++)
-            track(o3.dwp[i], dwp0[i] + r.dw[i], fabs(dwp0[i]) + r.dws[i], &e[2]);
+            fixture_track_error(o3.dwp[i], dwp0[i] + r.dw[i], fabs(dwp0[i]) + r.dws[i], &e[2]);
         printf("%s (%s): max relative error forward %.3g, input grad %.3g, weight grad %.3g\n",
                name, path, e[0], e[1], e[2]);
         CHECK_MSG(e[0] <= TOL, "%s (%s): forward error %.3g", name, path, e[0]);

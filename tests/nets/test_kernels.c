@@ -17,12 +17,7 @@
 #include "nets/conv_taps.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-
-static float frand(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (float)(*s >> 8) / 16777216.0f - 0.5f;
-}
+#include "tests/nets/fixture.h"
 
 static void check_gemm(int ta, int tb, long m, long n, long k, float alpha, float beta)
 {
@@ -35,11 +30,11 @@ static void check_gemm(int ta, int tb, long m, long n, long k, float alpha, floa
     float *c1 = malloc((size_t)(m * ldc) * sizeof(float));
     float *c2 = malloc((size_t)(m * ldc) * sizeof(float));
     for (long i = 0; i < arows * lda; i++)
-        a[i] = frand(&s);
+        a[i] = fixture_frand(&s);
     for (long i = 0; i < brows * ldb; i++)
-        b[i] = frand(&s);
+        b[i] = fixture_frand(&s);
     for (long i = 0; i < m * ldc; i++)
-        c0[i] = frand(&s);
+        c0[i] = fixture_frand(&s);
     memcpy(c1, c0, (size_t)(m * ldc) * sizeof(float));
     memcpy(c2, c0, (size_t)(m * ldc) * sizeof(float));
     ibp_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c1, ldc, 1);
@@ -109,14 +104,14 @@ static void check_conv_net(const char *name, struct ibp_shape in, struct ibp_lay
               few ? "im2col" : "direct");
     unsigned seed = 99;
     for (size_t i = 0; i < net->n_params; i++)
-        net->params[i] = frand(&seed);
+        net->params[i] = fixture_frand(&seed);
     size_t n = B * ibp_shape_size(in);
     float *x = malloc(n * sizeof(float)), *lo = malloc(n * sizeof(float)),
           *hi = malloc(n * sizeof(float));
     double *xd = malloc(n * sizeof(double)), *lod = malloc(n * sizeof(double)),
            *hid = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
-        x[i] = frand(&seed) + 0.5f;
+        x[i] = fixture_frand(&seed) + 0.5f;
         lo[i] = x[i] - 0.05f;
         hi[i] = x[i] + 0.05f;
         xd[i] = x[i];

@@ -20,6 +20,7 @@
 #include "nets/passes.h"
 #include "nets/workspace.h"
 #include "tests/common/check.h"
+#include "tests/nets/fixture.h"
 
 #define L(...) ((struct ibp_layer_spec){__VA_ARGS__, .in = {IBP_PREV, 0}})
 
@@ -27,27 +28,6 @@
 #define MODULE_TOL 1e-5
 
 static double worst_forward, worst_input_grad, worst_weight_grad;
-
-static float frand(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (float)(*s >> 8) / 16777216.0f - 0.5f;
-}
-
-static float *random_floats(size_t n, unsigned *seed)
-{
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand(seed);
-    return p;
-}
-
-static float *copy_floats(const float *src, size_t n)
-{
-    float *p = malloc(n * sizeof(float));
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
 
 struct outputs {
     float *y, *gin, *dwp;
@@ -67,8 +47,8 @@ static struct outputs run_module(const struct ibp_net *net, const float *x, cons
     struct conv_winograd_scratch s = {malloc(slots * nsc * sizeof(float)),
                                       malloc(slots * nsc * sizeof(float)),
                                       malloc(slots * nu * sizeof(float))};
-    struct outputs o = {malloc(nout * sizeof(float)), copy_floats(gin0, nin),
-                        copy_floats(dwp0, nw)};
+    struct outputs o = {malloc(nout * sizeof(float)), fixture_copy_floats(gin0, nin),
+                        fixture_copy_floats(dwp0, nw)};
     conv_winograd_weights(net, 0, wp, u, threads);
     conv_winograd_forward(net, 0, x, o.y, ns, u, bias, &s, threads);
     conv_winograd_backward(net, 0, x, gy, o.gin, ns, u, o.dwp, &s, threads);
@@ -86,12 +66,6 @@ static void outputs_free(struct outputs *o)
     free(o->dwp);
 }
 
-static void track(double got, double want, double scale, double *worst)
-{
-    double e = fabs(got - want) / (scale > 0.0 ? scale : 1e-30);
-    *worst = e > *worst ? e : *worst;
-}
-
 static void check_module(int C, int Co, int H, int W, int pad, int ns)
 {
     char name[80];
@@ -106,9 +80,9 @@ static void check_module(int C, int Co, int H, int W, int pad, int ns)
     int Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
     size_t nin = (size_t)ns * H * W * C, nout = (size_t)ns * Ho * Wo * Co, nw = (size_t)Co * 9 * C;
     unsigned seed = (unsigned)(C * 7919 + Co * 131 + H * 17 + W * 3 + pad);
-    float *x = random_floats(nin, &seed), *wp = random_floats(nw, &seed);
-    float *bias = random_floats((size_t)Co, &seed), *gy = random_floats(nout, &seed);
-    float *gin0 = random_floats(nin, &seed), *dwp0 = random_floats(nw, &seed);
+    float *x = fixture_random_floats(nin, &seed), *wp = fixture_random_floats(nw, &seed);
+    float *bias = fixture_random_floats((size_t)Co, &seed), *gy = fixture_random_floats(nout, &seed);
+    float *gin0 = fixture_random_floats(nin, &seed), *dwp0 = fixture_random_floats(nw, &seed);
     struct outputs o = run_module(net, x, wp, bias, gy, gin0, dwp0, ns, 3);
     struct outputs o1 = run_module(net, x, wp, bias, gy, gin0, dwp0, ns, 1);
     CHECK_MSG(memcmp(o.y, o1.y, nout * sizeof(float)) == 0 &&
@@ -142,12 +116,12 @@ static void check_module(int C, int Co, int H, int W, int pad, int ns)
                                 dw_s[wo + c] += fabs(g * xv);
                             }
                         }
-                    track(o.y[yi], acc, scale, &wf);
+                    fixture_track_error(o.y[yi], acc, scale, &wf);
                 }
     for (size_t i = 0; i < nin; i++)
-        track(o.gin[i], gin0[i] + gin[i], fabs(gin0[i]) + gin_s[i], &wi);
+        fixture_track_error(o.gin[i], gin0[i] + gin[i], fabs(gin0[i]) + gin_s[i], &wi);
     for (size_t i = 0; i < nw; i++)
-        track(o.dwp[i], dwp0[i] + dw[i], fabs(dwp0[i]) + dw_s[i], &ww);
+        fixture_track_error(o.dwp[i], dwp0[i] + dw[i], fabs(dwp0[i]) + dw_s[i], &ww);
     printf("%s: max relative error forward %.3g, input grad %.3g, weight grad %.3g\n", name,
            wf, wi, ww);
     CHECK_MSG(wf <= MODULE_TOL, "%s: forward error %.3g", name, wf);
@@ -249,8 +223,8 @@ static void run_net(const struct ibp_net *net, struct ibp_workspace *ws,
     unsigned seed = 4242;
     float gl[NB * OUTS], glb[NB * OUTS];
     for (int i = 0; i < NB * OUTS; i++) {
-        gl[i] = frand(&seed);
-        glb[i] = frand(&seed);
+        gl[i] = fixture_frand(&seed);
+        glb[i] = fixture_frand(&seed);
     }
     int labels[NB] = {0, 3, 1, 4};
     struct ibp_spec spec = {.labels = labels};
@@ -303,12 +277,12 @@ static void test_net(void)
     CHECK(conv_winograd_applies(net, 0) && conv_winograd_applies(net, 3));
     unsigned seed = 7;
     for (size_t i = 0; i < net->n_params; i++)
-        net->params[i] = 0.3f * frand(&seed);
+        net->params[i] = 0.3f * fixture_frand(&seed);
     size_t n = NB * ibp_shape_size(net->shapes[0]);
     float *x = malloc(n * sizeof(float)), *lo = malloc(n * sizeof(float)),
           *hi = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) {
-        x[i] = frand(&seed) + 0.5f;
+        x[i] = fixture_frand(&seed) + 0.5f;
         lo[i] = x[i] - 0.02f;
         hi[i] = x[i] + 0.02f;
     }
