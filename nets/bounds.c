@@ -117,6 +117,7 @@ void ibp_bounder_free(struct ibp_bounder *b)
             free(y->wimp);
             free(y->wimpabs);
             free(y->wtapz);
+            free(y->wtrans);
             free(y->wfold);
             free(y->bfold);
             free(y->babs);
@@ -273,6 +274,10 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                     c = conv_implicit_scratch_floats(&ig, INT_MAX);
                     y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                     y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                    if (cfg->method != IBP_BOUND_IBP && !cfg->sound &&
+                        ig.C >= CROWN_IMPLICIT_MIN_C)
+                        y->wtrans =
+                            balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                 }
                 size_t pad = conv_taps_scratch_floats(net, k, 1);
                 if (y->wtap && pad > c) /* at least one sample's padded input */
@@ -418,6 +423,12 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 if (net->layers[k].kind == IBP_LAYER_CONV2D) {
                     struct cgeom g = cgeom_of(net, k);
                     kmax = g.K > kmax ? g.K : kmax;
+                    if (b->ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
+                        struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                        long need = (long)conv_implicit_scratch_floats(&ig, INT_MAX);
+                        long per = (need + b->pmax - 1) / b->pmax;
+                        kmax = per > kmax ? per : kmax;
+                    }
                     if (conv_few_taps(net, k)) {
                         few_taps = 1;
                         kmax = kmax > CONV_FEW_TAPS ? kmax : CONV_FEW_TAPS;
@@ -579,6 +590,10 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
             }
         }
         const float *w = y->wfold ? y->wfold : y->wp, *bias = y->bfold ? y->bfold : y->bias;
+        if (y->wtrans) {
+            struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+            conv_implicit_pack(&ig, w, y->wtrans);
+        }
         if (!y->wtapz)
             continue;
         y->tapz_bias = !b->cfg.sound && bias && y->K < CONV_FEW_TAPS;

@@ -28,6 +28,10 @@ struct bnd_layer {
     float *wimp, *wimpabs;   /* CONV2D where conv_implicit_applies: W, |W| packed for it */
     float *wtapz;            /* CROWN methods, few taps: W as [out][CONV_FEW_TAPS], zero
                               * beyond K (crown.c's conv_transpose_taps) */
+    float *wtrans;           /* float-mode CROWN methods, a CONV2D where conv_implicit_applies
+                              * with at least 16 input channels: the backward map's weight
+                              * (wfold or wp) packed for conv_implicit_input_grad, which
+                              * crown.c runs on rows spanning the whole image */
     int tapz_bias;           /* float mode, K < CONV_FEW_TAPS: column K of wtapz holds the
                               * bias of the backward map (crown.c adds Lambda . bias from it) */
     /* float-mode CROWN methods, a LINEAR / CONV2D whose output only feeds a BATCHNORM
@@ -114,6 +118,9 @@ struct ibp_bounder {
 /* Loops and GEMMs smaller than this run on one thread: a parallel region costs more
  * than it saves on them (and much more on a loaded machine). Results do not depend on
  * it (every loop iteration and GEMM block computes the same thing either way). */
+/* Fewest input channels for which crown.c runs a conv's transpose by
+ * conv_implicit_input_grad (bnd_layer.wtrans): it computes channels in panels of 16. */
+#define CROWN_IMPLICIT_MIN_C 16
 #define BND_PAR_MIN ((size_t)1 << 15)
 
 static inline int bnd_gemm_threads(const struct ibp_bounder *b, long m, long n, long k)

@@ -1,5 +1,5 @@
-/* conv_implicit.c — implicit-GEMM convolution on NHWC values (see conv_implicit.h): a
- * zero-padded copy of a chunk of samples and three register-blocked micro-kernels, each
+/* conv_implicit.c — implicit-GEMM convolution on NHWC values (see conv_implicit.h):
+ * zero-padded copies of chunks of samples and two register-blocked micro-kernels, each
  * in an AVX2+FMA and a portable version. */
 #include "nets/conv_implicit.h"
 
@@ -12,16 +12,17 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 
-/* Output positions per forward and input-gradient tile, output channels per
- * weight-gradient tile: with two vectors of 8 per row, 12 accumulators. */
+/* Positions per tile (output positions forward, input positions for the input
+ * gradient), output channels per weight-gradient tile: with two vectors of 8 per row,
+ * 12 accumulators. */
 #define TILE 6
-/* Output channels per forward panel, taps per block (two vectors). */
+/* Channels per panel (output channels forward, input channels for the input gradient),
+ * taps per weight-gradient block: two vectors. */
 #define LANES 16
-/* Target floats of one chunk of the padded input (256 KiB): it stays in L2 while every
- * tile of the chunk reads it. */
+/* Target floats of one chunk of the padded input or output gradient (256 KiB): it stays
+ * in L2 while every tile of the chunk reads it. */
 #define CHUNK_FLOATS 65536
-/* Fewest samples per chunk when ns allows: the input gradient spreads a chunk's samples
- * over the threads. */
+/* Fewest samples per chunk when ns allows (more tiles to share among the threads). */
 #define CHUNK_MIN 4
 /* Output positions per partial sum of the weight gradient (whole samples, at least one). */
 #define WG_POSITIONS 64
@@ -37,6 +38,9 @@ struct dims {
     long P;       /* panels of LANES output channels */
     long per;     /* floats per padded sample, Hp Wp C */
     long HoWo;    /* output positions per sample */
+    long T, Lm;   /* zero rows above, columns left of the output gradient in its padded copy */
+    long Hq, Wq;  /* padded output gradient */
+    long perq;    /* floats per padded output-gradient sample, Hq Wq Co */
 };
 
 static struct dims dims_of(const struct conv_implicit_geom *g)
@@ -51,7 +55,56 @@ static struct dims dims_of(const struct conv_implicit_geom *g)
     d.P = (g->Co + LANES - 1) / LANES;
     d.per = d.Hp * d.row;
     d.HoWo = (long)g->Ho * g->Wo;
+    /* the input gradient reads output rows u - a for u <= (H - 1 + ph) / sh and a below
+     * ceil(kh / sh) (see phase_of) */
+    long umax = (g->H - 1 + g->ph) / g->sh, vmax = (g->W - 1 + g->pw) / g->sw;
+    d.T = (g->kh + g->sh - 1) / g->sh - 1;
+    d.Lm = (g->kw + g->sw - 1) / g->sw - 1;
+    d.Hq = d.T + (g->Ho > umax + 1 ? g->Ho : umax + 1);
+    d.Wq = d.Lm + (g->Wo > vmax + 1 ? g->Wo : vmax + 1);
+    d.perq = d.Hq * d.Wq * g->Co;
     return d;
+}
+
+/* The input gradient as a gather: input row ih with (ih + ph) mod sh = rh takes kernel
+ * rows i = rh + a sh (a < ka) from output rows oh = u - a, u = (ih + ph - rh) / sh; the
+ * same along w. Each phase (rh, rw) is thus a stride-1 correlation of the output
+ * gradient with its ka x kb sub-kernel, flipped, over the input positions of that
+ * phase: ih = ih0 + y sh (y < nh), iw = iw0 + x sw (x < nw). */
+struct phase {
+    long ka, kb;    /* kernel rows and columns of the phase */
+    long ih0, iw0;  /* its first input row and column */
+    long nh, nw;    /* its input rows and columns */
+    long u0, v0;    /* u and v of (ih0, iw0) */
+    long w;         /* offset of its packed weight after the forward weight */
+};
+
+static long phase_count(const struct conv_implicit_geom *g)
+{
+    return (long)g->sh * g->sw;
+}
+
+/* Phase q = rh sw + rw of the input gradient. */
+static struct phase phase_of(const struct conv_implicit_geom *g, long q)
+{
+    long rh = q / g->sw, rw = q % g->sw, pc = (g->C + LANES - 1) / LANES;
+    struct phase f;
+    f.ka = rh < g->kh ? (g->kh - rh + g->sh - 1) / g->sh : 0;
+    f.kb = rw < g->kw ? (g->kw - rw + g->sw - 1) / g->sw : 0;
+    f.ih0 = ((rh - g->ph) % g->sh + g->sh) % g->sh;
+    f.iw0 = ((rw - g->pw) % g->sw + g->sw) % g->sw;
+    f.nh = f.ih0 < g->H ? (g->H - f.ih0 + g->sh - 1) / g->sh : 0;
+    f.nw = f.iw0 < g->W ? (g->W - f.iw0 + g->sw - 1) / g->sw : 0;
+    f.u0 = (f.ih0 + g->ph - rh) / g->sh;
+    f.v0 = (f.iw0 + g->pw - rw) / g->sw;
+    f.w = 0;
+    for (long p = 0; p < q; p++) {
+        long ph = p / g->sw, pw = p % g->sw;
+        long a = ph < g->kh ? (g->kh - ph + g->sh - 1) / g->sh : 0;
+        long b = pw < g->kw ? (g->kw - pw + g->sw - 1) / g->sw : 0;
+        f.w += pc * a * b * g->Co * LANES;
+    }
+    return f;
 }
 
 static long min_long(long a, long b)
@@ -115,45 +168,39 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
 #define MADD_FUSED(a, x, w) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(w), (__m256)(a)))
 #define MADD_PLAIN(a, x, w) ((a) + (x) * (w))
 
-/* The three micro-kernels; MADD(a, x, w) = a + x w (fused or not).
+/* The two micro-kernels; MADD(a, x, w) = a + x w (fused or not).
  *
- * forward_tile: out [m][o0, o0 + 16) = bias + sum over the K taps of pad(m) x panel, for
- *   the positions m of [m0, m0 + TILE) below npos (out and pad for the same chunk).
- * input_grad_sample: for the tiles of TILE positions m of one sample in order, dcol [m]
- *   [taps t0 .. t0 + 16 of kernel row i] = sum over o of go [m][o] panel [o], added into
- *   gpad at pad(m) + off (off = i row + t0), valid taps only, positions in order.
+ * gemm_tile: for the positions q < nv, acc [q][16] = init + the sum over the nrows runs
+ *   r and the L taps t of src [off[q] + r rstride + t] x panel [r L + t][16]; then
+ *   dst[q] [0, vo) = acc (add: += acc). The forward (runs: kernel rows of the padded
+ *   input) and the input gradient (runs: rows of a phase's sub-kernel over the padded
+ *   output gradient) both run on it.
  * weight_grad_tile: dw [r][0, vl) (dw = dwp + o0 K + i L + t0, rows of K) += the sum over
  *   the positions of nc samples of go [m][o0 + r] x pad(m) + off, for r < min(TILE,
  *   Co - o0). */
 #define IMPLICIT_KERNELS(ATTR, SFX, MADD)                                                    \
-    ATTR static void forward_tile##SFX(const struct conv_implicit_geom *g,                   \
-                                       const struct dims *d, const float *pad, long npos,    \
-                                       long m0, const float *panel, const float *bias,       \
-                                       float *out, long o0)                                  \
+    ATTR static void gemm_tile##SFX(const float *src, const long off[TILE], long nrows,      \
+                                    long rstride, long L, const float *panel,                \
+                                    const float init[LANES], float *const dst[TILE],         \
+                                    long nv, long vo, int add)                               \
     {                                                                                        \
-        long nv = min_long(npos - m0, TILE), vo = min_long(g->Co - o0, LANES);               \
-        long n = m0 / d->HoWo, oh = m0 % d->HoWo / g->Wo, ow = m0 % g->Wo, off[TILE] = {0}; \
-        walk(g, d, &n, &oh, &ow, nv, off);                                                   \
-        float b[LANES] = {0};                                                                \
-        for (long l = 0; bias && l < vo; l++)                                                \
-            b[l] = bias[o0 + l];                                                             \
         v8f a0[TILE], a1[TILE], b0, b1;                                                      \
-        memcpy(&b0, b, sizeof b0);                                                           \
-        memcpy(&b1, b + 8, sizeof b1);                                                       \
-        _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                                     \
+        memcpy(&b0, init, sizeof b0);                                                        \
+        memcpy(&b1, init + 8, sizeof b1);                                                    \
+        _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                             \
             a0[q] = b0;                                                                      \
             a1[q] = b1;                                                                      \
         }                                                                                    \
         const float *w = panel;                                                              \
-        for (int i = 0; i < g->kh; i++) {                                                    \
+        for (long r = 0; r < nrows; r++) {                                                   \
             const float *s[TILE];                                                            \
-            _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++)                                                   \
-                s[q] = pad + off[q] + i * d->row;                                            \
-            for (long t = 0; t < d->L; t++, w += LANES) {                                    \
+            _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++)                           \
+                s[q] = src + off[q] + r * rstride;                                           \
+            for (long t = 0; t < L; t++, w += LANES) {                                       \
                 v8f w0, w1;                                                                  \
                 memcpy(&w0, w, sizeof w0);                                                   \
                 memcpy(&w1, w + 8, sizeof w1);                                               \
-                _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                             \
+                _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                     \
                     float x = s[q][t];                                                       \
                     v8f v = {x, x, x, x, x, x, x, x};                                        \
                     a0[q] = MADD(a0[q], v, w0);                                              \
@@ -161,42 +208,14 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                 }                                                                            \
             }                                                                                \
         }                                                                                    \
-        _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++) /* constant trip: the accumulators stay registers */ \
-            if (q < nv)                                                                      \
-                store16(out + (m0 + q) * g->Co + o0, &a0[q], &a1[q], vo);                      \
-    }                                                                                        \
-    ATTR static void input_grad_sample##SFX(const struct conv_implicit_geom *g,              \
-                                            const struct dims *d, const float *go,           \
-                                            const float *panel, float *gpad, long off,       \
-                                            long vl)                                         \
-    {                                                                                        \
-        long n = 0, oh = 0, ow = 0;                                                          \
-        for (long m0 = 0; m0 < d->HoWo; m0 += TILE) {                                        \
-            long nv = min_long(d->HoWo - m0, TILE), po[TILE] = {0};                          \
-            walk(g, d, &n, &oh, &ow, nv, po);                                                \
-            const float *gq[TILE];                                                           \
-            _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++)                                                  \
-                gq[q] = go + (m0 + (q < nv ? q : nv - 1)) * g->Co;                           \
-            v8f a0[TILE], a1[TILE];                                                          \
-            _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                                 \
-                a0[q] = (v8f){0};                                                            \
-                a1[q] = (v8f){0};                                                            \
-            }                                                                                \
-            const float *w = panel;                                                          \
-            for (int o = 0; o < g->Co; o++, w += LANES) {                                    \
-                v8f w0, w1;                                                                  \
-                memcpy(&w0, w, sizeof w0);                                                   \
-                memcpy(&w1, w + 8, sizeof w1);                                               \
-                _Pragma("GCC unroll 6") for (int q = 0; q < TILE; q++) {                                             \
-                    float x = gq[q][o];                                                      \
-                    v8f v = {x, x, x, x, x, x, x, x};                                        \
-                    a0[q] = MADD(a0[q], v, w0);                                              \
-                    a1[q] = MADD(a1[q], v, w1);                                              \
-                }                                                                            \
-            }                                                                                \
-            _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++)                                                  \
-                if (q < nv)                                                                  \
-                    add16(gpad + po[q] + off, &a0[q], &a1[q], vl);                           \
+        /* constant trip: the accumulators stay registers */                                 \
+        _Pragma("GCC unroll 6") for (long q = 0; q < TILE; q++) {                            \
+            if (q >= nv)                                                                     \
+                continue;                                                                    \
+            if (add)                                                                         \
+                add16(dst[q], &a0[q], &a1[q], vo);                                           \
+            else                                                                             \
+                store16(dst[q], &a0[q], &a1[q], vo);                                         \
         }                                                                                    \
     }                                                                                        \
     ATTR static void weight_grad_tile##SFX(const struct conv_implicit_geom *g,               \
@@ -234,15 +253,12 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
             if (r < vo)                                                                      \
                 add16(dw + r * d->K, &a0[r], &a1[r], vl);                                      \
     }                                                                                        \
-    static const struct kernels kernels##SFX = {forward_tile##SFX, input_grad_sample##SFX,     \
-                                                weight_grad_tile##SFX};
+    static const struct kernels kernels##SFX = {gemm_tile##SFX, weight_grad_tile##SFX};
 
 struct kernels {
-    void (*forward)(const struct conv_implicit_geom *g, const struct dims *d, const float *pad,
-                    long npos, long m0, const float *panel, const float *bias, float *out,
-                    long o0);
-    void (*input_grad)(const struct conv_implicit_geom *g, const struct dims *d,
-                       const float *go, const float *panel, float *gpad, long off, long vl);
+    void (*gemm)(const float *src, const long off[TILE], long nrows, long rstride, long L,
+                 const float *panel, const float init[LANES], float *const dst[TILE], long nv,
+                 long vo, int add);
     void (*weight_grad)(const struct conv_implicit_geom *g, const struct dims *d,
                         const float *pad, const float *go, int nc, long off, long o0,
                         float *dw, long vl);
@@ -279,7 +295,8 @@ struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k
 size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g)
 {
     struct dims d = dims_of(g);
-    return (size_t)(d.P * d.K * LANES + g->kh * d.nb * g->Co * LANES);
+    long pc = (g->C + LANES - 1) / LANES;
+    return (size_t)(d.P * d.K * LANES + pc * LANES * g->Co * g->kh * g->kw);
 }
 
 void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed)
@@ -292,22 +309,29 @@ void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, flo
                 long o = p * LANES + l;
                 packed[(p * d.K + k) * LANES + l] = o < g->Co ? wp[o * d.K + k] : 0.0f;
             }
-    /* input gradient [kh][nb][Co][16] */
-    float *ig = packed + d.P * d.K * LANES;
-    for (long i = 0; i < g->kh; i++)
-        for (long b = 0; b < d.nb; b++)
-            for (long o = 0; o < g->Co; o++)
-                for (long l = 0; l < LANES; l++) {
-                    long t = b * LANES + l;
-                    ig[((i * d.nb + b) * g->Co + o) * LANES + l] =
-                        t < d.L ? wp[o * d.K + i * d.L + t] : 0.0f;
-                }
+    /* input gradient, per phase [ceil(C/16)][ka][kb][Co][16]: row a of the run is kernel
+     * row rh + (ka - 1 - a) sh (flipped), likewise the columns */
+    long pc = (g->C + LANES - 1) / LANES;
+    for (long q = 0; q < phase_count(g); q++) {
+        struct phase f = phase_of(g, q);
+        long rh = q / g->sw, rw = q % g->sw;
+        float *dst = packed + d.P * d.K * LANES + f.w;
+        for (long p = 0; p < pc; p++)
+            for (long a = 0; a < f.ka; a++)
+                for (long b = 0; b < f.kb; b++)
+                    for (long o = 0; o < g->Co; o++)
+                        for (long l = 0; l < LANES; l++) {
+                            long c = p * LANES + l, i = rh + (f.ka - 1 - a) * g->sh;
+                            long j = rw + (f.kb - 1 - b) * g->sw;
+                            *dst++ = c < g->C ? wp[o * d.K + i * d.L + j * g->C + c] : 0.0f;
+                        }
+    }
 }
 
 int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
 {
     struct dims d = dims_of(g);
-    long c = CHUNK_FLOATS / d.per;
+    long c = CHUNK_FLOATS / (d.per > d.perq ? d.per : d.perq);
     c = c < CHUNK_MIN ? CHUNK_MIN : c;
     c = c < ns ? c : ns;
     return c < 1 ? 1 : (int)c;
@@ -316,7 +340,8 @@ int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
 size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns)
 {
     struct dims d = dims_of(g);
-    return (size_t)conv_implicit_chunk(g, ns) * (size_t)d.per + SLACK;
+    return (size_t)conv_implicit_chunk(g, ns) * (size_t)(d.per > d.perq ? d.per : d.perq) +
+           SLACK;
 }
 
 /* pad [nc][Hp][Wp][C] = in [nc][H][W][C] shifted by (ph, pw), zeros around; the rows are
@@ -343,6 +368,27 @@ static void pad_chunk(const struct conv_implicit_geom *g, const struct dims *d, 
     }
 }
 
+/* q [nc][Hq][Wq][Co] = gout [nc][Ho][Wo][Co] shifted by (T, Lm), zeros around; rows
+ * shared as in pad_chunk */
+static void pad_gout_chunk(const struct conv_implicit_geom *g, const struct dims *d,
+                           const float *gout, int nc, float *q)
+{
+    long Co = g->Co, row = d->Wq * Co, right = d->Wq - d->Lm - g->Wo;
+#pragma omp for schedule(static)
+    for (long r = 0; r < nc * d->Hq; r++) {
+        long n = r / d->Hq, oh = r % d->Hq - d->T;
+        float *dst = q + r * row;
+        if (oh < 0 || oh >= g->Ho) {
+            memset(dst, 0, (size_t)row * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, (size_t)(d->Lm * Co) * sizeof(float));
+        memcpy(dst + d->Lm * Co, gout + (n * g->Ho + oh) * g->Wo * Co,
+               (size_t)(g->Wo * Co) * sizeof(float));
+        memset(dst + (d->Lm + g->Wo) * Co, 0, (size_t)(right * Co) * sizeof(float));
+    }
+}
+
 void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, float *out,
                            int ns, const float *packed, const float *bias, float *scratch,
                            int threads)
@@ -363,13 +409,46 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
              * shared with another thread only at the range's ends); the tiles of a panel
              * in a row, reusing its weight panel */
             long t0 = ntiles * tid / nth, t1 = ntiles * (tid + 1) / nth;
-            for (long p = 0; p < d.P; p++)
-                for (long t = t0; t < t1; t++)
-                    kr->forward(g, &d, scratch, npos, t * TILE, packed + p * d.K * LANES,
-                                bias, o, p * LANES);
+            for (long p = 0; p < d.P; p++) {
+                long o0 = p * LANES, vo = min_long(g->Co - o0, LANES);
+                float b[LANES] = {0};
+                for (long l = 0; bias && l < vo; l++)
+                    b[l] = bias[o0 + l];
+                for (long t = t0; t < t1; t++) {
+                    long m0 = t * TILE, nv = min_long(npos - m0, TILE), off[TILE];
+                    long n = m0 / d.HoWo, oh = m0 % d.HoWo / g->Wo, ow = m0 % g->Wo;
+                    walk(g, &d, &n, &oh, &ow, nv, off);
+                    float *dst[TILE];
+                    for (long q = 0; q < TILE; q++)
+                        dst[q] = o + (m0 + min_long(q, nv - 1)) * g->Co + o0;
+                    kr->gemm(scratch, off, g->kh, d.row, d.L, packed + p * d.K * LANES, b, dst,
+                             nv, vo, 0);
+                }
+            }
 #pragma omp barrier
         }
     }
+}
+
+/* One tile of the input gradient: positions [m0, m0 + TILE) of phase f (counted over
+ * the chunk's samples, nh nw each) and channels [c0, c0 + 16), from the padded output
+ * gradient q of the chunk into gin (the chunk's first sample) */
+static void input_grad_tile(const struct kernels *kr, const struct conv_implicit_geom *g,
+                            const struct dims *d, const struct phase *f, const float *q,
+                            long npos, long m0, const float *panel, long c0, float *gin)
+{
+    static const float zero[LANES];
+    long nv = min_long(npos - m0, TILE), per = f->nh * f->nw, off[TILE];
+    float *dst[TILE];
+    for (long k = 0; k < TILE; k++) {
+        long m = m0 + min_long(k, nv - 1), n = m / per, y = m % per / f->nw, x = m % f->nw;
+        off[k] = ((n * d->Hq + f->u0 + y + d->T - f->ka + 1) * d->Wq +
+                  (f->v0 + x + d->Lm - f->kb + 1)) * g->Co;
+        dst[k] = gin + ((n * g->H + f->ih0 + y * g->sh) * g->W + f->iw0 + x * g->sw) * g->C +
+                 c0;
+    }
+    kr->gemm(q, off, f->ka, d->Wq * g->Co, f->kb * g->Co, panel, zero, dst, nv,
+             min_long(g->C - c0, LANES), 1);
 }
 
 void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
@@ -380,31 +459,37 @@ void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *g
     const struct kernels *kr = kernels_for(g);
     int chunk = conv_implicit_chunk(g, ns);
     const float *ig = packed + d.P * d.K * LANES;
-    long C = g->C;
-    /* the part of an input row inside the padded buffer (the rest gets no gradient) */
-    long cols = min_long(g->W, d.Wp - g->pw);
+    long pc = (g->C + LANES - 1) / LANES, nph = phase_count(g);
 #pragma omp parallel num_threads(threads)
-    for (int s0 = 0; s0 < ns; s0 += chunk) {
-        int nc = ns - s0 < chunk ? ns - s0 : chunk;
-        /* each sample by one thread, in its own slot of the scratch */
-#pragma omp for schedule(static)
-        for (int n = 0; n < nc; n++) {
-            float *gp = scratch + (size_t)n * d.per;
-            memset(gp, 0, (size_t)d.per * sizeof(float));
-            const float *go = gout + (size_t)(s0 + n) * d.HoWo * g->Co;
-            for (long i = 0; i < g->kh; i++)
-                for (long b = 0; b < d.nb; b++) {
-                    const float *panel = ig + (i * d.nb + b) * g->Co * LANES;
-                    long off = i * d.row + b * LANES, vl = min_long(d.L - b * LANES, LANES);
-                    kr->input_grad(g, &d, go, panel, gp, off, vl);
-                }
-            float *gi = gin + (size_t)(s0 + n) * g->H * g->W * C;
-            for (long ih = 0; ih < g->H && ih + g->ph < d.Hp; ih++) {
-                float *dst = gi + ih * g->W * C;
-                const float *src = gp + (ih + g->ph) * d.row + g->pw * C;
-                for (long x = 0; x < cols * C; x++)
-                    dst[x] += src[x];
+    {
+        long tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        for (int s0 = 0; s0 < ns; s0 += chunk) {
+            int nc = ns - s0 < chunk ? ns - s0 : chunk;
+            pad_gout_chunk(g, &d, gout + (size_t)s0 * d.HoWo * g->Co, nc, scratch);
+            float *gi = gin + (size_t)s0 * g->H * g->W * g->C;
+            /* the tasks (phase, channel panel, tile) in that order, an even range each;
+             * every input element belongs to one tile of one phase */
+            long ntask = 0;
+            for (long ph = 0; ph < nph; ph++) {
+                struct phase f = phase_of(g, ph);
+                if (f.ka > 0 && f.kb > 0)
+                    ntask += pc * ((nc * f.nh * f.nw + TILE - 1) / TILE);
             }
+            long t0 = ntask * tid / nth, t1 = ntask * (tid + 1) / nth, base = 0;
+            for (long ph = 0; ph < nph && base < t1; ph++) {
+                struct phase f = phase_of(g, ph);
+                if (f.ka == 0 || f.kb == 0)
+                    continue; /* no kernel tap reaches these inputs: their gradient is 0 */
+                long npos = nc * f.nh * f.nw, ntiles = (npos + TILE - 1) / TILE;
+                for (long p = 0; p < pc; p++, base += ntiles) {
+                    long lo = t0 > base ? t0 - base : 0, hi = min_long(t1 - base, ntiles);
+                    const float *panel = ig + f.w + p * f.ka * f.kb * g->Co * LANES;
+                    for (long t = lo; t < hi; t++)
+                        input_grad_tile(kr, g, &d, &f, scratch, npos, t * TILE, panel,
+                                        p * LANES, gi);
+                }
+            }
+#pragma omp barrier
         }
     }
 }

@@ -12,28 +12,32 @@
  * so that every tap of every output lies inside it: the im2col row of output (n, oh, ow)
  * is then the kh runs of L floats at pad + ((n Hp + oh sh + i) Wp + ow sw) C. Three
  * register-blocked micro-kernels (12 accumulators of 8 floats, FMA) work on that:
- *   forward        6 output positions x 16 output channels, reduced over the K taps
- *                  (panel of the packed weight [K][16], broadcast input taps);
- *   input gradient 6 positions x 16 taps of one kernel row, reduced over the Co output
- *                  gradients (dcol in registers), then added into a zero-padded
- *                  gradient buffer for one sample at the taps' places (col2im fused),
- *                  whose interior is finally added into gin;
+ *   tile           6 positions x 16 channels, reduced over runs of contiguous floats
+ *                  against a packed weight panel [taps][16] (broadcast inputs), then
+ *                  stored or added. The forward runs it on the kh runs of L input taps
+ *                  per output. The input gradient runs it as a gather: input rows ih
+ *                  with (ih + ph) mod sh = rh (a phase; likewise along w) take kernel
+ *                  rows rh, rh + sh, ... from consecutive output rows, so each of the
+ *                  sh sw phases is a stride-1 correlation of the output gradient (a
+ *                  chunk of it copied into a zero-padded buffer) with the phase's
+ *                  flipped sub-kernel: 6 input positions x 16 input channels reduced
+ *                  over about kh kw Co / (sh sw) gradients, added into gin once;
  *   weight grad.   16 taps of one kernel row x 6 output channels, reduced over the
  *                  positions of a block of whole samples (about 64 positions; 16 taps
  *                  loaded from pad, 6 gradients broadcast), then added into dwp.
- * Partial tiles recompute a valid neighbour and store only the valid results; Co not a
- * multiple of 16 uses zero columns in the packed weight; runs of L not a multiple of 16
- * read (weight gradient) a few floats past their end, which the scratch's slack keeps
- * inside it, and drop the results.
+ * Partial tiles recompute a valid neighbour and store only the valid results; channels
+ * not a multiple of 16 (Co forward, C input gradient) use zero columns in the packed
+ * weight; runs of L not a multiple of 16 read (weight gradient) a few floats past their
+ * end, which the scratch's slack keeps inside it, and drop the results.
  *
  * Threads and determinism: every output element is computed by one thread in an order
- * fixed by the geometry and ns (forward: one tile; input gradient: each sample by one
- * thread, its contributions in a fixed order; weight gradient: each tile by one thread,
- * the sums over its sample blocks added into dwp block by block). Results are
- * bit-identical for any thread count. Threads split the tiles of a chunk evenly
- * (forward, weight gradient) or its samples (input gradient); one barrier or two per
- * chunk. The AVX2+FMA kernels (chosen at run time) and the portable ones give the
- * same results up to rounding (the portable ones do not fuse multiply and add). */
+ * fixed by the geometry and ns (forward and input gradient: one tile; weight gradient:
+ * each tile by one thread, the sums over its sample blocks added into dwp block by
+ * block). Results are bit-identical for any thread count. Threads split the tiles of a
+ * chunk evenly; one barrier or two per chunk. The input gradient computes channels in
+ * panels of 16: with few input channels most lanes are wasted. The AVX2+FMA kernels
+ * (chosen at run time) and the portable ones give the same results up to rounding (the
+ * portable ones do not fuse multiply and add). */
 #ifndef IBP_CONV_IMPLICIT_H
 #define IBP_CONV_IMPLICIT_H
 
@@ -65,7 +69,9 @@ size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g);
 /* packed = wp [Co][kh][kw][C] (the project's packed layout, row-major) rearranged for the
  * kernels, overwriting packed (conv_implicit_packed_floats floats, caller-owned):
  *   forward [ceil(Co/16) panels][K][16 outputs], columns past Co zero;
- *   then the input gradient [kh][ceil(L/16) blocks][Co][16 taps], taps past L zero.
+ *   then the input gradient, phase after phase (rh, rw) in row-major order,
+ *   [ceil(C/16) panels][ka][kb][Co][16 inputs] with ka = ceil((kh - rh) / sh) kernel
+ *   rows rh + (ka - 1 - a) sh (flipped; kb likewise), columns past C zero.
  * Repack whenever wp changes. */
 void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed);
 
@@ -74,7 +80,7 @@ void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, flo
 int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns);
 
 /* Floats of scratch any of the three calls below needs for at most ns samples: one chunk
- * of the padded input (or of per-sample padded gradients) and 16 floats of slack. It does
+ * of the padded input (or of the padded output gradient) and 16 floats of slack. It does
  * not depend on the thread count. The contents need not be initialised and are
  * overwritten. */
 size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns);
@@ -86,9 +92,9 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
                            int threads);
 
 /* gin [ns][H][W][C] += conv^T(gout [ns][Ho][Wo][Co]), the gradient with respect to the
- * input (accumulated into what gin holds). packed: from conv_implicit_pack. Any ns
- * (e.g. the rows of a backward bound pass); samples are spread over the threads, so use
- * ns >= threads to keep them busy. */
+ * input (accumulated into what gin holds: each element gets one addition of its whole
+ * sum). packed: from conv_implicit_pack. Any ns (e.g. the rows of a backward bound
+ * pass). */
 void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
                               float *gin, int ns, const float *packed, float *scratch,
                               int threads);

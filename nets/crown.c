@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "nets/bounds_impl.h"
+#include "nets/conv_implicit.h"
 #include "nets/conv_taps.h"
 #include "nets/gemm.h"
 
@@ -572,6 +573,23 @@ conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
     }
 }
 
+/* whether window w spans the whole of a value of shape s */
+static int win_whole(const struct bnd_win *w, struct ibp_shape s)
+{
+    return w->h0 == 0 && w->w0 == 0 && w->h1 == s.h && w->w1 == s.w;
+}
+
+/* Li += Lo . W for conv layer k on rows spanning the whole image (Lo [nrows][Ho][Wo][Co],
+ * Li [nrows][H][W][C]), by the implicit GEMM's input gradient (conv_implicit.h) with
+ * wt: the backward map's weight packed for it. Float mode only: it sums each element's
+ * taps in one chain, longer than ly->coef allows for. */
+static void conv_transpose_implicit(const struct ibp_net *net, int k, struct bnd_ctx *cx,
+                                    const float *Lo, float *Li, int nrows, const float *wt)
+{
+    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+    conv_implicit_input_grad(&ig, Lo, Li, nrows, wt, cx->dcol, 1);
+}
+
 typedef float v8f __attribute__((vector_size(32)));
 
 /* d0, d1 [8 nv] = the tap sums sum_o x0[o] wz[o][.], sum_o x1[o] wz[o][.] over the
@@ -877,6 +895,9 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
             if (ly->wtapz)
                 conv_transpose_taps(&g, Lo, Li, nrows, ly->wtapz, cx->dcol, cx->tapidx, wo, wi,
                                     ly->tapz_bias ? cx->cst : NULL);
+            else if (ly->wtrans && win_whole(wo, net->shapes[v]) &&
+                     win_whole(wi, net->shapes[a]))
+                conv_transpose_implicit(net, k, cx, Lo, Li, nrows, ly->wtrans);
             else
                 conv_transpose(b, cx, &g, Lo, Li, nrows, wb, wo, wi);
             break;

@@ -189,6 +189,11 @@ int main(void)
     check_geom(3, 5, 6, 8, 1, 1, 1, 1, 2, 2, 2, 1);    /* outputs reading only padding */
     check_geom(16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 19, 0); /* chunks of 8, 8 and 3 */
     check_geom(8, 6, 5, 20, 3, 3, 2, 1, 1, 0, 7, 1);
+    /* the input gradient's phases: stride above the kernel (phases without a tap, inputs
+     * without gradient), several kernel rows per phase, channels not a multiple of 16 */
+    check_geom(20, 11, 10, 8, 2, 2, 3, 3, 1, 0, 3, 1);
+    check_geom(40, 12, 13, 24, 5, 4, 3, 2, 2, 1, 2, 0);
+    check_geom(17, 9, 9, 16, 5, 5, 1, 1, 2, 2, 3, 1);
     printf("max relative error: forward %.3g, input grad %.3g, weight grad %.3g\n", worst[0],
            worst[1], worst[2]);
     return check_report();
