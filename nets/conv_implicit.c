@@ -11,11 +11,14 @@
 #include <string.h>
 
 typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
 
 /* Positions per tile (output positions forward, input positions for the input
- * gradient), output channels per weight-gradient tile: with two vectors of 8 per row,
- * 12 accumulators. */
+ * gradient), output channels per weight-gradient tile: 6 with two vectors of 8 per row
+ * (AVX2 and portable kernels), 12 with one vector of 16 (AVX-512); 12 accumulators
+ * either way. The tile size changes which thread computes an element, never its sum. */
 #define TILE 6
+#define TILE_WIDE 12
 /* Channels per panel (output channels forward, input channels for the input gradient),
  * taps per weight-gradient block: two vectors. */
 #define LANES 16
@@ -114,11 +117,12 @@ static long min_long(long a, long b)
 
 /* off [q] = the offset in the padded buffer of the first tap of output position
  * (n, oh, ow) advanced q times, for q < nv (counted from the first position of the
- * buffer's first sample); the rest repeat the last; (n, oh, ow) advanced nv times */
+ * buffer's first sample); the rest, up to the tile size, repeat the last; (n, oh, ow)
+ * advanced nv times */
 static inline void walk(const struct conv_implicit_geom *g, const struct dims *d, long *n,
-                        long *oh, long *ow, long nv, long off[TILE])
+                        long *oh, long *ow, long nv, long tile, long *off)
 {
-    for (long q = 0; q < TILE; q++) {
+    for (long q = 0; q < tile; q++) {
         if (q >= nv) {
             off[q] = off[nv - 1];
             continue;
@@ -253,24 +257,129 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
             if (r < vo)                                                                      \
                 add16(dw + r * d->K, &a0[r], &a1[r], vl);                                      \
     }                                                                                        \
-    static const struct kernels kernels##SFX = {gemm_tile##SFX, weight_grad_tile##SFX};
+    static const struct kernels kernels##SFX = {gemm_tile##SFX, weight_grad_tile##SFX,     \
+                                                TILE};
 
+/* A kernel set: the two micro-kernels and their tile size (positions of gemm, output
+ * channels of weight_grad; off and dst hold that many entries). */
 struct kernels {
-    void (*gemm)(const float *src, const long off[TILE], long nrows, long rstride, long L,
-                 const float *panel, const float init[LANES], float *const dst[TILE], long nv,
+    void (*gemm)(const float *src, const long *off, long nrows, long rstride, long L,
+                 const float *panel, const float init[LANES], float *const *dst, long nv,
                  long vo, int add);
     void (*weight_grad)(const struct conv_implicit_geom *g, const struct dims *d,
                         const float *pad, const float *go, int nc, long off, long o0,
                         float *dw, long vl);
+    long tile;
 };
 
 IMPLICIT_KERNELS(__attribute__((target("avx2,fma"))), _avx2, MADD_FUSED)
 IMPLICIT_KERNELS(, _plain, MADD_PLAIN)
 
+/* The AVX-512 kernels: the same two, one vector of 16 per row and TILE_WIDE rows. Each
+ * lane is the same chain of fused multiply-adds in the same order as in the AVX2
+ * kernels, so the two give bit-identical results. */
+#define AVX512 __attribute__((target("avx512f")))
+#define MADD16(a, x, w) ((v16f)_mm512_fmadd_ps((__m512)(x), (__m512)(w), (__m512)(a)))
+
+/* dst [0, valid) (+)= the 16 floats of a */
+AVX512 static inline void put16(float *dst, const v16f *a, long valid, int add)
+{
+    if (valid == LANES) {
+        v16f d = *a;
+        if (add) {
+            v16f cur;
+            memcpy(&cur, dst, sizeof cur);
+            d += cur;
+        }
+        memcpy(dst, &d, sizeof d);
+        return;
+    }
+    float t[LANES];
+    memcpy(t, a, sizeof t);
+    for (long l = 0; l < valid; l++)
+        dst[l] = add ? dst[l] + t[l] : t[l];
+}
+
+AVX512 static void gemm_tile_avx512(const float *src, const long *off, long nrows,
+                                    long rstride, long L, const float *panel,
+                                    const float init[LANES], float *const *dst, long nv,
+                                    long vo, int add)
+{
+    v16f a[TILE_WIDE], b;
+    memcpy(&b, init, sizeof b);
+#pragma GCC unroll 12
+    for (int q = 0; q < TILE_WIDE; q++)
+        a[q] = b;
+    const float *w = panel;
+    for (long r = 0; r < nrows; r++) {
+        const float *s[TILE_WIDE];
+#pragma GCC unroll 12
+        for (int q = 0; q < TILE_WIDE; q++)
+            s[q] = src + off[q] + r * rstride;
+        for (long t = 0; t < L; t++, w += LANES) {
+            v16f w0;
+            memcpy(&w0, w, sizeof w0);
+#pragma GCC unroll 12
+            for (int q = 0; q < TILE_WIDE; q++) {
+                float x = s[q][t];
+                v16f v = {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+                a[q] = MADD16(a[q], v, w0);
+            }
+        }
+    }
+    /* constant trip: the accumulators stay registers */
+#pragma GCC unroll 12
+    for (long q = 0; q < TILE_WIDE; q++)
+        if (q < nv)
+            put16(dst[q], &a[q], vo, add);
+}
+
+AVX512 static void weight_grad_tile_avx512(const struct conv_implicit_geom *g,
+                                           const struct dims *d, const float *pad,
+                                           const float *go, int nc, long off, long o0,
+                                           float *dw, long vl)
+{
+    long vo = min_long(g->Co - o0, TILE_WIDE);
+    long oi[TILE_WIDE];
+    for (int r = 0; r < TILE_WIDE; r++)
+        oi[r] = o0 + (r < vo ? r : vo - 1);
+    v16f a[TILE_WIDE];
+#pragma GCC unroll 12
+    for (int r = 0; r < TILE_WIDE; r++)
+        a[r] = (v16f){0};
+    long step = (long)g->sw * g->C;
+    for (long n = 0; n < nc; n++)
+        for (long oh = 0; oh < g->Ho; oh++) {
+            const float *x = pad + (n * d->Hp + oh * g->sh) * d->row + off;
+            const float *gr = go + (n * d->HoWo + oh * g->Wo) * g->Co;
+            for (long ow = 0; ow < g->Wo; ow++, x += step, gr += g->Co) {
+                v16f x0;
+                memcpy(&x0, x, sizeof x0);
+#pragma GCC unroll 12
+                for (int r = 0; r < TILE_WIDE; r++) {
+                    float y = gr[oi[r]];
+                    v16f v = {y, y, y, y, y, y, y, y, y, y, y, y, y, y, y, y};
+                    a[r] = MADD16(a[r], v, x0);
+                }
+            }
+        }
+#pragma GCC unroll 12
+    for (long r = 0; r < TILE_WIDE; r++)
+        if (r < vo)
+            put16(dw + r * d->K, &a[r], vl, 1);
+}
+
+static const struct kernels kernels_avx512 = {gemm_tile_avx512, weight_grad_tile_avx512,
+                                              TILE_WIDE};
+
 static const struct kernels *kernels_for(const struct conv_implicit_geom *g)
 {
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return avx2 && !g->portable ? &kernels_avx2 : &kernels_plain;
+    if (g->kernels == CONV_IMPLICIT_PORTABLE || !avx2)
+        return &kernels_plain;
+    if (g->kernels == CONV_IMPLICIT_FASTEST && __builtin_cpu_supports("avx512f"))
+        return &kernels_avx512;
+    return &kernels_avx2;
 }
 
 int conv_implicit_applies(const struct ibp_net *net, int k)
@@ -403,7 +512,7 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
         for (int s0 = 0; s0 < ns; s0 += chunk) {
             int nc = ns - s0 < chunk ? ns - s0 : chunk;
             pad_chunk(g, &d, in + (size_t)s0 * in_per, nc, scratch);
-            long npos = nc * d.HoWo, ntiles = (npos + TILE - 1) / TILE;
+            long npos = nc * d.HoWo, tile = kr->tile, ntiles = (npos + tile - 1) / tile;
             float *o = out + (size_t)s0 * (size_t)d.HoWo * g->Co;
             /* each thread an even range of tiles: it writes whole output rows (cache lines
              * shared with another thread only at the range's ends); the tiles of a panel
@@ -415,11 +524,11 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
                 for (long l = 0; bias && l < vo; l++)
                     b[l] = bias[o0 + l];
                 for (long t = t0; t < t1; t++) {
-                    long m0 = t * TILE, nv = min_long(npos - m0, TILE), off[TILE];
+                    long m0 = t * tile, nv = min_long(npos - m0, tile), off[TILE_WIDE];
                     long n = m0 / d.HoWo, oh = m0 % d.HoWo / g->Wo, ow = m0 % g->Wo;
-                    walk(g, &d, &n, &oh, &ow, nv, off);
-                    float *dst[TILE];
-                    for (long q = 0; q < TILE; q++)
+                    walk(g, &d, &n, &oh, &ow, nv, tile, off);
+                    float *dst[TILE_WIDE];
+                    for (long q = 0; q < tile; q++)
                         dst[q] = o + (m0 + min_long(q, nv - 1)) * g->Co + o0;
                     kr->gemm(scratch, off, g->kh, d.row, d.L, packed + p * d.K * LANES, b, dst,
                              nv, vo, 0);
@@ -430,7 +539,7 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
     }
 }
 
-/* One tile of the input gradient: positions [m0, m0 + TILE) of phase f (counted over
+/* One tile of the input gradient: positions [m0, m0 + kr->tile) of phase f (counted over
  * the chunk's samples, nh nw each) and channels [c0, c0 + 16), from the padded output
  * gradient q of the chunk into gin (the chunk's first sample) */
 static void input_grad_tile(const struct kernels *kr, const struct conv_implicit_geom *g,
@@ -438,9 +547,9 @@ static void input_grad_tile(const struct kernels *kr, const struct conv_implicit
                             long npos, long m0, const float *panel, long c0, float *gin)
 {
     static const float zero[LANES];
-    long nv = min_long(npos - m0, TILE), per = f->nh * f->nw, off[TILE];
-    float *dst[TILE];
-    for (long k = 0; k < TILE; k++) {
+    long nv = min_long(npos - m0, kr->tile), per = f->nh * f->nw, off[TILE_WIDE];
+    float *dst[TILE_WIDE];
+    for (long k = 0; k < kr->tile; k++) {
         long m = m0 + min_long(k, nv - 1), n = m / per, y = m % per / f->nw, x = m % f->nw;
         off[k] = ((n * d->Hq + f->u0 + y + d->T - f->ka + 1) * d->Wq +
                   (f->v0 + x + d->Lm - f->kb + 1)) * g->Co;
@@ -473,19 +582,19 @@ void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *g
             for (long ph = 0; ph < nph; ph++) {
                 struct phase f = phase_of(g, ph);
                 if (f.ka > 0 && f.kb > 0)
-                    ntask += pc * ((nc * f.nh * f.nw + TILE - 1) / TILE);
+                    ntask += pc * ((nc * f.nh * f.nw + kr->tile - 1) / kr->tile);
             }
             long t0 = ntask * tid / nth, t1 = ntask * (tid + 1) / nth, base = 0;
             for (long ph = 0; ph < nph && base < t1; ph++) {
                 struct phase f = phase_of(g, ph);
                 if (f.ka == 0 || f.kb == 0)
                     continue; /* no kernel tap reaches these inputs: their gradient is 0 */
-                long npos = nc * f.nh * f.nw, ntiles = (npos + TILE - 1) / TILE;
+                long npos = nc * f.nh * f.nw, ntiles = (npos + kr->tile - 1) / kr->tile;
                 for (long p = 0; p < pc; p++, base += ntiles) {
                     long lo = t0 > base ? t0 - base : 0, hi = min_long(t1 - base, ntiles);
                     const float *panel = ig + f.w + p * f.ka * f.kb * g->Co * LANES;
                     for (long t = lo; t < hi; t++)
-                        input_grad_tile(kr, g, &d, &f, scratch, npos, t * TILE, panel,
+                        input_grad_tile(kr, g, &d, &f, scratch, npos, t * kr->tile, panel,
                                         p * LANES, gi);
                 }
             }
@@ -502,7 +611,7 @@ void conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *
     const struct kernels *kr = kernels_for(g);
     int chunk = conv_implicit_chunk(g, ns);
     size_t in_per = (size_t)g->H * g->W * g->C;
-    long otiles = (g->Co + TILE - 1) / TILE, ntask = g->kh * d.nb * otiles;
+    long otiles = (g->Co + kr->tile - 1) / kr->tile, ntask = g->kh * d.nb * otiles;
     /* samples per partial sum: about WG_POSITIONS positions */
     long block = WG_POSITIONS / d.HoWo > 1 ? WG_POSITIONS / d.HoWo : 1;
     /* the slack read past the last run of the first (full) chunk; later chunks leave
@@ -526,7 +635,7 @@ void conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *
                 int nb = (int)min_long(nc - n, block);
                 for (long task = t0; task < t1; task++) {
                     long ot = task / (g->kh * d.nb), i = task / d.nb % g->kh, b = task % d.nb;
-                    long o0 = ot * TILE, t = b * LANES;
+                    long o0 = ot * kr->tile, t = b * LANES;
                     kr->weight_grad(g, &d, pad, go, nb, i * d.row + t, o0,
                                     dwp + o0 * d.K + i * d.L + t, min_long(d.L - t, LANES));
                 }

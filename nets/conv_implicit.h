@@ -10,9 +10,10 @@
  * a function of the geometry and ns only). A chunk of the input is copied into a
  * zero-padded buffer pad [chunk][Hp][Wp][C], Hp = (Ho - 1) sh + kh, Wp = (Wo - 1) sw + kw,
  * so that every tap of every output lies inside it: the im2col row of output (n, oh, ow)
- * is then the kh runs of L floats at pad + ((n Hp + oh sh + i) Wp + ow sw) C. Three
- * register-blocked micro-kernels (12 accumulators of 8 floats, FMA) work on that:
- *   tile           6 positions x 16 channels, reduced over runs of contiguous floats
+ * is then the kh runs of L floats at pad + ((n Hp + oh sh + i) Wp + ow sw) C. Two
+ * register-blocked micro-kernels work on that, with R = 6 rows of two 8-float
+ * accumulators (AVX2) or R = 12 rows of one 16-float accumulator (AVX-512):
+ *   tile           R positions x 16 channels, reduced over runs of contiguous floats
  *                  against a packed weight panel [taps][16] (broadcast inputs), then
  *                  stored or added. The forward runs it on the kh runs of L input taps
  *                  per output. The input gradient runs it as a gather: input rows ih
@@ -20,9 +21,9 @@
  *                  rows rh, rh + sh, ... from consecutive output rows, so each of the
  *                  sh sw phases is a stride-1 correlation of the output gradient (a
  *                  chunk of it copied into a zero-padded buffer) with the phase's
- *                  flipped sub-kernel: 6 input positions x 16 input channels reduced
+ *                  flipped sub-kernel: R input positions x 16 input channels reduced
  *                  over about kh kw Co / (sh sw) gradients, added into gin once;
- *   weight grad.   16 taps of one kernel row x 6 output channels, reduced over the
+ *   weight grad.   16 taps of one kernel row x R output channels, reduced over the
  *                  positions of a block of whole samples (about 64 positions; 16 taps
  *                  loaded from pad, 6 gradients broadcast), then added into dwp.
  * Partial tiles recompute a valid neighbour and store only the valid results; channels
@@ -35,9 +36,10 @@
  * each tile by one thread, the sums over its sample blocks added into dwp block by
  * block). Results are bit-identical for any thread count. Threads split the tiles of a
  * chunk evenly; one barrier or two per chunk. The input gradient computes channels in
- * panels of 16: with few input channels most lanes are wasted. The AVX2+FMA kernels
- * (chosen at run time) and the portable ones give the same results up to rounding (the
- * portable ones do not fuse multiply and add). */
+ * panels of 16: with few input channels most lanes are wasted. The AVX-512 and AVX2+FMA
+ * kernels (chosen at run time) compute each element as the same chain of fused
+ * multiply-adds, so they agree bit for bit; the portable ones (no fusing) agree up to
+ * rounding. */
 #ifndef IBP_CONV_IMPLICIT_H
 #define IBP_CONV_IMPLICIT_H
 
@@ -45,14 +47,22 @@
 
 #include "nets/net.h"
 
-/* Geometry of one convolution. Ho and Wo must be the usual floor formula above. portable:
- * nonzero runs the portable kernels even where AVX2+FMA is available (for tests; leave 0,
- * as designated initialisers do, for the fastest kernels). */
+/* Which micro-kernels run (for tests; the zero of designated initialisers is the
+ * fastest). A set the CPU lacks falls back to the next one down: AVX-512 (16 lanes,
+ * 12-row tiles), AVX2+FMA (8 lanes, 6-row tiles; bit-identical to AVX-512), portable
+ * (no fused multiply-add: equal up to rounding). */
+enum conv_implicit_kernels {
+    CONV_IMPLICIT_FASTEST = 0,
+    CONV_IMPLICIT_AVX2,
+    CONV_IMPLICIT_PORTABLE,
+};
+
+/* Geometry of one convolution. Ho and Wo must be the usual floor formula above. */
 struct conv_implicit_geom {
     int H, W, C;        /* input, per sample */
     int Ho, Wo, Co;     /* output, per sample */
     int kh, kw, sh, sw, ph, pw;
-    int portable;
+    enum conv_implicit_kernels kernels;
 };
 
 /* Whether CONV2D layer k runs here in the passes and the bounder: one group, dilation 1,

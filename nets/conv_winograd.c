@@ -120,196 +120,32 @@ static void weight_grad_add(const struct wgeom *g, const float *du, float *dwp, 
         }
 }
 
-/* The tile transforms work on 8 channels at a time in a GCC vector (one AVX register,
- * two SSE2 ones); every output is the same sum in the same order whichever is used
- * (no FMA contraction), so results do not depend on the CPU. */
-typedef float vf __attribute__((vector_size(32)));
-#define VL 8
+/* The tile transforms work on the channels of NHWC values, WT_VL at a time in a GCC
+ * vector: 16 (one AVX-512 register), or 8 (one AVX register, two SSE2 ones). Every
+ * output is the same sum in the same order whichever is used (no FMA contraction), so
+ * results do not depend on the CPU. */
 #define INLINE static inline __attribute__((always_inline))
 
-/* *d = the n <= VL floats at src (zeros past n) */
-INLINE void vload(vf *d, const float *src, int n)
-{
-    if (n == VL) {
-        memcpy(d, src, sizeof *d);
-        return;
-    }
-    *d = (vf){0};
-    memcpy(d, src, (size_t)n * sizeof(float));
-}
+typedef float vf8 __attribute__((vector_size(32)));
+#define WT_VEC vf8
+#define WT_VL 8
+#define WT(f) f##_8
+#include "nets/conv_winograd_tiles.inc"
+#undef WT_VEC
+#undef WT_VL
+#undef WT
 
-INLINE void vstore(float *dst, const vf *s, int n)
-{
-    memcpy(dst, s, n == VL ? sizeof *s : (size_t)n * sizeof(float));
-}
+typedef float vf16 __attribute__((vector_size(64)));
+#define WT_VEC vf16
+#define WT_VL 16
+#define WT(f) f##_16
+#include "nets/conv_winograd_tiles.inc"
+#undef WT_VEC
+#undef WT_VL
+#undef WT
 
-/* The 1-D transforms along one axis of a tile: element e of the input at x[e xs], of
- * the output at y[e ys]. */
-
-/* y = B^T x (6 from 6): the input transform */
-INLINE void bt_6(const vf *x, int xs, vf *y, int ys)
-{
-    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs];
-    vf s = x4 - x2, d = x3 - x1;
-    y[0] = 4.0f * x0 - 5.0f * x2 + x4;
-    y[ys] = (x3 + x4) - 4.0f * (x1 + x2);
-    y[2 * ys] = (x4 - x3) + 4.0f * (x1 - x2);
-    y[3 * ys] = s + 2.0f * d;
-    y[4 * ys] = s - 2.0f * d;
-    y[5 * ys] = 4.0f * x1 - 5.0f * x3 + x5;
-}
-
-/* y = B x (6 from 6): the transpose of the input transform */
-INLINE void b_6(const vf *x, int xs, vf *y, int ys)
-{
-    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs];
-    vf p = x1 + x2, q = x1 - x2, s = x3 + x4, t = x3 - x4;
-    y[0] = 4.0f * x0;
-    y[ys] = 4.0f * (x5 - q) - 2.0f * t;
-    y[2 * ys] = -5.0f * x0 - 4.0f * p - s;
-    y[3 * ys] = q + 2.0f * t - 5.0f * x5;
-    y[4 * ys] = x0 + p + s;
-    y[5 * ys] = x5;
-}
-
-/* y = A^T x (4 from 6): the output transform */
-INLINE void at_6(const vf *x, int xs, vf *y, int ys)
-{
-    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs];
-    vf s12 = x1 + x2, d12 = x1 - x2, s34 = x3 + x4, d34 = x3 - x4;
-    y[0] = x0 + s12 + s34;
-    y[ys] = d12 + 2.0f * d34;
-    y[2 * ys] = s12 + 4.0f * s34;
-    y[3 * ys] = d12 + 8.0f * d34 + x5;
-}
-
-/* y = A x (6 from 4): the transpose of the output transform */
-INLINE void a_4(const vf *x, int xs, vf *y, int ys)
-{
-    vf x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs];
-    vf e = x0 + x2, f = x1 + x3, h = x0 + 4.0f * x2, q = 2.0f * x1 + 8.0f * x3;
-    y[0] = x0;
-    y[ys] = e + f;
-    y[2 * ys] = e - f;
-    y[3 * ys] = h + q;
-    y[4 * ys] = h - q;
-    y[5 * ys] = x3;
-}
-
-/* v[xi * xs + (0..C)] = B^T d B for the 6x6 input tile at (h0, w0) of one NHWC sample */
-INLINE void input_tile_body(const struct wgeom *g, const float *sample, int h0, int w0,
-                            float *v, size_t xs)
-{
-    vf d[36], t[36], y[6];
-    for (int c0 = 0; c0 < g->C; c0 += VL) {
-        int n = g->C - c0 < VL ? g->C - c0 : VL;
-        for (int i = 0; i < 6; i++) {
-            int ih = h0 + i;
-            for (int j = 0; j < 6; j++) {
-                int iw = w0 + j;
-                if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W)
-                    d[i * 6 + j] = (vf){0};
-                else
-                    vload(&d[i * 6 + j], sample + ((size_t)ih * g->W + iw) * g->C + c0, n);
-            }
-        }
-        for (int j = 0; j < 6; j++) /* along h: t[a][j] */
-            bt_6(d + j, 6, t + j, 6);
-        for (int a = 0; a < 6; a++) { /* along w: v[a][b] */
-            bt_6(t + 6 * a, 1, y, 1);
-            for (int b = 0; b < 6; b++)
-                vstore(v + (size_t)(a * 6 + b) * xs + c0, &y[b], n);
-        }
-    }
-}
-
-/* The output tile (ti, tj) of one sample from m[xi * ms + (0..Co)]: A^T M A (+ bias),
- * the positions inside the output only */
-INLINE void output_tile_body(const struct wgeom *g, const float *m, size_t ms,
-                             const float *bias, float *sample, int ti, int tj)
-{
-    vf row[6], t[24], y[4], bv = {0};
-    for (int o0 = 0; o0 < g->Co; o0 += VL) {
-        int n = g->Co - o0 < VL ? g->Co - o0 : VL;
-        for (int a = 0; a < 6; a++) { /* along w: t[a][x] */
-            for (int b = 0; b < 6; b++)
-                vload(&row[b], m + (size_t)(a * 6 + b) * ms + o0, n);
-            at_6(row, 1, t + 4 * a, 1);
-        }
-        if (bias)
-            vload(&bv, bias + o0, n);
-        for (int x = 0; x < 4; x++) { /* along h: y[r] of column x */
-            int ow = 4 * tj + x;
-            if (ow >= g->Wo)
-                break;
-            at_6(t + x, 4, y, 1);
-            for (int r = 0; r < 4 && 4 * ti + r < g->Ho; r++) {
-                vf out = bias ? y[r] + bv : y[r];
-                vstore(sample + ((size_t)(4 * ti + r) * g->Wo + ow) * g->Co + o0, &out, n);
-            }
-        }
-    }
-}
-
-/* m[xi * ms + (0..Co)] = A dY A^T for the output tile (ti, tj) of one sample's gradient
- * (positions past the edge are zeros) */
-INLINE void grad_out_tile_body(const struct wgeom *g, const float *sample, int ti, int tj,
-                               float *m, size_t ms)
-{
-    vf dy[16], t[24], y[6];
-    for (int o0 = 0; o0 < g->Co; o0 += VL) {
-        int n = g->Co - o0 < VL ? g->Co - o0 : VL;
-        for (int r = 0; r < 4; r++)
-            for (int x = 0; x < 4; x++) {
-                int oh = 4 * ti + r, ow = 4 * tj + x;
-                if (oh >= g->Ho || ow >= g->Wo)
-                    dy[r * 4 + x] = (vf){0};
-                else
-                    vload(&dy[r * 4 + x], sample + ((size_t)oh * g->Wo + ow) * g->Co + o0, n);
-            }
-        for (int r = 0; r < 4; r++) /* along w: t[r][b] */
-            a_4(dy + 4 * r, 1, t + 6 * r, 1);
-        for (int b = 0; b < 6; b++) { /* along h: m[a][b] */
-            a_4(t + b, 6, y, 1);
-            for (int a = 0; a < 6; a++)
-                vstore(m + (size_t)(a * 6 + b) * ms + o0, &y[a], n);
-        }
-    }
-}
-
-/* The input gradient of the tile at (h0, w0) of one sample: += B dV B^T from
- * v[xi * xs + (0..C)], the positions inside the input only */
-INLINE void input_grad_tile_body(const struct wgeom *g, const float *v, size_t xs,
-                                 float *sample, int h0, int w0)
-{
-    vf row[6], t[36], dd[6];
-    for (int c0 = 0; c0 < g->C; c0 += VL) {
-        int n = g->C - c0 < VL ? g->C - c0 : VL;
-        for (int a = 0; a < 6; a++) { /* along w: t[a][j] */
-            for (int b = 0; b < 6; b++)
-                vload(&row[b], v + (size_t)(a * 6 + b) * xs + c0, n);
-            b_6(row, 1, t + 6 * a, 1);
-        }
-        for (int j = 0; j < 6; j++) { /* along h: dd[i] of column j */
-            int iw = w0 + j;
-            if (iw < 0 || iw >= g->W)
-                continue;
-            b_6(t + j, 6, dd, 1);
-            for (int i = 0; i < 6; i++) {
-                int ih = h0 + i;
-                if (ih < 0 || ih >= g->H)
-                    continue;
-                float *dst = sample + ((size_t)ih * g->W + iw) * g->C + c0;
-                vf cur;
-                vload(&cur, dst, n);
-                cur += dd[i];
-                vstore(dst, &cur, n);
-            }
-        }
-    }
-}
-
-/* The tile transforms compiled for AVX2 (chosen at run time) and for the baseline. */
+/* The tile transforms compiled for AVX-512 (16 lanes) or AVX2 (8 lanes), chosen at run
+ * time, and for the baseline (8 lanes). */
 struct tile_ops {
     void (*input)(const struct wgeom *g, const float *sample, int h0, int w0, float *v,
                   size_t xs);
@@ -321,34 +157,37 @@ struct tile_ops {
                        int w0);
 };
 
-#define TILE_OPS(ATTR, SFX)                                                                 \
+#define TILE_OPS(ATTR, SFX, W)                                                               \
     ATTR static void input_tile##SFX(const struct wgeom *g, const float *sample, int h0,     \
-                                     int w0, float *v, size_t xs)                           \
+                                     int w0, float *v, size_t xs)                            \
     {                                                                                        \
-        input_tile_body(g, sample, h0, w0, v, xs);                                           \
+        input_tile_body##W(g, sample, h0, w0, v, xs);                                        \
     }                                                                                        \
     ATTR static void output_tile##SFX(const struct wgeom *g, const float *m, size_t ms,      \
-                                      const float *bias, float *sample, int ti, int tj)     \
+                                      const float *bias, float *sample, int ti, int tj)      \
     {                                                                                        \
-        output_tile_body(g, m, ms, bias, sample, ti, tj);                                    \
+        output_tile_body##W(g, m, ms, bias, sample, ti, tj);                                 \
     }                                                                                        \
     ATTR static void grad_out_tile##SFX(const struct wgeom *g, const float *sample, int ti,  \
-                                        int tj, float *m, size_t ms)                        \
+                                        int tj, float *m, size_t ms)                         \
     {                                                                                        \
-        grad_out_tile_body(g, sample, ti, tj, m, ms);                                        \
+        grad_out_tile_body##W(g, sample, ti, tj, m, ms);                                     \
     }                                                                                        \
     ATTR static void input_grad_tile##SFX(const struct wgeom *g, const float *v, size_t xs,  \
-                                          float *sample, int h0, int w0)                    \
+                                          float *sample, int h0, int w0)                     \
     {                                                                                        \
-        input_grad_tile_body(g, v, xs, sample, h0, w0);                                      \
+        input_grad_tile_body##W(g, v, xs, sample, h0, w0);                                   \
     }                                                                                        \
     static const struct tile_ops tile_ops##SFX = {input_tile##SFX, output_tile##SFX,         \
                                                   grad_out_tile##SFX, input_grad_tile##SFX};
-TILE_OPS(__attribute__((target("avx2"))), _avx2)
-TILE_OPS(, _base)
+TILE_OPS(__attribute__((target("avx512f"))), _avx512, _16)
+TILE_OPS(__attribute__((target("avx2"))), _avx2, _8)
+TILE_OPS(, _base, _8)
 
 static const struct tile_ops *tile_ops(void)
 {
+    if (__builtin_cpu_supports("avx512f"))
+        return &tile_ops_avx512;
     return __builtin_cpu_supports("avx2") ? &tile_ops_avx2 : &tile_ops_base;
 }
 
