@@ -549,12 +549,25 @@ static void input_grad_tile(const struct kernels *kr, const struct conv_implicit
     static const float zero[LANES];
     long nv = min_long(npos - m0, kr->tile), per = f->nh * f->nw, off[TILE_WIDE];
     float *dst[TILE_WIDE];
+    /* position m0 = (n, y, x), then walk on (one division per tile, not per position) */
+    long n = m0 / per, y = m0 % per / f->nw, x = m0 % f->nw;
     for (long k = 0; k < kr->tile; k++) {
-        long m = m0 + min_long(k, nv - 1), n = m / per, y = m % per / f->nw, x = m % f->nw;
+        if (k >= nv) {
+            off[k] = off[nv - 1];
+            dst[k] = dst[nv - 1];
+            continue;
+        }
         off[k] = ((n * d->Hq + f->u0 + y + d->T - f->ka + 1) * d->Wq +
                   (f->v0 + x + d->Lm - f->kb + 1)) * g->Co;
         dst[k] = gin + ((n * g->H + f->ih0 + y * g->sh) * g->W + f->iw0 + x * g->sw) * g->C +
                  c0;
+        if (++x == f->nw) {
+            x = 0;
+            if (++y == f->nh) {
+                y = 0;
+                ++n;
+            }
+        }
     }
     kr->gemm(q, off, f->ka, d->Wq * g->Co, f->kb * g->Co, panel, zero, dst, nv,
              min_long(g->C - c0, LANES), 1);

@@ -196,13 +196,16 @@ static enum ibp_status load_box(const struct ibp_net *net, struct ibp_workspace 
                             "lo <= hi)",
                             i % n, i / n, (double)lo[i], (double)hi[i]);
     float *c = ws->v[0].x + (size_t)batch * n, *r = ws->v[0].r;
-    struct ibp_shape s = net->input;
+    size_t hw = (size_t)net->input.h * net->input.w, C = (size_t)net->input.c;
+    /* [batch][C][H][W] -> [batch][H][W][C], as to_internal */
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < e; i++) {
-        size_t j = (i / n) * n + internal_index(s, i % n);
-        c[j] = (hi[i] + lo[i]) * 0.5f;
-        r[j] = (hi[i] - lo[i]) * 0.5f;
-    }
+    for (size_t b = 0; b < (size_t)batch; b++)
+        for (size_t ch = 0; ch < C; ch++)
+            for (size_t q = 0; q < hw; q++) {
+                size_t i = (b * C + ch) * hw + q, j = (b * hw + q) * C + ch;
+                c[j] = (hi[i] + lo[i]) * 0.5f;
+                r[j] = (hi[i] - lo[i]) * 0.5f;
+            }
     return IBP_OK;
 }
 

@@ -4,6 +4,7 @@
  * When the last layer is not LINEAR, W is the identity on the output value. The folded
  * rows are formed on the fly, element by element, so nothing is stored per sample. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "nets/workspace.h"
@@ -113,6 +114,49 @@ void spec_forward(const struct pass_ctx *p, int k)
         }
 }
 
+/* spec_backward's loop for label margins folded into a LINEAR: the same sums in the
+ * same order (for each element, samples b then rows m), with the columns h innermost
+ * (contiguous, vectorisable) and each thread a fixed range of them. gc, gr (the input
+ * gradients) and dW may be NULL. */
+static void label_spec_backward(const struct fold *f, const float *c, const float *r,
+                                float *gc, float *gr, float *dW)
+{
+    const struct ibp_workspace *ws = f->p->ws;
+    const float *sgc = ws->spec_gc, *sgr = ws->spec_gr;
+    size_t H = f->H;
+#pragma omp parallel num_threads(f->p->threads)
+    {
+        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        size_t h0 = H * t / nt, h1 = H * (t + 1) / nt;
+        for (int b = 0; b < f->p->batch; b++) {
+            int y = ws->labels[b];
+            const float *cb = c + (size_t)b * H, *rb = r + (size_t)b * H;
+            for (int m = 0; m < f->rows; m++) {
+                float g_c = sgc[(size_t)b * f->rows + m], g_r = sgr[(size_t)b * f->rows + m];
+                if (g_c == 0.0f && g_r == 0.0f)
+                    continue;
+                int o = label_other(y, m);
+                const float *wy = f->W + (size_t)y * H, *wo = f->W + (size_t)o * H;
+                if (gc)
+                    for (size_t h = h0; h < h1; h++) {
+                        float w = wy[h] - wo[h];
+                        gc[(size_t)b * H + h] += w * g_c;
+                        gr[(size_t)b * H + h] += fabsf(w) * g_r;
+                    }
+                if (!dW)
+                    continue;
+                float *dy = dW + (size_t)y * H, *dn = dW + (size_t)o * H;
+                for (size_t h = h0; h < h1; h++) {
+                    float w = wy[h] - wo[h];
+                    float dw = g_c * cb[h] + (w > 0.0f ? g_r : (w < 0.0f ? -g_r : 0.0f)) * rb[h];
+                    dy[h] += dw;
+                    dn[h] -= dw;
+                }
+            }
+        }
+    }
+}
+
 void spec_backward(const struct pass_ctx *p, int k, float *grad)
 {
     struct fold f = make_fold(p, k);
@@ -124,37 +168,41 @@ void spec_backward(const struct pass_ctx *p, int k, float *grad)
     float *gc = f.in->gx + B * f.H, *gr = f.in->gr;
     float *dW = grad && f.W ? grad + p->net->param_off[k] : NULL;
     const float *sgc = ws->spec_gc, *sgr = ws->spec_gr;
-    /* columns h are independent: each thread owns a range of them for every sample, so
-     * dW[o][h] sums over samples in a fixed order */
+    if (ws->spec_kind == 1 && f.W) {
+        label_spec_backward(&f, c, r, want_in ? gc : NULL, want_in ? gr : NULL, dW);
+    } else {
+        /* columns h are independent: each thread owns a range of them for every sample, so
+         * dW[o][h] sums over samples in a fixed order */
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (size_t h = 0; h < f.H; h++)
-        for (int b = 0; b < p->batch; b++)
-            for (int m = 0; m < f.rows; m++) {
-                float g_c = sgc[(size_t)b * f.rows + m], g_r = sgr[(size_t)b * f.rows + m];
-                if (g_c == 0.0f && g_r == 0.0f)
-                    continue;
-                float w = wfold(&f, b, m, h);
-                size_t i = (size_t)b * f.H + h;
-                if (want_in) {
-                    gc[i] += w * g_c;
-                    gr[i] += fabsf(w) * g_r;
+        for (size_t h = 0; h < f.H; h++)
+            for (int b = 0; b < p->batch; b++)
+                for (int m = 0; m < f.rows; m++) {
+                    float g_c = sgc[(size_t)b * f.rows + m], g_r = sgr[(size_t)b * f.rows + m];
+                    if (g_c == 0.0f && g_r == 0.0f)
+                        continue;
+                    float w = wfold(&f, b, m, h);
+                    size_t i = (size_t)b * f.H + h;
+                    if (want_in) {
+                        gc[i] += w * g_c;
+                        gr[i] += fabsf(w) * g_r;
+                    }
+                    if (!dW)
+                        continue;
+                    float dw = g_c * c[i] + (w > 0.0f ? g_r : (w < 0.0f ? -g_r : 0.0f)) * r[i];
+                    if (ws->spec_kind == 1) {
+                        /* the two non-zero coefficients, +1 and -1: the same sums */
+                        int y = ws->labels[b];
+                        dW[(size_t)y * f.H + h] += dw;
+                        dW[(size_t)label_other(y, m) * f.H + h] -= dw;
+                        continue;
+                    }
+                    for (int o = 0; o < f.K; o++) {
+                        float a = coef(&f, b, m, o);
+                        if (a != 0.0f)
+                            dW[(size_t)o * f.H + h] += a * dw;
+                    }
                 }
-                if (!dW)
-                    continue;
-                float dw = g_c * c[i] + (w > 0.0f ? g_r : (w < 0.0f ? -g_r : 0.0f)) * r[i];
-                if (ws->spec_kind == 1) {
-                    /* the two non-zero coefficients, +1 and -1: the same sums */
-                    int y = ws->labels[b];
-                    dW[(size_t)y * f.H + h] += dw;
-                    dW[(size_t)label_other(y, m) * f.H + h] -= dw;
-                    continue;
-                }
-                for (int o = 0; o < f.K; o++) {
-                    float a = coef(&f, b, m, o);
-                    if (a != 0.0f)
-                        dW[(size_t)o * f.H + h] += a * dw;
-                }
-            }
+    }
     if (grad && f.bias) {
         float *db = grad + (f.bias - p->net->params);
         for (int b = 0; b < p->batch; b++)
