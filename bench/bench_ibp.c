@@ -97,8 +97,8 @@ static void bench_model(const char *name, int batch, int reps)
         ibp_robust_ce(lb, batch, 9, glb);
         if (ibp_pass_backward(net, ws, NULL, glb, grad, &err))
             die(&err);
-        ibp_grad_clip(grad, net->n_params, 10.0);
-        ibp_optim_step(opt, net->params, grad, 1e-6);
+        ibp_grad_clip(grad, net->n_params, 10.0, ibp_ws_threads(ws));
+        ibp_optim_step(opt, net->params, grad, 1e-6, ibp_ws_threads(ws));
         ibp_bn_update_running(net, ws, 0.1f);
         if (r >= 0)
             t_train[r] = omp_get_wtime() - t0;

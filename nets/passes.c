@@ -189,7 +189,11 @@ static enum ibp_status load_box(const struct ibp_net *net, struct ibp_workspace 
                                 struct ibp_error *err)
 {
     size_t n = ibp_shape_size(net->input), e = (size_t)batch * n;
+    int bad = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(| : bad)
     for (size_t i = 0; i < e; i++)
+        bad |= !(lo[i] <= hi[i]) || !isfinite(lo[i]) || !isfinite(hi[i]);
+    for (size_t i = 0; bad && i < e; i++) /* the first bad element, for the message */
         if (!(lo[i] <= hi[i]) || !isfinite(lo[i]) || !isfinite(hi[i]))
             return ibp_fail(err, IBP_ERR_ARG,
                             "bounds: box element %zu of sample %zu is [%g, %g] (need finite "
@@ -224,6 +228,19 @@ static void record_clean(struct ibp_workspace *ws, int batch, enum ibp_bn_mode m
     ws->relu_slots_armed = 0;
 }
 
+/* p [0, n) = 0, in fixed slices over the threads (memory bandwidth: one core does not
+ * saturate it, and the other would wait) */
+static void zero_floats(float *p, size_t n, int threads)
+{
+    const size_t slice = 16384;
+    long slices = (long)((n + slice - 1) / slice);
+#pragma omp parallel for num_threads(threads) schedule(static) if (slices > 1)
+    for (long i = 0; i < slices; i++) {
+        size_t s0 = (size_t)i * slice, len = n - s0 < slice ? n - s0 : slice;
+        memset(p + s0, 0, len * sizeof(float));
+    }
+}
+
 /* after a bounds pass: the ReLU-input gradients become the caller's slots */
 static void arm_relu_slots(const struct ibp_net *net, struct ibp_workspace *ws)
 {
@@ -238,8 +255,8 @@ static void arm_relu_slots(const struct ibp_net *net, struct ibp_workspace *ws)
         if (net->layers[k].kind != IBP_LAYER_RELU)
             continue;
         struct value_buf *v = &ws->v[net->layers[k].in[0]];
-        memset(v->gx, 0, xrows * v->size * sizeof(float));
-        memset(v->gr, 0, (size_t)ws->batch * v->size * sizeof(float));
+        zero_floats(v->gx, xrows * v->size, ws->threads);
+        zero_floats(v->gr, (size_t)ws->batch * v->size, ws->threads);
     }
     ws->relu_slots_armed = 1;
 }
@@ -381,9 +398,9 @@ static void zero_value_grads(const struct ibp_net *net, struct ibp_workspace *ws
             slot |= net->layers[k].kind == IBP_LAYER_RELU && net->layers[k].in[0] == v;
         if (slot)
             continue;
-        memset(ws->v[v].gx, 0, xrows * ws->v[v].size * sizeof(float));
+        zero_floats(ws->v[v].gx, xrows * ws->v[v].size, ws->threads);
         if (ws->v[v].gr)
-            memset(ws->v[v].gr, 0, B * ws->v[v].size * sizeof(float));
+            zero_floats(ws->v[v].gr, B * ws->v[v].size, ws->threads);
     }
 }
 
@@ -439,7 +456,7 @@ enum ibp_status ibp_pass_backward(const struct ibp_net *net, struct ibp_workspac
     int B = ws->batch;
     enum ibp_bn_mode mode = ws->bounds_done ? ws->bounds_mode : ws->clean_mode;
     mark_needs_grad(net, ws, 0, 1);
-    memset(grad, 0, net->n_params * sizeof(float));
+    zero_floats(grad, net->n_params, ws->threads);
     zero_value_grads(net, ws);
     struct value_buf *out = &ws->v[net->n_layers];
     struct ibp_shape os = net->shapes[net->n_layers];

@@ -136,5 +136,6 @@ void ibp_ws_layer_seconds(const struct ibp_workspace *ws, int layer, double *for
 
 /* Threads used by the passes (default: OpenMP's max). Results do not depend on it. */
 void ibp_ws_set_threads(struct ibp_workspace *ws, int threads);
+int ibp_ws_threads(const struct ibp_workspace *ws);
 
 #endif

@@ -359,6 +359,11 @@ void ibp_ws_set_threads(struct ibp_workspace *ws, int threads)
     ws->threads = threads > 0 ? threads : 1;
 }
 
+int ibp_ws_threads(const struct ibp_workspace *ws)
+{
+    return ws->threads;
+}
+
 int ibp_ws_spec_rows(const struct ibp_workspace *ws)
 {
     return ws->rows;

@@ -64,14 +64,19 @@ void ibp_optim_free(struct ibp_optim *opt)
     free(opt);
 }
 
-static void adam_step(struct ibp_optim *o, float *p, const float *grad, double lr)
+/* Fewest entries for which the updates run on several threads. */
+#define PARALLEL_MIN 65536
+
+static void adam_step(struct ibp_optim *o, float *p, const float *grad, double lr, int threads)
 {
     const double b1 = o->cfg.beta1, b2 = o->cfg.beta2, wd = o->cfg.weight_decay;
     o->step++;
     double bc1 = 1.0 - pow(b1, (double)o->step);
     double bc2_sqrt = sqrt(1.0 - pow(b2, (double)o->step));
     double step_size = lr / bc1;
-    for (size_t i = 0; i < o->n; i++) {
+    long n = (long)o->n;
+#pragma omp parallel for num_threads(threads) schedule(static) if (n >= PARALLEL_MIN)
+    for (long i = 0; i < n; i++) {
         double g = grad[i];
         if (wd != 0.0)
             g += wd * p[i];
@@ -85,12 +90,14 @@ static void adam_step(struct ibp_optim *o, float *p, const float *grad, double l
     }
 }
 
-static void sgd_step(struct ibp_optim *o, float *p, const float *grad, double lr)
+static void sgd_step(struct ibp_optim *o, float *p, const float *grad, double lr, int threads)
 {
     const double mom = o->cfg.momentum, wd = o->cfg.weight_decay;
     int first = o->step == 0;
     o->step++;
-    for (size_t i = 0; i < o->n; i++) {
+    long n = (long)o->n;
+#pragma omp parallel for num_threads(threads) schedule(static) if (n >= PARALLEL_MIN)
+    for (long i = 0; i < n; i++) {
         double g = grad[i];
         if (wd != 0.0)
             g += wd * p[i];
@@ -104,26 +111,43 @@ static void sgd_step(struct ibp_optim *o, float *p, const float *grad, double lr
     }
 }
 
-void ibp_optim_step(struct ibp_optim *opt, float *params, const float *grad, double lr)
+void ibp_optim_step(struct ibp_optim *opt, float *params, const float *grad, double lr,
+                    int threads)
 {
+    threads = threads > 0 ? threads : 1;
     if (opt->cfg.kind == IBP_OPTIM_ADAM)
-        adam_step(opt, params, grad, lr);
+        adam_step(opt, params, grad, lr, threads);
     else
-        sgd_step(opt, params, grad, lr);
+        sgd_step(opt, params, grad, lr, threads);
 }
 
-double ibp_grad_clip(float *grad, size_t n, double max_norm)
+double ibp_grad_clip(float *grad, size_t n, double max_norm, int threads)
 {
+    threads = threads > 0 ? threads : 1;
+    double part[IBP_CLIP_PARTS];
+    size_t len = (n + IBP_CLIP_PARTS - 1) / IBP_CLIP_PARTS;
+#pragma omp parallel for num_threads(threads) schedule(static) if (n >= PARALLEL_MIN)
+    for (int q = 0; q < IBP_CLIP_PARTS; q++) {
+        size_t s0 = (size_t)q * len < n ? (size_t)q * len : n;
+        size_t e = s0 + len < n ? s0 + len : n;
+        double sq = 0.0;
+        for (size_t i = s0; i < e; i++)
+            sq += (double)grad[i] * grad[i];
+        part[q] = sq;
+    }
     double sq = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sq += (double)grad[i] * grad[i];
+    for (int q = 0; q < IBP_CLIP_PARTS; q++)
+        sq += part[q];
     double norm = sqrt(sq);
     if (!isfinite(norm) || !(max_norm > 0.0))
         return norm;
     double scale = max_norm / (norm + 1e-6);
-    if (scale < 1.0)
-        for (size_t i = 0; i < n; i++)
+    long nl = (long)n;
+    if (scale < 1.0) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (nl >= PARALLEL_MIN)
+        for (long i = 0; i < nl; i++)
             grad[i] = (float)(grad[i] * scale);
+    }
     return norm;
 }
 

@@ -48,14 +48,19 @@ enum ibp_status ibp_optim_create(const struct ibp_optim_config *cfg, size_t n,
                                  struct ibp_optim **out, struct ibp_error *err);
 void ibp_optim_free(struct ibp_optim *opt);
 
-/* One update of params[n] with grad[n] (read only) at learning rate lr. */
-void ibp_optim_step(struct ibp_optim *opt, float *params, const float *grad, double lr);
+/* One update of params[n] with grad[n] (read only) at learning rate lr, on `threads`
+ * threads (each entry is updated on its own: the result does not depend on them). */
+void ibp_optim_step(struct ibp_optim *opt, float *params, const float *grad, double lr,
+                    int threads);
 
 /* Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_: the 2-norm of
- * grad[n] is summed in double; when max_norm / (norm + 1e-6) < 1 every entry is scaled
- * by it. Returns the norm before clipping; a NaN/Inf norm is returned without touching
- * grad (the caller stops the run). max_norm <= 0 disables the scaling. */
-double ibp_grad_clip(float *grad, size_t n, double max_norm);
+ * grad[n] is summed in double (IBP_CLIP_PARTS fixed parts in order, each on one of
+ * `threads` threads: the result does not depend on them); when max_norm / (norm + 1e-6)
+ * < 1 every entry is scaled by it. Returns the norm before clipping; a NaN/Inf norm is
+ * returned without touching grad (the caller stops the run). max_norm <= 0 disables the
+ * scaling. */
+#define IBP_CLIP_PARTS 64
+double ibp_grad_clip(float *grad, size_t n, double max_norm, int threads);
 
 /* Appends the state (kind, n, step, moments) to w (fixed-width little-endian). */
 void ibp_optim_state_save(const struct ibp_optim *opt, struct ibp_wbuf *w);

@@ -511,11 +511,11 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         return st;
     for (size_t i = 0; f > 0.0 && i < net->n_params; i++)
         t->grad[i] += t->grad_crown[i];
-    double gn = ibp_grad_clip(t->grad, net->n_params, c->grad_clip);
+    double gn = ibp_grad_clip(t->grad, net->n_params, c->grad_clip, ibp_ws_threads(t->ws));
     if (!isfinite(gn))
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the gradient norm is %s",
                         t->pos.epoch, (long long)t->pos.batch + 1, isnan(gn) ? "NaN" : "Inf");
-    ibp_optim_step(t->opt, net->params, t->grad, lr);
+    ibp_optim_step(t->opt, net->params, t->grad, lr, ibp_ws_threads(t->ws));
     ibp_bn_update_running(net, t->ws, BN_MOMENTUM);
 
     struct ibp_epoch_sums *s = &t->sums;

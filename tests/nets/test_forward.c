@@ -1,7 +1,8 @@
 /* Every layer's clean and IBP forward against the double-precision reference, in
  * train and eval BN modes, for the separate and the fused passes; results
  * do not depend on the thread count; margins folded into the last layer are never
- * looser than logit bounds subtracted afterwards; bad shapes are rejected by name. */
+ * looser than logit bounds subtracted afterwards; bad shapes are rejected by name, and
+ * boxes with lo > hi or a non-finite end by their first bad element. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,27 @@ static void test_bad_shapes(void)
     CHECK(ibp_net_create((struct ibp_shape){0, 4, 4}, &lin, 1, &net, &err) == IBP_ERR_SHAPE);
 }
 
+/* a box with lo > hi or a non-finite end is refused, naming the first such element */
+static void test_bad_box(struct ibp_rng *rng)
+{
+    struct ibp_net *net = fixture_net(0, rng);
+    struct fixture_data d;
+    fixture_data_make(net, BATCH, 0.05, 1, rng, &d);
+    struct ibp_error err;
+    struct ibp_workspace *ws;
+    CHECK_OK(ibp_ws_create(net, BATCH, IBP_WS_CLEAN | IBP_WS_BOUNDS, &ws, &err), err);
+    float lb[BATCH * 16];
+    size_t n = ibp_shape_size(net->input);
+    d.lo[2 * n + 3] = d.hi[2 * n + 3] + 1.0f; /* sample 2, element 3 */
+    d.hi[3 * n + 1] = NAN;                    /* sample 3: later, not named */
+    CHECK(ibp_pass_bounds(net, ws, d.lo, d.hi, BATCH, NULL, IBP_BN_EVAL, lb, NULL, &err) ==
+          IBP_ERR_ARG);
+    CHECK_MSG(strstr(err.msg, "box element 3 of sample 2") != NULL, "message '%s'", err.msg);
+    ibp_ws_free(ws);
+    fixture_data_free(&d);
+    ibp_net_free(net);
+}
+
 int main(void)
 {
     struct ibp_rng rng;
@@ -145,5 +167,6 @@ int main(void)
     for (int f = 0; f < FIXTURE_COUNT; f++)
         test_against_reference(f, &rng);
     test_bad_shapes();
+    test_bad_box(&rng);
     return check_report();
 }

@@ -34,7 +34,7 @@ static void test_adam(double wd)
     for (int t = 1; t <= 6; t++) {
         fill(&rng, g, N, t == 3 ? 1e-3 : 0.5);
         double lr = t <= 4 ? 5e-4 : 1e-4;
-        ibp_optim_step(o, p, g, lr);
+        ibp_optim_step(o, p, g, lr, 1);
         /* torch.optim.Adam (single tensor), in double */
         for (int i = 0; i < N; i++) {
             double gi = g[i] + wd * pd[i];
@@ -60,7 +60,7 @@ static void test_adam_first_step(void)
     struct ibp_optim *o;
     struct ibp_error err = {0};
     CHECK_OK(ibp_optim_create(&cfg, 3, &o, &err), err);
-    ibp_optim_step(o, p, g, 0.01);
+    ibp_optim_step(o, p, g, 0.01, 1);
     /* m_hat = g, v_hat = g^2: step = lr g / (|g| + eps) */
     CHECK_NEAR(p[0], 1.0 - 0.01 * 0.3 / (0.3 + 1e-8), 1e-7);
     CHECK_NEAR(p[1], -2.0 + 0.01 * 4.0 / (4.0 + 1e-8), 1e-7);
@@ -85,7 +85,7 @@ static void test_sgd(double momentum, int nesterov, double wd)
     double worst = 0;
     for (int t = 1; t <= 5; t++) {
         fill(&rng, g, N, 0.5);
-        ibp_optim_step(o, p, g, 0.1);
+        ibp_optim_step(o, p, g, 0.1, 1);
         for (int i = 0; i < N; i++) {
             double gi = g[i] + wd * pd[i], d = gi;
             if (momentum != 0) {
@@ -127,32 +127,69 @@ static void test_bad_config(void)
 static void test_clip(void)
 {
     float g[4] = {3.0f, 4.0f, 0.0f, 0.0f}; /* norm 5 */
-    double n = ibp_grad_clip(g, 4, 10.0);
+    double n = ibp_grad_clip(g, 4, 10.0, 1);
     CHECK(n == 5.0);
     CHECK(g[0] == 3.0f && g[1] == 4.0f); /* 10/(5+1e-6) > 1: untouched */
-    n = ibp_grad_clip(g, 4, 1.0);
+    n = ibp_grad_clip(g, 4, 1.0, 1);
     CHECK(n == 5.0);
     double s = 1.0 / (5.0 + 1e-6);
     CHECK(g[0] == (float)(3.0 * s) && g[1] == (float)(4.0 * s));
     CHECK_NEAR(sqrt((double)g[0] * g[0] + (double)g[1] * g[1]), 1.0, 1e-6);
     /* norm exactly max_norm: scale max/(max+1e-6) < 1 still applies, as in torch */
     float h[1] = {2.0f};
-    ibp_grad_clip(h, 1, 2.0);
+    ibp_grad_clip(h, 1, 2.0, 1);
     CHECK(h[0] == (float)(2.0 * 2.0 / (2.0 + 1e-6)));
     /* a large norm summed in double (float would lose the small terms) */
     float *big = malloc(1000000 * sizeof *big);
     for (int i = 0; i < 1000000; i++)
         big[i] = 1e-3f;
-    n = ibp_grad_clip(big, 1000000, 10.0);
+    n = ibp_grad_clip(big, 1000000, 10.0, 1);
     CHECK_NEAR(n, sqrt(1e6 * (double)1e-3f * (double)1e-3f), 1e-10);
     free(big);
     /* non-finite norms are reported and leave the gradient alone */
     float bad[2] = {NAN, 1.0f};
-    CHECK(isnan(ibp_grad_clip(bad, 2, 1.0)) && bad[1] == 1.0f);
+    CHECK(isnan(ibp_grad_clip(bad, 2, 1.0, 1)) && bad[1] == 1.0f);
     float inf[2] = {INFINITY, 1.0f};
-    CHECK(isinf(ibp_grad_clip(inf, 2, 1.0)) && inf[1] == 1.0f);
+    CHECK(isinf(ibp_grad_clip(inf, 2, 1.0, 1)) && inf[1] == 1.0f);
     float off[1] = {100.0f};
-    CHECK(ibp_grad_clip(off, 1, 0.0) == 100.0 && off[0] == 100.0f);
+    CHECK(ibp_grad_clip(off, 1, 0.0, 1) == 100.0 && off[0] == 100.0f);
+}
+
+/* Adam, SGD and the clip on several threads: the same bits as on one */
+static void test_threads(void)
+{
+    const size_t n = 300007; /* above the parallel threshold, not a multiple of anything */
+    struct ibp_rng rng;
+    ibp_rng_seed(&rng, 11, 0);
+    float *p1 = malloc(n * sizeof(float)), *p3 = malloc(n * sizeof(float));
+    float *g1 = malloc(n * sizeof(float)), *g3 = malloc(n * sizeof(float));
+    fill(&rng, p1, n, 1.0);
+    memcpy(p3, p1, n * sizeof(float));
+    struct ibp_error err = {0};
+    struct ibp_optim_config cfgs[2] = {ibp_optim_adam_defaults(),
+                                       {.kind = IBP_OPTIM_SGD, .momentum = 0.9,
+                                        .weight_decay = 1e-4}};
+    for (int k = 0; k < 2; k++) {
+        struct ibp_optim *a, *b;
+        CHECK_OK(ibp_optim_create(&cfgs[k], n, &a, &err), err);
+        CHECK_OK(ibp_optim_create(&cfgs[k], n, &b, &err), err);
+        for (int t = 0; t < 3; t++) {
+            fill(&rng, g1, n, 50.0);
+            memcpy(g3, g1, n * sizeof(float));
+            double n1 = ibp_grad_clip(g1, n, 10.0, 1), n3 = ibp_grad_clip(g3, n, 10.0, 3);
+            CHECK(n1 == n3 && n1 > 10.0);
+            CHECK(memcmp(g1, g3, n * sizeof(float)) == 0);
+            ibp_optim_step(a, p1, g1, 1e-3, 1);
+            ibp_optim_step(b, p3, g3, 1e-3, 3);
+        }
+        CHECK(memcmp(p1, p3, n * sizeof(float)) == 0);
+        ibp_optim_free(a);
+        ibp_optim_free(b);
+    }
+    free(p1);
+    free(p3);
+    free(g1);
+    free(g3);
 }
 
 static void test_state(void)
@@ -169,7 +206,7 @@ static void test_state(void)
     CHECK_OK(ibp_optim_create(&cfg, N, &b, &err), err);
     for (int t = 0; t < 3; t++) {
         fill(&rng, g, N, 0.5);
-        ibp_optim_step(a, p, g, 1e-3);
+        ibp_optim_step(a, p, g, 1e-3, 1);
     }
     struct ibp_wbuf w = {0};
     ibp_optim_state_save(a, &w);
@@ -182,8 +219,8 @@ static void test_state(void)
     /* continuing from the restored state is bit-identical */
     memcpy(q, p, sizeof p);
     fill(&rng, g, N, 0.5);
-    ibp_optim_step(a, p, g, 1e-3);
-    ibp_optim_step(b, q, g, 1e-3);
+    ibp_optim_step(a, p, g, 1e-3, 1);
+    ibp_optim_step(b, q, g, 1e-3, 1);
     CHECK(memcmp(p, q, sizeof p) == 0);
 
     /* every truncation is refused and leaves the optimiser as it was */
@@ -227,6 +264,7 @@ int main(void)
     test_sgd(0.9, 1, 5e-4);
     test_bad_config();
     test_clip();
+    test_threads();
     test_state();
     return check_report();
 }
