@@ -163,16 +163,23 @@ static void taps_chunk(const struct geom *g, const float *pad, float *out, int n
     }
 }
 
+/* off[t] = the offset of tap t = (i, j, c) in the padded input from its output's base */
+static void tap_offsets(const struct geom *g, int off[CONV_FEW_TAPS])
+{
+    int t = 0, Wp = g->W + 2 * g->pw;
+    for (int i = 0; i < g->kh; i++)
+        for (int j = 0; j < g->kw; j++)
+            for (int c = 0; c < g->C; c++)
+                off[t++] = ((i * g->dh) * Wp + j * g->dw) * g->C + c;
+}
+
 void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
                        const float *wt, const float *bias, int accumulate, float *scratch,
                        size_t scratch_floats, int threads)
 {
     struct geom g = geom_of(net, k);
-    int off[CONV_FEW_TAPS], t = 0, Wp = g.W + 2 * g.pw;
-    for (int i = 0; i < g.kh; i++)
-        for (int j = 0; j < g.kw; j++)
-            for (int c = 0; c < g.C; c++)
-                off[t++] = ((i * g.dh) * Wp + j * g.dw) * g.C + c;
+    int off[CONV_FEW_TAPS];
+    tap_offsets(&g, off);
     size_t per = conv_taps_scratch_floats(net, k, 1);
     int chunk = (int)(scratch_floats / per);
     size_t in_per = (size_t)g.H * g.W * g.C, out_per = (size_t)g.Ho * g.Wo * g.Co;
@@ -182,4 +189,128 @@ void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float 
         taps_chunk(&g, scratch, out + (size_t)s0 * out_per, nc, off, wt, bias, accumulate,
                    threads);
     }
+}
+
+/* The weight gradient: tasks of (block of 16 output channels, block of taps), each
+ * summing its dwt [tap][o] entries over every position of the chunk in order, in vector
+ * registers (WG_TAPS taps x 16 channels). dwt [T][Co] holds dwp transposed meanwhile;
+ * Co not a multiple of 16 takes the scalar loop. */
+#define WG_TAPS_WIDE 16 /* AVX-512: one 16-float vector per tap */
+#define WG_TAPS 6       /* otherwise: two 8-float vectors per tap */
+
+typedef float v16f __attribute__((vector_size(64)));
+
+/* dwt [t0 + u][o0 .. o0 + 16) += the sum over the output positions of the chunk's nc
+ * samples, in order, of the gradient of output o times tap t0 + u of the position's
+ * padded input, for u < nt */
+#define TAPS_WGRAD(ATTR, NAME, VT, VW, NV, TB)                                               \
+    ATTR static void NAME(const struct geom *g, const float *pad, const float *gout,          \
+                          int nc, const int *off, int t0, int nt, int o0, float *dwt)         \
+    {                                                                                        \
+        VT a[TB][NV];                                                                        \
+        for (int u = 0; u < TB; u++)                                                         \
+            for (int v = 0; v < NV; v++) {                                                   \
+                a[u][v] = (VT){0};                                                           \
+                if (u < nt)                                                                  \
+                    memcpy(&a[u][v], dwt + (size_t)(t0 + u) * g->Co + o0 + v * VW,           \
+                           sizeof a[u][v]);                                                  \
+            }                                                                                \
+        int ou[TB];                                                                          \
+        for (int u = 0; u < TB; u++)                                                         \
+            ou[u] = off[t0 + (u < nt ? u : nt - 1)];                                         \
+        int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;                                    \
+        const float *gq = gout + o0;                                                         \
+        for (int n = 0; n < nc; n++)                                                         \
+            for (int oh = 0; oh < g->Ho; oh++) {                                             \
+                const float *x = pad + ((size_t)n * Hp + (size_t)oh * g->sh) * Wp * g->C;    \
+                for (int ow = 0; ow < g->Wo; ow++, x += g->sw * g->C, gq += g->Co) {         \
+                    VT gv[NV];                                                               \
+                    for (int v = 0; v < NV; v++)                                             \
+                        memcpy(&gv[v], gq + v * VW, sizeof gv[v]);                           \
+                    _Pragma("GCC unroll 16") for (int u = 0; u < TB; u++)                    \
+                    {                                                                        \
+                        if (u >= nt)                                                         \
+                            break;                                                           \
+                        float xs = x[ou[u]];                                                 \
+                        for (int v = 0; v < NV; v++)                                         \
+                            a[u][v] += xs * gv[v];                                           \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+        for (int u = 0; u < nt; u++)                                                         \
+            for (int v = 0; v < NV; v++)                                                     \
+                memcpy(dwt + (size_t)(t0 + u) * g->Co + o0 + v * VW, &a[u][v],               \
+                       sizeof a[u][v]);                                                      \
+    }
+TAPS_WGRAD(__attribute__((target("avx512f"))), taps_wgrad_avx512, v16f, 16, 1, WG_TAPS_WIDE)
+TAPS_WGRAD(__attribute__((target("avx2"))), taps_wgrad_avx2, v8f, 8, 2, WG_TAPS)
+TAPS_WGRAD(, taps_wgrad, v8f, 8, 2, WG_TAPS)
+
+/* the same sums one element at a time, for Co not a multiple of 16 */
+static void taps_wgrad_scalar(const struct geom *g, const float *pad, const float *gout,
+                              int nc, const int *off, int t, int o, float *dwt)
+{
+    int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
+    float a = dwt[(size_t)t * g->Co + o];
+    const float *gq = gout + o;
+    for (int n = 0; n < nc; n++)
+        for (int oh = 0; oh < g->Ho; oh++) {
+            const float *x = pad + ((size_t)n * Hp + (size_t)oh * g->sh) * Wp * g->C + off[t];
+            for (int ow = 0; ow < g->Wo; ow++, x += g->sw * g->C, gq += g->Co)
+                a += *x * *gq;
+        }
+    dwt[(size_t)t * g->Co + o] = a;
+}
+
+size_t conv_taps_weight_grad_floats(const struct ibp_net *net, int k)
+{
+    struct geom g = geom_of(net, k);
+    return (size_t)g.kh * g.kw * g.C * g.Co;
+}
+
+void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, const float *gout,
+                           int ns, float *dwp, float *scratch, size_t scratch_floats,
+                           int threads)
+{
+    struct geom g = geom_of(net, k);
+    int off[CONV_FEW_TAPS], T = g.kh * g.kw * g.C, Co = g.Co;
+    tap_offsets(&g, off);
+    size_t nwt = conv_taps_weight_grad_floats(net, k);
+    float *dwt = scratch, *pad = scratch + nwt;
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < Co; o++)
+            dwt[(size_t)t * Co + o] = dwp[(size_t)o * T + t];
+    int blocks = Co % 16 == 0, wide = blocks && __builtin_cpu_supports("avx512f");
+    int avx2 = blocks && __builtin_cpu_supports("avx2");
+    int tb = wide ? WG_TAPS_WIDE : WG_TAPS;
+    int ntb = (T + tb - 1) / tb;
+    /* tasks: (output block, tap block), or (output, tap) for the scalar loop */
+    long ntask = blocks ? (long)(Co / 16) * ntb : (long)Co * T;
+    size_t per = conv_taps_scratch_floats(net, k, 1);
+    int chunk = (int)((scratch_floats - nwt) / per);
+    size_t in_per = (size_t)g.H * g.W * g.C, out_per = (size_t)g.Ho * g.Wo * g.Co;
+    for (int s0 = 0; s0 < ns; s0 += chunk) {
+        int nc = ns - s0 < chunk ? ns - s0 : chunk;
+        pad_input(&g, in + (size_t)s0 * in_per, nc, pad, threads);
+        const float *go = gout + (size_t)s0 * out_per;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (long task = 0; task < ntask; task++) {
+            if (!blocks) {
+                taps_wgrad_scalar(&g, pad, go, nc, off, (int)(task % T), (int)(task / T),
+                                  dwt);
+                continue;
+            }
+            int o0 = (int)(task / ntb) * 16, t0 = (int)(task % ntb) * tb;
+            int nt = T - t0 < tb ? T - t0 : tb;
+            if (wide)
+                taps_wgrad_avx512(&g, pad, go, nc, off, t0, nt, o0, dwt);
+            else if (avx2)
+                taps_wgrad_avx2(&g, pad, go, nc, off, t0, nt, o0, dwt);
+            else
+                taps_wgrad(&g, pad, go, nc, off, t0, nt, o0, dwt);
+        }
+    }
+    for (int o = 0; o < Co; o++)
+        for (int t = 0; t < T; t++)
+            dwp[(size_t)o * T + t] = dwt[(size_t)t * Co + o];
 }

@@ -1,11 +1,13 @@
-/* conv_taps.h — internal: the direct forward of convolutions with few taps.
+/* conv_taps.h — internal: the direct forward and weight gradient of convolutions with
+ * few taps.
  *
  * A CONV2D layer with at most CONV_FEW_TAPS taps per output (kh kw in/groups, one group,
  * not a plain 1x1) — the first layer of a grey-image net: 16 taps in cnn-small, 9 in
  * cnn7 — makes im2col + GEMM run far below BLIS's rate (K and N of 16). Such layers run
  * as a loop over the taps instead, the output channels in vector registers, six output
- * positions sharing each weight load. Used by the passes (layer_conv.c) and the bounder
- * (bounds.c). */
+ * positions sharing each weight load; the weight gradient likewise, a block of taps x 16
+ * output channels in registers while the positions stream through. Used by the passes
+ * (layer_conv.c) and the bounder (bounds.c). */
 #ifndef IBP_CONV_TAPS_H
 #define IBP_CONV_TAPS_H
 
@@ -33,5 +35,16 @@ size_t conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns);
 void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
                        const float *wt, const float *bias, int accumulate, float *scratch,
                        size_t scratch_floats, int threads);
+
+/* dwp [out][tap] += the weight gradient of samples [0, ns): the sum over their output
+ * positions of gout (NHWC) times the input taps. scratch (owned by the caller) holds
+ * scratch_floats >= conv_taps_weight_grad_floats(net, k) (the gradient, transposed while
+ * it is summed) + conv_taps_scratch_floats(net, k, 1) floats. Each element is summed by
+ * one thread, dwp's value first, then the positions in order, one multiply and one add
+ * each, whatever the CPU, scratch size or thread count. */
+size_t conv_taps_weight_grad_floats(const struct ibp_net *net, int k);
+void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, const float *gout,
+                           int ns, float *dwp, float *scratch, size_t scratch_floats,
+                           int threads);
 
 #endif

@@ -265,6 +265,15 @@ static void conv_stream_backward(const struct pass_ctx *p, int k, const struct c
         conv_winograd_backward(p->net, k, in, gout, gin, ns_total, wu, dwp, &s, p->threads);
         return;
     }
+    if (dwp && ws->wtap[k]) {
+        /* few taps: the weight gradient directly; the input gradient (rarely wanted: the
+         * first layer's) by the GEMM and col2im below */
+        conv_taps_weight_grad(p->net, k, in, gout, ns_total, dwp, ws->col, ws->col_floats,
+                              p->threads);
+        dwp = NULL;
+        if (!gin)
+            return;
+    }
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
     int chunk = (int)ws_conv_chunk_samples(p->net, k);
     for (int s0 = 0; s0 < ns_total; s0 += chunk) {

@@ -265,9 +265,11 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                     if (grad)
                         max_wino_du = nu > max_wino_du ? nu : max_wino_du;
                 } else if (conv_few_taps(net, k)) {
-                    /* direct forward (no im2col to keep); backward makes its own */
+                    /* direct forward and weight gradient (no im2col to keep) */
                     ws->wtap[k] = alloc_floats(nw, &ok);
                     size_t pad = conv_taps_scratch_floats(net, k, 1);
+                    if (grad)
+                        pad += conv_taps_weight_grad_floats(net, k);
                     max_col = pad > max_col ? pad : max_col;
                     if (bounds)
                         ws->wtapabs[k] = alloc_floats(nw, &ok);

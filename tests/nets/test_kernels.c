@@ -7,7 +7,8 @@
  *   picked float by float, contiguous kernel-row copies, padding wider than the kernel)
  *   and, for layers with few taps, the direct loop (16-output blocks, four positions at
  *   once inside the input, one at a time at the edges, and single outputs when the
- *   channel count is not a multiple of 16). */
+ *   channel count is not a multiple of 16); the few-taps weight gradient against the same
+ *   sums done plainly in float, bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +181,93 @@ static void test_conv_paths(void)
                    L(.kind = IBP_LAYER_CONV2D, .out = 6, .kh = 3, .kw = 3, .ph = 1, .pw = 1));
 }
 
+/* The direct weight gradient of a few-taps layer (conv_taps_weight_grad) against the
+ * same sums done plainly in float: dwp's value, then each position's product in order.
+ * They must agree bit for bit, with 1 and 3 threads and a scratch of one sample (many
+ * chunks) or of all of them. */
+static void check_taps_weight_grad(const char *name, struct ibp_shape in,
+                                   struct ibp_layer_spec conv, int ns)
+{
+    struct ibp_net *net;
+    struct ibp_error err;
+    CHECK_OK(ibp_net_create(in, &conv, 1, &net, &err), err);
+    if (!net)
+        return;
+    CHECK_MSG(conv_few_taps(net, 0), "%s: takes the direct path", name);
+    conv = net->layers[0]; /* with its defaults resolved (stride, dilation 1) */
+    struct ibp_shape out = net->shapes[1];
+    int T = conv.kh * conv.kw * in.c, Co = out.c;
+    size_t nin = (size_t)ns * ibp_shape_size(in), nout = (size_t)ns * ibp_shape_size(out);
+    size_t nw = (size_t)Co * T;
+    unsigned seed = (unsigned)(T * 31 + Co);
+    float *x = malloc(nin * sizeof(float)), *go = malloc(nout * sizeof(float));
+    float *dw0 = malloc(nw * sizeof(float)), *want = malloc(nw * sizeof(float));
+    for (size_t i = 0; i < nin; i++)
+        x[i] = fixture_frand(&seed);
+    for (size_t i = 0; i < nout; i++)
+        go[i] = fixture_frand(&seed);
+    for (size_t i = 0; i < nw; i++)
+        dw0[i] = fixture_frand(&seed);
+    /* x and go are NHWC; tap t = (i, j, c) */
+    for (int o = 0; o < Co; o++)
+        for (int i = 0; i < conv.kh; i++)
+            for (int j = 0; j < conv.kw; j++)
+                for (int c = 0; c < in.c; c++) {
+                    int t = (i * conv.kw + j) * in.c + c;
+                    float a = dw0[(size_t)o * T + t];
+                    for (int n = 0; n < ns; n++)
+                        for (int oh = 0; oh < out.h; oh++)
+                            for (int ow = 0; ow < out.w; ow++) {
+                                int ih = oh * conv.sh - conv.ph + i * conv.dh;
+                                int iw = ow * conv.sw - conv.pw + j * conv.dw;
+                                int inside = ih >= 0 && ih < in.h && iw >= 0 && iw < in.w;
+                                float xv = inside ? x[(((size_t)n * in.h + ih) * in.w + iw) *
+                                                          in.c + c]
+                                                  : 0.0f;
+                                a += xv * go[(((size_t)n * out.h + oh) * out.w + ow) * Co + o];
+                            }
+                    want[(size_t)o * T + t] = a;
+                }
+    size_t small = conv_taps_weight_grad_floats(net, 0) + conv_taps_scratch_floats(net, 0, 1);
+    size_t large = conv_taps_weight_grad_floats(net, 0) + conv_taps_scratch_floats(net, 0, ns);
+    float *scratch = malloc(large * sizeof(float)), *dw = malloc(nw * sizeof(float));
+    for (int run = 0; run < 3; run++) {
+        memcpy(dw, dw0, nw * sizeof(float));
+        conv_taps_weight_grad(net, 0, x, go, ns, dw, scratch, run == 1 ? small : large,
+                              run == 2 ? 3 : 1);
+        CHECK_MSG(memcmp(dw, want, nw * sizeof(float)) == 0,
+                  "%s: weight gradient (%s) differs from the plain sums", name,
+                  run == 0 ? "1 thread" : run == 1 ? "one-sample chunks" : "3 threads");
+    }
+    free(scratch);
+    free(dw);
+    free(x);
+    free(go);
+    free(dw0);
+    free(want);
+    ibp_net_free(net);
+}
+
+static void test_taps_weight_grad(void)
+{
+    check_taps_weight_grad("grey 4x4 s2 p1, 16 out", (struct ibp_shape){1, 14, 13},
+                           L(.kind = IBP_LAYER_CONV2D, .out = 16, .kh = 4, .kw = 4, .sh = 2,
+                             .sw = 2, .ph = 1, .pw = 1), 5);
+    check_taps_weight_grad("grey 3x3 p1, 64 out", (struct ibp_shape){1, 9, 10},
+                           L(.kind = IBP_LAYER_CONV2D, .out = 64, .kh = 3, .kw = 3, .ph = 1,
+                             .pw = 1), 3);
+    check_taps_weight_grad("two-channel 4x4 d2 p2, 32 taps, 32 out", (struct ibp_shape){2, 11, 12},
+                           L(.kind = IBP_LAYER_CONV2D, .out = 32, .kh = 4, .kw = 4, .ph = 2,
+                             .pw = 2, .dh = 2, .dw = 2), 4);
+    check_taps_weight_grad("grey 2x2 s2x3 pad 3, 3 out", (struct ibp_shape){1, 9, 8},
+                           L(.kind = IBP_LAYER_CONV2D, .out = 3, .kh = 2, .kw = 2, .sh = 2,
+                             .sw = 3, .ph = 3, .pw = 3), 4);
+}
+
 int main(void)
 {
     test_gemm();
     test_conv_paths();
+    test_taps_weight_grad();
     return check_report();
 }
