@@ -74,9 +74,11 @@ void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, fl
 {
     struct wgeom g = wgeom_of(net, k);
     size_t xs = (size_t)g.C * g.Co; /* u: [xi][c][o] */
+    /* o innermost: each of the 36 slices gets whole runs of o (the reads of wp come back
+     * to the same cache lines for the next few c) */
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int o = 0; o < g.Co; o++)
-        for (int c = 0; c < g.C; c++) {
+    for (int c = 0; c < g.C; c++)
+        for (int o = 0; o < g.Co; o++) {
             double w[3][3], t[6][3];
             for (int q = 0; q < 9; q++)
                 w[q / 3][q % 3] = wp[((size_t)o * 9 + q) * g.C + c];

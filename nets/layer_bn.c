@@ -156,16 +156,20 @@ static void affine_relu_bounds(const float *restrict c, const float *restrict r,
     }
 }
 
-/* gi[rows][C] += g s */
+/* gi[rows][C] += g s, or = g s when store */
 static void affine_add_rows(const float *restrict g, float *restrict gi, size_t rows, size_t C,
-                            const float *restrict s, int threads)
+                            const float *restrict s, int store, int threads)
 {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t r = 0; r < rows; r++) {
         const float *gr = g + r * C;
         float *ir = gi + r * C;
-        for (size_t c = 0; c < C; c++)
-            ir[c] += gr[c] * s[c];
+        if (store)
+            for (size_t c = 0; c < C; c++)
+                ir[c] = gr[c] * s[c];
+        else
+            for (size_t c = 0; c < C; c++)
+                ir[c] += gr[c] * s[c];
     }
 }
 
@@ -248,25 +252,28 @@ void layer_bn_backward(const struct pass_ctx *p, int k, float *grad)
     bn_backward_apply(p, k, grad);
 }
 
-/* One row of the ReLU backward, clean: g += go where y > 0 */
+/* One row of the ReLU backward, clean: g += go where y > 0 (store: g = that, g's old
+ * contents ignored) */
 static void relu_grad_row(float *restrict g, const float *restrict y, const float *restrict go,
-                          size_t C)
+                          size_t C, int store)
 {
     size_t c = 0;
     v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
     for (; c + 4 <= C; c += 4) {
-        v4f gv = load4(g + c);
+        v4f gv = store ? zero : load4(g + c);
         store4(g + c, select4(load4(y + c) > zero, gv + load4(go + c), gv));
     }
-    for (; c < C; c++)
-        g[c] = y[c] > 0.0f ? g[c] + go[c] : g[c];
+    for (; c < C; c++) {
+        float gv = store ? 0.0f : g[c];
+        g[c] = y[c] > 0.0f ? gv + go[c] : gv;
+    }
 }
 
 /* One row of the ReLU backward on bounds, as layer_relu_backward: c' = (hi + lo)/2,
  * r' = (hi - lo)/2 with lo = max(c - r, 0), hi = max(c + r, 0) */
 static void relu_bounds_grad_row(float *restrict gc, float *restrict gr, const float *restrict c,
                                  const float *restrict r, const float *restrict gco,
-                                 const float *restrict gro, size_t C)
+                                 const float *restrict gro, size_t C, int store)
 {
     size_t j = 0;
     v4f zero = {0.0f, 0.0f, 0.0f, 0.0f}, half = {0.5f, 0.5f, 0.5f, 0.5f};
@@ -274,15 +281,15 @@ static void relu_bounds_grad_row(float *restrict gc, float *restrict gr, const f
         v4f a = load4(gco + j), b = load4(gro + j), cv = load4(c + j), rv = load4(r + j);
         v4f ghi = select4(cv + rv > zero, (a + b) * half, zero);
         v4f glo = select4(cv - rv > zero, (a - b) * half, zero);
-        store4(gc + j, load4(gc + j) + (ghi + glo));
-        store4(gr + j, load4(gr + j) + (ghi - glo));
+        store4(gc + j, (store ? zero : load4(gc + j)) + (ghi + glo));
+        store4(gr + j, (store ? zero : load4(gr + j)) + (ghi - glo));
     }
     for (; j < C; j++) {
         float ghi = (gco[j] + gro[j]) * 0.5f, glo = (gco[j] - gro[j]) * 0.5f;
         glo = c[j] - r[j] > 0.0f ? glo : 0.0f;
         ghi = c[j] + r[j] > 0.0f ? ghi : 0.0f;
-        gc[j] += ghi + glo;
-        gr[j] += ghi - glo;
+        gc[j] = (store ? 0.0f : gc[j]) + (ghi + glo);
+        gr[j] = (store ? 0.0f : gr[j]) + (ghi - glo);
     }
 }
 
@@ -316,6 +323,9 @@ void layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, floa
     size_t C = (size_t)bn->channels, pos = positions(p->net, l->in[0]);
     size_t B = (size_t)p->batch, bpos = B * pos;
     int sums = bn_needs_sums(p, bn_k, grad);
+    /* mid's gradient was not zeroed (see grad_unset): the rows below store */
+    int store = ws->grad_unset[bn_k + 1];
+    ws->grad_unset[bn_k + 1] = 0;
     /* x rows [r0, r1): clean rows below bpos, centre rows from bpos on (their radii at
      * row - bpos); partial sums over fixed chunks of REDUCE_CHUNK rows from r0 */
     size_t r0 = (size_t)p->x0 * pos, r1 = r0 + (size_t)p->nx * pos;
@@ -331,11 +341,11 @@ void layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, floa
             const float *xi = in->x + r * C, *y = mid->x + r * C, *go = out->gx + r * C;
             float *g = mid->gx + r * C;
             if (r < bpos) {
-                relu_grad_row(g, y, go, C);
+                relu_grad_row(g, y, go, C, store);
             } else {
                 size_t q = r - bpos;
                 relu_bounds_grad_row(g, mid->gr + q * C, y, mid->r + q * C, go, out->gr + q * C,
-                                     C);
+                                     C, store);
                 if (sums)
                     prod_row(acc3, mid->gr + q * C, in->r + q * C, C);
             }
@@ -410,19 +420,22 @@ static void bn_backward_apply(const struct pass_ctx *p, int k, float *grad)
     size_t r0 = (size_t)p->x0 * pos, r1 = r0 + (size_t)p->nx * pos, rc = stats ? B * pos : r0;
     const float *bm = bn->mean;
     const double *a = ds, *b0 = dt;
+    /* the input's gradient was not zeroed (see grad_unset): store every row read later */
+    int in_v = l->in[0], store = ws->grad_unset[in_v];
+    ws->grad_unset[in_v] = 0;
     /* clean rows with the statistics term: gx += g s, then += a (x - mean) + b0 */
 #pragma omp parallel for num_threads(p->threads) schedule(static)
     for (size_t r = r0; r < rc; r++) {
         const float *g = out->gx + r * Cz, *x = in->x + r * Cz;
         float *gi = in->gx + r * Cz;
         for (size_t c = 0; c < Cz; c++) {
-            float v = gi[c] + g[c] * s[c];
+            float v = (store ? 0.0f : gi[c]) + g[c] * s[c];
             gi[c] = v + (float)(a[c] * ((double)x[c] - bm[c]) + b0[c]);
         }
     }
     size_t rs = rc > r0 ? rc : r0;
     if (r1 > rs)
-        affine_add_rows(out->gx + rs * Cz, in->gx + rs * Cz, r1 - rs, Cz, s, p->threads);
+        affine_add_rows(out->gx + rs * Cz, in->gx + rs * Cz, r1 - rs, Cz, s, store, p->threads);
     if (p->bounds)
-        affine_add_rows(out->gr, in->gr, B * pos, Cz, bn->sabs, p->threads);
+        affine_add_rows(out->gr, in->gr, B * pos, Cz, bn->sabs, store, p->threads);
 }

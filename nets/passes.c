@@ -387,10 +387,36 @@ static void mark_needs_grad(const struct ibp_net *net, struct ibp_workspace *ws,
 
 /* zero every value gradient but the armed ReLU-input slots; a value whose gradient is
  * not needed is neither written nor read by any backward kernel, so it is left alone */
-static void zero_value_grads(const struct ibp_net *net, struct ibp_workspace *ws)
+/* Whether the backward stores value v's whole gradient (every row it reads later)
+ * instead of adding to it: v has one consumer, a BATCHNORM (bn_backward_apply), or, in
+ * a backward that fuses them (run_backward), a RELU run with the BATCHNORM that makes v
+ * (layer_relu_bn_backward). */
+static int grad_stored(const struct ibp_net *net, int v, int fused)
+{
+    int consumer = -1, count = 0;
+    for (int k = 0; k < net->n_layers; k++) {
+        const struct ibp_layer_spec *l = &net->layers[k];
+        int reads = l->in[0] == v || (l->kind == IBP_LAYER_ADD && l->in[1] == v);
+        count += reads;
+        consumer = reads ? k : consumer;
+    }
+    if (count != 1)
+        return 0;
+    const struct ibp_layer_spec *l = &net->layers[consumer];
+    if (l->kind == IBP_LAYER_BATCHNORM)
+        return 1;
+    /* run_backward fuses every RELU but the last layer that reads the BATCHNORM before */
+    return fused && l->kind == IBP_LAYER_RELU && consumer > 0 &&
+           consumer < net->n_layers - 1 && v == consumer &&
+           net->layers[consumer - 1].kind == IBP_LAYER_BATCHNORM;
+}
+
+/* Zeroes the gradients the coming backward adds into (fused: it is run_backward) */
+static void zero_value_grads(const struct ibp_net *net, struct ibp_workspace *ws, int fused)
 {
     size_t B = (size_t)ws->batch, xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 * B : B;
     for (int v = 0; v <= net->n_layers; v++) {
+        ws->grad_unset[v] = 0;
         if (!ws->needs_grad[v])
             continue;
         int slot = 0;
@@ -398,6 +424,10 @@ static void zero_value_grads(const struct ibp_net *net, struct ibp_workspace *ws
             slot |= net->layers[k].kind == IBP_LAYER_RELU && net->layers[k].in[0] == v;
         if (slot)
             continue;
+        if (grad_stored(net, v, fused)) {
+            ws->grad_unset[v] = 1;
+            continue;
+        }
         zero_floats(ws->v[v].gx, xrows * ws->v[v].size, ws->threads);
         if (ws->v[v].gr)
             zero_floats(ws->v[v].gr, B * ws->v[v].size, ws->threads);
@@ -457,7 +487,7 @@ enum ibp_status ibp_pass_backward(const struct ibp_net *net, struct ibp_workspac
     enum ibp_bn_mode mode = ws->bounds_done ? ws->bounds_mode : ws->clean_mode;
     mark_needs_grad(net, ws, 0, 1);
     zero_floats(grad, net->n_params, ws->threads);
-    zero_value_grads(net, ws);
+    zero_value_grads(net, ws, 1);
     struct value_buf *out = &ws->v[net->n_layers];
     struct ibp_shape os = net->shapes[net->n_layers];
     if (ws->clean_done && g_logits)
@@ -498,7 +528,7 @@ enum ibp_status ibp_pass_input_grad(const struct ibp_net *net, struct ibp_worksp
     mark_needs_grad(net, ws, 1, 0);
     ws->relu_slots_armed = 0;
     ws->bounds_done = 0;
-    zero_value_grads(net, ws);
+    zero_value_grads(net, ws, 0);
     to_internal(net->shapes[net->n_layers], g_logits, ws->v[net->n_layers].gx, (size_t)B,
                 ws->threads);
     struct pass_ctx p = {net, ws, B, 0, B, 1, 0, ws->clean_mode, ws->threads};

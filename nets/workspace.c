@@ -128,6 +128,7 @@ void ibp_ws_free(struct ibp_workspace *ws)
     free(ws->spec_gc);
     free(ws->spec_gr);
     free(ws->needs_grad);
+    free(ws->grad_unset);
     free(ws->kinds);
     free(ws->layer_seconds);
     free(ws->in0);
@@ -175,11 +176,12 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->dwabs = calloc((size_t)L, sizeof(float *));
     ws->labels = calloc(B, sizeof(int));
     ws->needs_grad = calloc((size_t)L + 1, sizeof(int));
+    ws->grad_unset = calloc((size_t)L + 1, sizeof(int));
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
     ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
     if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->wino_u || !ws->wino_uabs || !ws->wimp || !ws->wimpabs || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
-        !ws->labels || !ws->needs_grad) {
+        !ws->labels || !ws->needs_grad || !ws->grad_unset) {
         ibp_ws_free(ws);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
     }

@@ -79,6 +79,10 @@ struct ibp_workspace {
     float *spec_C;         /* [max_batch][spec_cap][outputs] copy of the last C */
     float *spec_c, *spec_r, *spec_gc, *spec_gr; /* [max_batch][spec_cap] */
     int *needs_grad;       /* [n_layers + 1]: value's gradient is needed */
+    int *grad_unset;       /* [n_layers + 1]: during a backward, the value's gx and gr were
+                            * not zeroed: its only consumer (BATCHNORM, or a RELU fused with
+                            * the BATCHNORM before it) stores instead of adding, then clears
+                            * this */
     enum ibp_layer_kind *kinds; /* [n_layers]: the structure the workspace was made for */
     int *in0;              /* [n_layers]: first input value of each layer */
     /* what ran since the last backward */

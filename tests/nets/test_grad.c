@@ -59,10 +59,10 @@ static void check_grads(const char *what, const float *ana, const double *fd, si
               what, worst, at, (double)ana[at], fd[at], scale);
 }
 
-static void run_case(int f, int train, int term, struct ibp_rng *rng)
+static void run_case(struct ibp_net *net, const char *name, int train, int term,
+                     struct ibp_rng *rng)
 {
     static const char *const terms[] = {"clean logits", "margin lb", "relu bounds"};
-    struct ibp_net *net = fixture_net(f, rng);
     int K = ibp_net_outputs(net), R = ibp_net_count_kind(net, IBP_LAYER_RELU);
     size_t nin = BATCH * ibp_shape_size(net->input);
     struct problem pr = {.net = net, .train = train, .term = term};
@@ -140,9 +140,19 @@ static void run_case(int f, int train, int term, struct ibp_rng *rng)
         fd[i] = (up - dn) / (2 * h);
     }
     char what[128];
-    snprintf(what, sizeof what, "%s, %s BN, %s", fixture_name(f), train ? "train" : "eval",
-             terms[term]);
+    snprintf(what, sizeof what, "%s, %s BN, %s", name, train ? "train" : "eval", terms[term]);
     check_grads(what, grad, fd, net->n_params);
+    if (term == TERM_CLEAN) {
+        /* the same gradient after a clean pass alone (no ReLU slots: the backward stores
+         * the gradients of BATCHNORM and fused RELU inputs without zeroing them first) */
+        CHECK_OK(ibp_pass_clean(net, ws, xf, BATCH, train ? IBP_BN_TRAIN : IBP_BN_EVAL, NULL,
+                                &err),
+                 err);
+        CHECK_OK(ibp_pass_backward(net, ws, gl, NULL, grad, &err), err);
+        snprintf(what, sizeof what, "%s, %s BN, clean logits after a clean pass only", name,
+                 train ? "train" : "eval");
+        check_grads(what, grad, fd, net->n_params);
+    }
 
     if (term == TERM_CLEAN && !train) {
         /* input gradient of the clean pass */
@@ -160,7 +170,7 @@ static void run_case(int f, int train, int term, struct ibp_rng *rng)
             xx[i] = keep;
             fdx[i] = (up - dn) / (2 * h);
         }
-        snprintf(what, sizeof what, "%s input gradient", fixture_name(f));
+        snprintf(what, sizeof what, "%s input gradient", name);
         check_grads(what, gx, fdx, nin);
         free(gx);
         free(fdx);
@@ -187,13 +197,30 @@ static void run_case(int f, int train, int term, struct ibp_rng *rng)
     ibp_net_free(net);
 }
 
+#define L(...) ((struct ibp_layer_spec){__VA_ARGS__, .in = {IBP_PREV, 0}})
+
+/* a net whose last layer is a RELU after a BATCHNORM: the one such RELU the backward does
+ * not fuse */
+static struct ibp_net *relu_tail_net(struct ibp_rng *rng)
+{
+    struct ibp_layer_spec s[] = {L(.kind = IBP_LAYER_LINEAR, .out = 6),
+                                 L(.kind = IBP_LAYER_BATCHNORM), L(.kind = IBP_LAYER_RELU),
+                                 L(.kind = IBP_LAYER_LINEAR, .out = 5),
+                                 L(.kind = IBP_LAYER_BATCHNORM), L(.kind = IBP_LAYER_RELU)};
+    return fixture_build((struct ibp_shape){7, 1, 1}, s, 6, rng);
+}
+
 int main(void)
 {
     struct ibp_rng rng;
     ibp_rng_seed(&rng, 7, 0);
-    for (int f = 0; f < FIXTURE_COUNT; f++)
+    for (int f = 0; f <= FIXTURE_COUNT; f++)
         for (int train = 0; train <= 1; train++)
-            for (int term = TERM_CLEAN; term <= TERM_RELU; term++)
-                run_case(f, train, term, &rng);
+            for (int term = TERM_CLEAN; term <= TERM_RELU; term++) {
+                struct ibp_net *net = f < FIXTURE_COUNT ? fixture_net(f, &rng)
+                                                        : relu_tail_net(&rng);
+                run_case(net, f < FIXTURE_COUNT ? fixture_name(f) : "relu-tail", train, term,
+                         &rng);
+            }
     return check_report();
 }
