@@ -53,6 +53,11 @@ size_t conv_winograd_weight_floats(const struct ibp_net *net, int k)
     return 36 * (size_t)g.C * g.Co;
 }
 
+size_t conv_winograd_u_floats(const struct ibp_net *net, int k)
+{
+    return 2 * conv_winograd_weight_floats(net, k);
+}
+
 size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k)
 {
     struct wgeom g = wgeom_of(net, k);
@@ -73,7 +78,7 @@ void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, fl
                            int threads)
 {
     struct wgeom g = wgeom_of(net, k);
-    size_t xs = (size_t)g.C * g.Co; /* u: [xi][c][o] */
+    size_t xs = (size_t)g.C * g.Co; /* u: [xi][c][o], then [36 + xi][o][c] */
     /* o innermost: each of the 36 slices gets whole runs of o (the reads of wp come back
      * to the same cache lines for the next few c) */
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -93,6 +98,16 @@ void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, fl
                     u[(size_t)(a * 6 + b) * xs + (size_t)c * g.Co + o] = (float)v;
                 }
         }
+    /* the transpose, in 16 x 16 blocks */
+    float *ut = u + 36 * xs;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int xi = 0; xi < 36; xi++)
+        for (int c0 = 0; c0 < g.C; c0 += 16)
+            for (int o0 = 0; o0 < g.Co; o0 += 16)
+                for (int c = c0; c < c0 + 16 && c < g.C; c++)
+                    for (int o = o0; o < o0 + 16 && o < g.Co; o++)
+                        ut[(size_t)xi * xs + (size_t)o * g.C + c] =
+                            u[(size_t)xi * xs + (size_t)c * g.Co + o];
 }
 
 /* dwp [o][i][j][c] += G^T dU G from du [xi][c][o] */
@@ -326,11 +341,11 @@ static void backward_chunk(const struct wcall *w, int c, int slot, int first, in
     }
     if (!w->gin)
         return;
-    /* dV[xi] = dM[xi] U[xi]^T, into the V buffer */
+    /* dV[xi] = dM[xi] U[xi]^T (the stored transpose), into the V buffer */
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int xi = 0; xi < 36; xi++)
-        ibp_sgemm(0, 1, T, g->C, g->Co, 1.0f, m + (size_t)xi * ms, g->Co, w->u + (size_t)xi * us,
-                  g->Co, 0.0f, v + (size_t)xi * vs, g->C, 1);
+        ibp_sgemm(0, 0, T, g->C, g->Co, 1.0f, m + (size_t)xi * ms, g->Co,
+                  w->u + (size_t)(36 + xi) * us, g->C, 0.0f, v + (size_t)xi * vs, g->C, 1);
     /* Tiles overlap by two rows and columns (chunks hold whole samples, so only within
      * a chunk): one task per (sample, tile row), the even tile rows first, then the odd
      * ones, tiles of a row in order, so no two tasks touch the same input and every sum

@@ -18,7 +18,7 @@
  * recomputed from the input), dW = G^T dU G; the input gradient dV[xi] = dM[xi] U[xi]^T,
  * then B dV B^T added into the overlapping input tiles.
  *
- * Layouts: values NHWC per sample; U [36][C][Co]; per scratch slot V [36][tiles][C]
+ * Layouts: values NHWC per sample; U [36][C][Co] and its transpose; per scratch slot V [36][tiles][C]
  * and M [36][tiles][Co] for one chunk of whole samples (a fixed count per layer), dU
  * [36][C][Co]. With several chunks, whole chunks run on the threads (up to
  * CONV_WINOGRAD_SLOTS at once, one slot each: few barriers, V and M stay with one
@@ -45,10 +45,15 @@ int conv_winograd_applies(const struct ibp_net *net, int k);
 /* Floats of the transformed weight U of layer k (36 C Co), also the size of dU. */
 size_t conv_winograd_weight_floats(const struct ibp_net *net, int k);
 
+/* Floats of the buffer conv_winograd_weights fills: U and its transpose (72 C Co). */
+size_t conv_winograd_u_floats(const struct ibp_net *net, int k);
+
 /* Floats of one slot of each of the two chunk scratch buffers (V and M) for layer k. */
 size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k);
 
-/* u [36][C][Co] = G g G^T from the packed weight wp [out][kh][kw][in]. */
+/* u [36][C][Co] = G g G^T from the packed weight wp [out][kh][kw][in], then the same
+ * transposed, [36][Co][C] (the input gradient's GEMMs read it without a transpose);
+ * conv_winograd_u_floats floats. The forward and backward take this u. */
 void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
                            int threads);
 

@@ -256,12 +256,13 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 if (conv_winograd_applies(net, k)) {
                     /* no im2col kept: backward recomputes the (smaller) input transform */
                     size_t nu = conv_winograd_weight_floats(net, k);
+                    size_t nut = conv_winograd_u_floats(net, k);
                     size_t scratch = conv_winograd_scratch_floats(net, k);
-                    ws->wino_u[k] = alloc_floats(nu, &ok);
-                    ws->lowered_floats += nu;
+                    ws->wino_u[k] = alloc_floats(nut, &ok);
+                    ws->lowered_floats += nut;
                     if (bounds) {
-                        ws->wino_uabs[k] = alloc_floats(nu, &ok);
-                        ws->lowered_floats += nu;
+                        ws->wino_uabs[k] = alloc_floats(nut, &ok);
+                        ws->lowered_floats += nut;
                     }
                     max_wino = scratch > max_wino ? scratch : max_wino;
                     if (grad)

@@ -45,8 +45,8 @@ struct ibp_workspace {
     float **wtap, **wtapabs; /* [n_layers]: W, |W| as [tap][out] for CONV2D layers with few
                             * taps (conv_few_taps), NULL for others */
     float **wino_u, **wino_uabs; /* [n_layers]: W, |W| transformed for Winograd
-                            * ([36][in][out]) for the CONV2D layers where it applies
-                            * (conv_winograd_applies), NULL for others */
+                            * ([36][in][out], then transposed) for the CONV2D layers where
+                            * it applies (conv_winograd_applies), NULL for others */
     float **wimp, **wimpabs; /* [n_layers]: W, |W| packed for the implicit GEMM
                             * (conv_implicit_pack) for the CONV2D layers where it applies
                             * (conv_implicit_applies), NULL for others */

@@ -42,7 +42,7 @@ static struct outputs run_module(const struct ibp_net *net, const float *x, cons
     struct ibp_shape in = net->shapes[0], out = net->shapes[1];
     size_t nin = (size_t)ns * ibp_shape_size(in), nout = (size_t)ns * ibp_shape_size(out);
     size_t nw = (size_t)out.c * 9 * in.c;
-    float *u = malloc(nu * sizeof(float));
+    float *u = malloc(conv_winograd_u_floats(net, 0) * sizeof(float));
     size_t slots = CONV_WINOGRAD_SLOTS;
     struct conv_winograd_scratch s = {malloc(slots * nsc * sizeof(float)),
                                       malloc(slots * nsc * sizeof(float)),
