@@ -13,7 +13,7 @@ fails=0
 ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
 
-python3 "$make_idx" "$work/data" 1536 256 || { echo "cannot make data"; exit 1; }
+python3 "$make_idx" "$work/data" 6144 256 || { echo "cannot make data"; exit 1; }
 python3 "$make_idx" "$work/small" 64 32 12 || { echo "cannot make data"; exit 1; }
 common=(--data-dir "$work/data" --model cnn-small --batch 64 --schedule 1+3+2
         --milestones 5 --eval-batch 128 --threads 2 --seed 5)
