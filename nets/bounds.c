@@ -619,7 +619,7 @@ static void centre_radius(struct ibp_bounder *b, int a, int batch)
         for (size_t i = 0; i < e; i++) {
             float ci = 0.5f * lo[i] + 0.5f * hi[i];
             c[i] = ci;
-            r[i] = fp_up(fmaxf(fp_up(hi[i] - ci), fp_up(ci - lo[i])));
+            r[i] = fp_radius_up(lo[i], hi[i], ci);
         }
     } else {
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
@@ -754,19 +754,23 @@ static void forward_diag(const struct ibp_net *net, struct ibp_bounder *b, int k
     const float *li = b->lo[a], *ui = b->hi[a];
     float *lo = b->lo[k + 1], *hi = b->hi[k + 1];
     int sound = b->cfg.sound;
+    /* rows of C channels (NHWC), the channel without a division per element */
+    size_t rows = e / (size_t)C;
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
-    for (size_t i = 0; i < e; i++) {
-        const struct fp_affine *af = &y->aff[i % (size_t)C];
-        if (sound) {
-            fp_affine_apply(af, li[i], ui[i], &lo[i], &hi[i]);
-            float mg = fmaxf(fabsf(li[i]), fabsf(ui[i]));
-            y->q[i] = fp_up(y->dev[i % (size_t)C] * mg);
-        } else {
-            float v1 = af->s_mid * li[i] + af->t_lo, v2 = af->s_mid * ui[i] + af->t_lo;
-            lo[i] = fminf(v1, v2);
-            hi[i] = fmaxf(v1, v2);
+    for (size_t row = 0; row < rows; row++)
+        for (size_t c = 0; c < (size_t)C; c++) {
+            size_t i = row * (size_t)C + c;
+            const struct fp_affine *af = &y->aff[c];
+            if (sound) {
+                fp_affine_apply(af, li[i], ui[i], &lo[i], &hi[i]);
+                float mg = fmaxf(fabsf(li[i]), fabsf(ui[i]));
+                y->q[i] = fp_up(y->dev[c] * mg);
+            } else {
+                float v1 = af->s_mid * li[i] + af->t_lo, v2 = af->s_mid * ui[i] + af->t_lo;
+                lo[i] = fminf(v1, v2);
+                hi[i] = fmaxf(v1, v2);
+            }
         }
-    }
 }
 
 static void relaxation(float l, float u, int sound, float *slo, float *sup, float *icpt)

@@ -87,6 +87,21 @@ static inline float fp_to_float_up(double d)
     return (double)f < d ? fp_up(f) : f;
 }
 
+/* R2 (a radius around a centre). For floats lo <= hi and a float c, the float
+ * r = fp_radius_up(lo, hi, c) satisfies c - r <= lo and hi <= c + r in the reals.
+ * Proof: fl(hi - c) is one rounding, so fp_up of it is >= hi - c (R1), likewise for
+ * c - lo; fmaxf is exact and the final fp_up only widens. When lo = hi = c, finite, the
+ * box is the single point c and r = 0 holds exactly. That case (the bounds of a ReLU
+ * that is off on the whole box) would otherwise get r = 2 eta, a subnormal, and
+ * subnormal operands make every later product of it slow on some CPUs (Intel's FMA
+ * takes a microcode assist for each). */
+static inline float fp_radius_up(float lo, float hi, float c)
+{
+    if (lo == hi && c == lo && isfinite(c))
+        return 0.0f;
+    return fp_up(fmaxf(fp_up(hi - c), fp_up(c - lo)));
+}
+
 /* gamma_n = n u / (1 - n u) for float, as a double rounded up, and its forward
  * variant g_n = gamma_n / (1 - gamma_n) = n u / (1 - 2 n u). Needs 2 n u < 1
  * (n < 2^23), checked at creation (fp_gamma_ok). The formulas are evaluated in double

@@ -5,14 +5,17 @@
  * CROWN is exact on affine networks (conv-transpose, avgpool, BN, residual add, flatten
  * checked against the exact minimum); sound IBP lies below an outward-rounded double
  * interval reference; a cancelling net that float IBP wrongly certifies is refused in
- * sound mode; results do not depend on the thread count; bad configurations, bad runs
- * and unsupported layers are rejected by name. */
+ * sound mode; sound mode's radius covers its box and is 0 on a point; results do not
+ * depend on the thread count; bad configurations, bad runs and unsupported layers are
+ * rejected by name. */
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nets/bounds.h"
 #include "nets/bounds_impl.h"
+#include "nets/sound_fp.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
 #include "tests/nets/fixture.h"
@@ -447,10 +450,45 @@ static void test_errors(struct ibp_rng *rng)
     ibp_net_free(net);
 }
 
+/* fp_radius_up (sound mode's radius around the centre the bounder computes): it covers
+ * [lo, hi] in the reals, for random, nearly equal, subnormal and large boxes; a finite
+ * point gets exactly 0 (no subnormal radius), an infinite one does not */
+static int radius_covers(float lo, float hi)
+{
+    float c = 0.5f * lo + 0.5f * hi, r = fp_radius_up(lo, hi, c);
+    return (double)c - (double)r <= (double)lo && (double)hi <= (double)c + (double)r;
+}
+
+static void test_radius(void)
+{
+    struct ibp_rng own, *rng = &own;
+    ibp_rng_seed(rng, 5, 0);
+    int ok = 1;
+    for (int i = 0; i < 100000; i++) {
+        float scale = (float)ldexp(1.0, (int)ibp_rng_below(rng, 60) - 30);
+        float a = scale * (float)(2.0 * ibp_rng_uniform(rng) - 1.0);
+        float b = i % 3 == 0 ? nextafterf(a, INFINITY) : scale * (float)ibp_rng_uniform(rng);
+        if (i % 7 == 0) {
+            a *= 0x1p-120f; /* subnormal and tiny boxes */
+            b *= 0x1p-120f;
+        }
+        ok &= radius_covers(a < b ? a : b, a < b ? b : a);
+    }
+    CHECK_MSG(ok, "fp_radius_up: a box not covered");
+    const float points[] = {0.0f, -0.0f, 1.5f, -3.25e-3f, 0x1p-140f, FLT_MAX};
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++)
+        CHECK_MSG(fp_radius_up(points[i], points[i], points[i]) == 0.0f &&
+                      radius_covers(points[i], points[i]),
+                  "fp_radius_up: point %g", (double)points[i]);
+    CHECK(fp_radius_up(-0.0f, 0.0f, 0.0f) == 0.0f);
+    CHECK(fp_radius_up(INFINITY, INFINITY, INFINITY) != 0.0f);
+}
+
 int main(void)
 {
     struct ibp_rng rng;
     ibp_rng_seed(&rng, 77, 0);
+    test_radius();
     test_ibp(&rng);
     test_crown(&rng);
     test_affine_exact(&rng, 0);
