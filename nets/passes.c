@@ -385,8 +385,15 @@ static void mark_needs_grad(const struct ibp_net *net, struct ibp_workspace *ws,
     }
 }
 
-/* zero every value gradient but the armed ReLU-input slots; a value whose gradient is
- * not needed is neither written nor read by any backward kernel, so it is left alone */
+/* Whether run_backward runs RELU layer k fused with the BATCHNORM before it
+ * (layer_relu_bn_backward): k reads that BATCHNORM's output and is not the last layer
+ * (which run_backward takes on its own). */
+static int relu_fused_with_bn(const struct ibp_net *net, int k)
+{
+    return k > 0 && k < net->n_layers - 1 && net->layers[k].kind == IBP_LAYER_RELU &&
+           net->layers[k].in[0] == k && net->layers[k - 1].kind == IBP_LAYER_BATCHNORM;
+}
+
 /* Whether the backward stores value v's whole gradient (every row it reads later)
  * instead of adding to it: v has one consumer, a BATCHNORM (bn_backward_apply), or, in
  * a backward that fuses them (run_backward), a RELU run with the BATCHNORM that makes v
@@ -402,16 +409,15 @@ static int grad_stored(const struct ibp_net *net, int v, int fused)
     }
     if (count != 1)
         return 0;
-    const struct ibp_layer_spec *l = &net->layers[consumer];
-    if (l->kind == IBP_LAYER_BATCHNORM)
+    if (net->layers[consumer].kind == IBP_LAYER_BATCHNORM)
         return 1;
-    /* run_backward fuses every RELU but the last layer that reads the BATCHNORM before */
-    return fused && l->kind == IBP_LAYER_RELU && consumer > 0 &&
-           consumer < net->n_layers - 1 && v == consumer &&
-           net->layers[consumer - 1].kind == IBP_LAYER_BATCHNORM;
+    return fused && relu_fused_with_bn(net, consumer);
 }
 
-/* Zeroes the gradients the coming backward adds into (fused: it is run_backward) */
+/* Zeroes every value gradient the coming backward adds into (fused: it is
+ * run_backward), but the armed ReLU-input slots and those it stores (grad_stored, then
+ * marked grad_unset); a value whose gradient is not needed is neither written nor read
+ * by any backward kernel, so it is left alone. */
 static void zero_value_grads(const struct ibp_net *net, struct ibp_workspace *ws, int fused)
 {
     size_t B = (size_t)ws->batch, xrows = (ws->flags & IBP_WS_BOUNDS) ? 2 * B : B;
@@ -453,8 +459,7 @@ static void run_backward(const struct pass_ctx *p, float *grad)
     }
     for (int k = last - 1; k >= 0; k--) {
         /* a RELU reading a BATCHNORM's output runs fused with it (timed as the RELU) */
-        if (k > 0 && net->layers[k].kind == IBP_LAYER_RELU && net->layers[k].in[0] == k &&
-            net->layers[k - 1].kind == IBP_LAYER_BATCHNORM) {
+        if (relu_fused_with_bn(net, k)) {
             double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
             layer_relu_bn_backward(p, k, k - 1, grad);
             if (p->ws->profile)

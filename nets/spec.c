@@ -190,7 +190,8 @@ void spec_backward(const struct pass_ctx *p, int k, float *grad)
                         continue;
                     float dw = g_c * c[i] + (w > 0.0f ? g_r : (w < 0.0f ? -g_r : 0.0f)) * r[i];
                     if (ws->spec_kind == 1) {
-                        /* the two non-zero coefficients, +1 and -1: the same sums */
+                        /* (identity fold only: with a W, label_spec_backward runs) the
+                         * two non-zero coefficients, +1 and -1: the same sums */
                         int y = ws->labels[b];
                         dW[(size_t)y * f.H + h] += dw;
                         dW[(size_t)label_other(y, m) * f.H + h] -= dw;
