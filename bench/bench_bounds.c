@@ -1,4 +1,4 @@
-/* bench_bounds — images/s of the bound methods (nets/bounds.h): IBP and CROWN-IBP at
+/* bench_bounds — images/s of the bound methods (nets/bounds/bounds.h): IBP and CROWN-IBP at
  * batch 128, CROWN at batch 32 (auto_LiRPA's reference batch), float and sound mode,
  * on cnn-small with BatchNorm (Fashion-MNIST shape 1x28x28, eps 0.1, IBP
  * initialisation), and IBP on cnn7 with one input channel; the sound-mode cost ratio;
@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "nets/bounds.h"
-#include "nets/gemm.h"
-#include "nets/init.h"
-#include "nets/zoo.h"
+#include "nets/bounds/bounds.h"
+#include "nets/kernels/gemm.h"
+#include "nets/graph/init.h"
+#include "nets/graph/zoo.h"
 
 enum { BATCH = 128, CROWN_BATCH = 32 };
 

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "nets/gemm.h"
-#include "nets/init.h"
-#include "nets/passes.h"
-#include "nets/zoo.h"
+#include "nets/kernels/gemm.h"
+#include "nets/graph/init.h"
+#include "nets/passes/passes.h"
+#include "nets/graph/zoo.h"
 #include "trainer/loss.h"
 #include "trainer/optim.h"
 

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "nets/rng.h"
+#include "nets/base/rng.h"
 
 /* Shuffling streams have the top bit set; augmentation streams (batch_fill.c) do not. */
 #define SHUFFLE_STREAM (UINT64_C(1) << 63)

@@ -46,7 +46,7 @@ struct ibp_batch_options {
 };
 
 /* Writes the sample order of epoch into order[0..n): a permutation of 0..n-1 drawn from
- * (seed, epoch) by Fisher–Yates with nets/rng.h. n <= INT32_MAX, 0 <= epoch <=
+ * (seed, epoch) by Fisher–Yates with nets/base/rng.h. n <= INT32_MAX, 0 <= epoch <=
  * IBP_EPOCH_MAX (not checked here; ibp_batcher_start checks). */
 void ibp_shuffle_order(int64_t n, uint64_t seed, int64_t epoch, int32_t *order);
 

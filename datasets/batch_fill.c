@@ -1,7 +1,7 @@
 /* Copying samples into float batches, with the training augmentation. */
 #include "datasets/batch.h"
 
-#include "nets/rng.h"
+#include "nets/base/rng.h"
 
 /* The augmentation stream of (epoch, sample): epoch < 2^31 keeps the top bit clear, which
  * separates these streams from the shuffling streams (top bit set, batch.c). */

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 /* x, xn, lo, hi: [n][c][plane] (plane = h·w); mean, std: [c]. Each output is computed in
  * double precision from the float inputs and rounded once to float, so it is within half

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 /* The most channels a dataset may have (gray 1, RGB 3; CSV data up to this). */
 #define IBP_DATASET_MAX_CHANNELS 4

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 /* Reads only the header of path: *channels = 1 for gray (with or without alpha), 3 for
  * colour; *h, *w the size. Errors: IBP_ERR_IO (cannot open), IBP_ERR_FORMAT (not a PNG,

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 /* Grey value of the 1-pixel border lines of a grid (and of its unused cells). */
 #define IBP_PNG_GRID_BORDER 128

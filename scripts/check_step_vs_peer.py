@@ -28,7 +28,7 @@ import train_ibp as ref  # noqa: E402
 
 
 def read_model(path):
-    """params and buffers of an ibp model file (nets/model_file.h layout)."""
+    """params and buffers of an ibp model file (nets/formats/model_file.h layout)."""
     data = open(path, 'rb').read()
     assert data[:8] == b'IBPMODEL', path
     pos = 8 + 4 + 8 + 12

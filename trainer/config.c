@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/file_io.h"
+#include "nets/base/file_io.h"
 #include "trainer/numparse.h"
 #include "trainer/schedule.h"
 

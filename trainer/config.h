@@ -18,8 +18,8 @@
 
 #include <stdint.h>
 
-#include "nets/bytes.h"
-#include "nets/status.h"
+#include "nets/base/bytes.h"
+#include "nets/base/status.h"
 #include "trainer/optim.h"
 
 enum ibp_train_method {

@@ -5,7 +5,7 @@
 
 #include "datasets/batch.h"
 #include "datasets/box.h"
-#include "nets/passes.h"
+#include "nets/passes/passes.h"
 #include "trainer/loss.h"
 
 struct ibp_evaluator {

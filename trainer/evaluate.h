@@ -7,15 +7,15 @@
  * verified when it is classified correctly and every margin lower bound
  * lb_j = lower bound of z_y - z_j (j != y) from IBP is > 0 strictly (SPEC §2).
  * This is float32 round-to-nearest IBP, the training-time figure; the verifier's sound
- * mode (nets/bounds.h) is what certifies a model for deployment. */
+ * mode (nets/bounds/bounds.h) is what certifies a model for deployment. */
 #ifndef IBP_EVALUATE_H
 #define IBP_EVALUATE_H
 
 #include <stdint.h>
 
 #include "datasets/dataset.h"
-#include "nets/net.h"
-#include "nets/status.h"
+#include "nets/graph/net.h"
+#include "nets/base/status.h"
 
 struct ibp_eval_result {
     int64_t n;        /* samples evaluated */

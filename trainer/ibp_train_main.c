@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "datasets/open.h"
-#include "nets/bytes.h"
-#include "nets/gemm.h"
+#include "nets/base/bytes.h"
+#include "nets/kernels/gemm.h"
 #include "trainer/config.h"
 #include "trainer/train.h"
 #include "trainer/train_state.h"

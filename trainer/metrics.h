@@ -14,7 +14,7 @@
 #ifndef IBP_METRICS_H
 #define IBP_METRICS_H
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 struct ibp_metrics;
 

@@ -6,7 +6,7 @@
 #ifndef IBP_NUMPARSE_H
 #define IBP_NUMPARSE_H
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 /* A decimal integer in [min, max]. Errors: IBP_ERR_ARG ("--batch: 'x' is not an
  * integer", "--batch: 0 is outside [1, 1000000]"). */

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nets/bytes.h"
-#include "nets/status.h"
+#include "nets/base/bytes.h"
+#include "nets/base/status.h"
 
 enum ibp_optim_kind {
     IBP_OPTIM_ADAM,

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "nets/passes.h"
+#include "nets/passes/passes.h"
 
 struct ibp_reg_terms {
     double tight;     /* L_tight */

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 #define IBP_EPS_MID 0.25
 #define IBP_EPS_BETA 4.0

@@ -33,8 +33,8 @@
 #include <stdint.h>
 
 #include "datasets/dataset.h"
-#include "nets/net.h"
-#include "nets/status.h"
+#include "nets/graph/net.h"
+#include "nets/base/status.h"
 #include "trainer/config.h"
 #include "trainer/train_state.h"
 

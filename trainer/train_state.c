@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/bytes.h"
-#include "nets/file_io.h"
+#include "nets/base/bytes.h"
+#include "nets/base/file_io.h"
 
 #define MAX_STATE_BYTES ((size_t)1 << 36)
 #define MAX_CONFIG_TEXT (1u << 20)

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nets/model_file.h"
-#include "nets/net.h"
+#include "nets/formats/model_file.h"
+#include "nets/graph/net.h"
 #include "trainer/optim.h"
 
 #define IBP_STATE_MAGIC "IBPSTATE"

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/passes.h"
-#include "nets/rng.h"
+#include "nets/passes/passes.h"
+#include "nets/base/rng.h"
 
 static const double PI = 3.14159265358979323846;
 

@@ -19,8 +19,8 @@
 
 #include <stdint.h>
 
-#include "nets/net.h"
-#include "nets/status.h"
+#include "nets/graph/net.h"
+#include "nets/base/status.h"
 
 struct ibp_attack_config {
     int steps;        /* PGD steps per restart */

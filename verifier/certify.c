@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/passes.h"
+#include "nets/passes/passes.h"
 
 static const char *const method_names[] = {"ibp", "crown-ibp", "crown"};
 

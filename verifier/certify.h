@@ -6,7 +6,7 @@
  *      prediction, and whether y strictly wins (every z_y - z_j > 0);
  *   2. computes the margin lower bounds lb_j of z_y - z_j over the box
  *      l = clip(p/255 - ε, 0, 1), u = clip(p/255 + ε, 0, 1) with every requested bound
- *      method (nets/bounds.h); the sample is certified iff y strictly wins at x and the
+ *      method (nets/bounds/bounds.h); the sample is certified iff y strictly wins at x and the
  *      best method's minimum lb_j is > 0 (strictly);
  *   3. runs PGD (attack.h) inside the box on the samples that are not certified. A
  *      misclassified sample is attacked with its clean point as the counterexample.
@@ -30,8 +30,8 @@
 #include <stdint.h>
 
 #include "datasets/dataset.h"
-#include "nets/bounds.h"
-#include "nets/net.h"
+#include "nets/bounds/bounds.h"
+#include "nets/graph/net.h"
 #include "verifier/attack.h"
 
 #define IBP_CERTIFY_MAX_METHODS 3

@@ -2,8 +2,8 @@
  * one record per sample.
  *
  * A report is a list of runs, one per (model, ε), all over the same data with the same
- * methods, mode and attack. Writers append text to a memory buffer (nets/bytes.h); the
- * program prints it or writes it atomically (nets/file_io.h). Errors are given as
+ * methods, mode and attack. Writers append text to a memory buffer (nets/base/bytes.h); the
+ * program prints it or writes it atomically (nets/base/file_io.h). Errors are given as
  * percentages of the samples in Markdown and as fractions in JSON:
  *   clean error     the label does not strictly win at the clean point;
  *   attack error    a concrete counterexample was found (clean errors included): a lower
@@ -14,7 +14,7 @@
 #ifndef IBP_VERIFIER_REPORT_H
 #define IBP_VERIFIER_REPORT_H
 
-#include "nets/bytes.h"
+#include "nets/base/bytes.h"
 #include "verifier/certify.h"
 
 struct ibp_report_run {

@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nets/bounds.h"
-#include "nets/gzread.h"
-#include "nets/passes.h"
-#include "nets/rng.h"
+#include "nets/bounds/bounds.h"
+#include "nets/base/gzread.h"
+#include "nets/passes/passes.h"
+#include "nets/base/rng.h"
 #include "verifier/attack.h"
 
 #define MAX_CSV_BYTES ((size_t)1 << 26)

@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nets/net.h"
-#include "nets/status.h"
+#include "nets/graph/net.h"
+#include "nets/base/status.h"
 #include "verifier/vnnlib.h"
 
 enum ibp_vnn_answer {

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "nets/bounds.h"
-#include "nets/file_io.h"
-#include "nets/onnx_import.h"
+#include "nets/bounds/bounds.h"
+#include "nets/base/file_io.h"
+#include "nets/formats/onnx_import.h"
 #include "verifier/vnncomp.h"
 
 #define DEFAULT_TIMEOUT 60.0

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/gzread.h"
+#include "nets/base/gzread.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_VARS (1 << 24)    /* largest X_i / Y_j index + 1 */

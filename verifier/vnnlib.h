@@ -30,7 +30,7 @@
 
 #include <stddef.h>
 
-#include "nets/status.h"
+#include "nets/base/status.h"
 
 /* m(y) = a[0] y[idx[0]] + a[1] y[idx[1]] + b over the first n terms (n = 0..2). */
 struct ibp_vnnlib_row {

@@ -6,7 +6,7 @@
 #ifndef IBP_TEST_REF_NET_H
 #define IBP_TEST_REF_NET_H
 
-#include "nets/net.h"
+#include "nets/graph/net.h"
 
 struct ref_out {
     double *logits;   /* [batch][outputs] clean pass (when x given) */
@@ -29,7 +29,7 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
 void ref_out_free(struct ref_out *out);
 
 /* CROWN-IBP lower bounds of the margins, lb[batch][outputs-1], with the IBP bounds of
- * the same run as intermediate bounds (nets/crown_ibp.h's method: upper line
+ * the same run as intermediate bounds (nets/bounds/crown_ibp.h's method: upper line
  * u(x-l)/(u-l), lower line x when u > -l else 0, BN as the pass's affine map). The
  * net's layers must be those crown_ibp.h supports. */
 int ref_crown_ibp(const struct ibp_net *net, const double *params, const double *x,

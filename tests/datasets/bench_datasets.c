@@ -7,7 +7,7 @@
 
 #include "datasets/batch.h"
 #include "datasets/open.h"
-#include "nets/rng.h"
+#include "nets/base/rng.h"
 
 static double now(void)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "datasets/batch.h"
-#include "nets/rng.h"
+#include "nets/base/rng.h"
 #include "tests/common/check.h"
 
 enum { N = 10, C = 2, HH = 4, WW = 5, S = C * HH * WW };

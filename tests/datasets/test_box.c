@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "datasets/box.h"
-#include "nets/rng.h"
+#include "nets/base/rng.h"
 #include "tests/common/check.h"
 
 enum { N = 7, C = 3, P = 50, T = N * C * P };

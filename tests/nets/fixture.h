@@ -2,8 +2,8 @@
 #ifndef IBP_TEST_FIXTURE_H
 #define IBP_TEST_FIXTURE_H
 
-#include "nets/net.h"
-#include "nets/rng.h"
+#include "nets/graph/net.h"
+#include "nets/base/rng.h"
 
 enum { FIXTURE_COUNT = 4 };
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/rng.h"
+#include "nets/base/rng.h"
 #include "tests/common/check.h"
 #include "trainer/optim.h"
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/net.h"
-#include "nets/passes.h"
+#include "nets/graph/net.h"
+#include "nets/passes/passes.h"
 #include "tests/common/check.h"
 #include "verifier/attack.h"
 

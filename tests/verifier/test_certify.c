@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-#include "nets/passes.h"
-#include "nets/rng.h"
+#include "nets/passes/passes.h"
+#include "nets/base/rng.h"
 #include "tests/common/check.h"
 #include "tests/nets/fixture.h"
 #include "verifier/certify.h"
