@@ -300,16 +300,6 @@ static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *va
     return ibp_fail(err, IBP_ERR_ARG, "%s: internal: bad key type", what);
 }
 
-enum ibp_status ibp_train_config_set(struct ibp_train_config *c, const char *key,
-                                     const char *value, const char *what,
-                                     struct ibp_error *err)
-{
-    int k = find_key(key);
-    if (k < 0)
-        return ibp_fail(err, IBP_ERR_ARG, "%s: unknown key '%s'", what, key);
-    return set_key(c, k, value, what, err);
-}
-
 /* One key = value of a source (a file or the command line). */
 struct entry {
     int key;
@@ -448,21 +438,6 @@ static enum ibp_status apply_file(struct ibp_train_config *c, const struct entry
         st = set_key(c, p->key, p->value, p->what, err);
     if (st == IBP_OK)
         st = apply(c, e, n, err);
-    return st;
-}
-
-enum ibp_status ibp_train_config_load_file(struct ibp_train_config *c, const char *path,
-                                           struct ibp_error *err)
-{
-    unsigned char *text;
-    struct entry *e;
-    int n;
-    enum ibp_status st = read_file(path, &text, &e, &n, err);
-    if (st != IBP_OK)
-        return st;
-    st = apply_file(c, e, n, err);
-    free(e);
-    free(text);
     return st;
 }
 

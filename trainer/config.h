@@ -74,18 +74,8 @@ void ibp_train_config_defaults(struct ibp_train_config *c);
 enum ibp_status ibp_train_config_preset(struct ibp_train_config *c, const char *name,
                                         struct ibp_error *err);
 
-/* Sets one key from its text; `what` names the source for messages ("--eps",
- * "run.cfg:3"). `preset` applies the preset. Errors: IBP_ERR_ARG. */
-enum ibp_status ibp_train_config_set(struct ibp_train_config *c, const char *key,
-                                     const char *value, const char *what,
-                                     struct ibp_error *err);
-
-/* Applies a config file on top of c (its `preset` first, then its other keys).
- * Errors: IBP_ERR_IO (unreadable), IBP_ERR_ARG (syntax, key or value; file:line). */
-enum ibp_status ibp_train_config_load_file(struct ibp_train_config *c, const char *path,
-                                           struct ibp_error *err);
-
-/* Applies a config file's text (as ibp_train_config_load_file; `name` in messages). */
+/* Applies a config file's text on top of c (its `preset` first, then its other keys;
+ * `name` in messages). Errors: IBP_ERR_ARG (syntax, key or value; name:line). */
 enum ibp_status ibp_train_config_load_text(struct ibp_train_config *c, const char *text,
                                            const char *name, struct ibp_error *err);
 
@@ -106,7 +96,7 @@ enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
                                           struct ibp_error *err);
 
 /* Appends c as a config file (every key, the schedule as a comment in a+b+c form) that
- * ibp_train_config_load_file reads back to the same configuration (resume excluded). */
+ * `--config` reads back to the same configuration (resume excluded). */
 void ibp_train_config_format(const struct ibp_train_config *c, struct ibp_wbuf *w);
 
 /* Writes ibp_train_config_format's text to path atomically. Errors: IBP_ERR_IO,

@@ -68,11 +68,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-const struct ibp_net *ibp_trainer_net(const struct ibp_trainer *t)
-{
-    return t->net;
-}
-
 struct ibp_train_position ibp_trainer_position(const struct ibp_trainer *t)
 {
     return t->pos;

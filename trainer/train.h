@@ -111,8 +111,7 @@ enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
 enum ibp_status ibp_trainer_run(struct ibp_trainer *t, const struct ibp_train_hooks *hooks,
                                 struct ibp_error *err);
 
-/* The network being trained (read-only for callers), the position, the best epoch. */
-const struct ibp_net *ibp_trainer_net(const struct ibp_trainer *t);
+/* The position, the best epoch. */
 struct ibp_train_position ibp_trainer_position(const struct ibp_trainer *t);
 struct ibp_train_best ibp_trainer_best(const struct ibp_trainer *t);
 /* Samples trained on per epoch (after train_limit and the validation split). */

@@ -134,17 +134,6 @@ double ibp_rbuf_f64(struct ibp_rbuf *r)
     return v;
 }
 
-void ibp_rbuf_bytes(struct ibp_rbuf *r, void *p, size_t n)
-{
-    if (r->failed || r->len - r->pos < n) {
-        r->failed = 1;
-        memset(p, 0, n);
-        return;
-    }
-    memcpy(p, r->data + r->pos, n);
-    r->pos += n;
-}
-
 void ibp_rbuf_f32s(struct ibp_rbuf *r, float *v, size_t n)
 {
     if (r->failed || (r->len - r->pos) / 4 < n) {

@@ -49,8 +49,6 @@ uint64_t ibp_rbuf_u64(struct ibp_rbuf *r);
 int64_t ibp_rbuf_i64(struct ibp_rbuf *r);
 float ibp_rbuf_f32(struct ibp_rbuf *r);
 double ibp_rbuf_f64(struct ibp_rbuf *r);
-/* Copies n bytes into p (zeros on a short read). */
-void ibp_rbuf_bytes(struct ibp_rbuf *r, void *p, size_t n);
 void ibp_rbuf_f32s(struct ibp_rbuf *r, float *v, size_t n);
 /* A string written by ibp_wbuf_str, as a new NUL-terminated allocation (caller frees),
  * at most max_len bytes long. NULL on a short read, a longer string, an embedded NUL

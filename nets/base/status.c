@@ -23,18 +23,3 @@ void ibp_error_clear(struct ibp_error *err)
     }
 }
 
-const char *ibp_status_name(enum ibp_status status)
-{
-    switch (status) {
-    case IBP_OK: return "ok";
-    case IBP_ERR_NOMEM: return "out of memory";
-    case IBP_ERR_IO: return "i/o error";
-    case IBP_ERR_FORMAT: return "format error";
-    case IBP_ERR_SHAPE: return "shape error";
-    case IBP_ERR_ARG: return "bad argument";
-    case IBP_ERR_UNSUPPORTED: return "unsupported";
-    case IBP_ERR_NUMERIC: return "numeric error";
-    case IBP_ERR_INTERRUPTED: return "interrupted";
-    }
-    return "unknown status";
-}

@@ -36,7 +36,4 @@ enum ibp_status ibp_fail(struct ibp_error *err, enum ibp_status status, const ch
 /* Clears err (if not NULL). */
 void ibp_error_clear(struct ibp_error *err);
 
-/* A short name for a status ("format error", ...), for programs that print one. */
-const char *ibp_status_name(enum ibp_status status);
-
 #endif

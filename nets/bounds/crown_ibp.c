@@ -37,7 +37,6 @@ struct ibp_crown_ibp {
     double *part;        /* [2][max_batch][largest channel count] per-sample partial sums */
     float *g;            /* [max_batch] dL/dbias of the row in hand */
     int max_channels;
-    size_t bytes;
 };
 
 static int supported(enum ibp_layer_kind kind)
@@ -61,11 +60,6 @@ void ibp_crown_ibp_free(struct ibp_crown_ibp *c)
     free(c->part);
     free(c->g);
     free(c);
-}
-
-size_t ibp_crown_ibp_bytes(const struct ibp_crown_ibp *c)
-{
-    return c ? c->bytes : 0;
 }
 
 enum ibp_status ibp_crown_ibp_create(const struct ibp_net *net, int max_batch,
@@ -114,9 +108,6 @@ enum ibp_status ibp_crown_ibp_create(const struct ibp_net *net, int max_batch,
         c->part = malloc(2 * (size_t)max_batch * (size_t)c->max_channels * sizeof(double));
         c->g = malloc((size_t)max_batch * sizeof(float));
         ok = c->slots && c->bias_slots && c->part && c->g;
-        c->bytes = 2 * c->slot_floats * sizeof(float) +
-                   (size_t)max_batch * ((1 + 2 * (size_t)c->max_channels) * sizeof(double) +
-                                        sizeof(float));
     }
     if (!ok) {
         ibp_crown_ibp_free(c);
@@ -296,8 +287,6 @@ static void reserve_slots(struct ibp_crown_ibp *c, int rows)
     }
     free(c->slots);
     free(c->bias_slots);
-    c->bytes += (size_t)(rows - c->n_slots) * (c->slot_floats * sizeof(float) +
-                                                (size_t)c->max_batch * sizeof(double));
     c->slots = s;
     c->bias_slots = b;
     c->n_slots = rows;

@@ -32,7 +32,6 @@ struct ibp_crown_ibp;
 enum ibp_status ibp_crown_ibp_create(const struct ibp_net *net, int max_batch,
                                      struct ibp_crown_ibp **out, struct ibp_error *err);
 void ibp_crown_ibp_free(struct ibp_crown_ibp *c);
-size_t ibp_crown_ibp_bytes(const struct ibp_crown_ibp *c);
 
 /* lb[batch][outputs-1]: CROWN-IBP lower bounds of the margins z_y - z_j (j != y in
  * increasing order) over the box of the last bounds pass on ws. */

@@ -174,7 +174,7 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
 
 /* Deterministic per-channel sums over rows of a [rows][channels] array:
  * out[c] += sum_rows f(row, c), computed in fixed chunks of rows whatever the thread
- * count. `kind` selects f (see reduce.c). */
+ * count. `kind` selects f (below; reduce_rows in workspace.c). */
 enum reduce_kind {
     REDUCE_SUM,         /* a */
     REDUCE_SUM_SQ_DEV,  /* (a - center[c])^2 */
