@@ -1,6 +1,5 @@
 #include "trainer/config.h"
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,19 +580,6 @@ static void put_text(struct ibp_wbuf *w, const char *s)
     ibp_wbuf_bytes(w, s, strlen(s));
 }
 
-static void putf(struct ibp_wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void putf(struct ibp_wbuf *w, const char *fmt, ...)
-{
-    char tmp[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        ibp_wbuf_bytes(w, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* The value of key k as config-file text. */
 static void format_value(const struct ibp_train_config *c, int k, struct ibp_wbuf *w)
 {
@@ -601,13 +587,13 @@ static void format_value(const struct ibp_train_config *c, int k, struct ibp_wbu
     const char *field = (const char *)c + d->off;
     switch (d->type) {
     case T_INT:
-        putf(w, "%d", *(const int *)field);
+        ibp_wbuf_printf(w, "%d", *(const int *)field);
         return;
     case T_LONG:
-        putf(w, "%ld", *(const long *)field);
+        ibp_wbuf_printf(w, "%ld", *(const long *)field);
         return;
     case T_DOUBLE:
-        putf(w, "%.17g", *(const double *)field);
+        ibp_wbuf_printf(w, "%.17g", *(const double *)field);
         return;
     case T_EPS:
     case T_STR:
@@ -625,11 +611,11 @@ static void format_value(const struct ibp_train_config *c, int k, struct ibp_wbu
         return;
     case T_MILESTONES:
         for (int i = 0; i < c->n_milestones; i++)
-            putf(w, i ? ",%d" : "%d", c->milestones[i]);
+            ibp_wbuf_printf(w, i ? ",%d" : "%d", c->milestones[i]);
         return;
     case T_SCHEDULE: {
         struct ibp_epoch_plan p = ibp_epoch_plan_of(c->sched_start, c->sched_length, c->epochs);
-        putf(w, "%d+%d+%d", p.warm, p.ramp, p.full);
+        ibp_wbuf_printf(w, "%d+%d+%d", p.warm, p.ramp, p.full);
         return;
     }
     }
@@ -651,7 +637,7 @@ void ibp_train_config_format(const struct ibp_train_config *c, struct ibp_wbuf *
             put_text(w, "# preset = (none)\n");
             continue;
         }
-        putf(w, "%s = ", keys[k].name);
+        ibp_wbuf_printf(w, "%s = ", keys[k].name);
         format_value(c, k, w);
         put_text(w, "\n");
     }
@@ -703,7 +689,7 @@ void ibp_train_config_help(struct ibp_wbuf *w)
         for (char *p = opt; *p; p++)
             if (*p == '_')
                 *p = '-';
-        putf(w, "  %-22s %s (default: ", opt, keys[k].help);
+        ibp_wbuf_printf(w, "  %-22s %s (default: ", opt, keys[k].help);
         const char *field = (const char *)&d + keys[k].off;
         if (keys[k].type == T_PRESET || (keys[k].type == T_STR && field[0] == '\0'))
             put_text(w, "none");

@@ -2,13 +2,13 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "nets/base/bytes.h"
 #include "nets/bounds/bounds.h"
 #include "nets/base/gzread.h"
 #include "nets/passes/passes.h"
@@ -571,56 +571,18 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
 
 /* ---- result files ---- */
 
-struct text {
-    char *p;
-    size_t n, cap;
-    int failed;
-};
-
-static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_add(struct text *t, const char *fmt, ...)
-{
-    if (t->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            t->failed = 1;
-            return;
-        }
-        if (t->p && t->n + (size_t)k < t->cap) {
-            t->n += (size_t)k;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        while (cap < t->n + (size_t)k + 1)
-            cap *= 2;
-        char *q = realloc(t->p, cap);
-        if (!q) {
-            t->failed = 1;
-            return;
-        }
-        t->p = q;
-        t->cap = cap;
-    }
-}
-
 enum ibp_status ibp_vnncomp_result_format(const struct ibp_vnncomp_result *res,
                                           const struct ibp_vnnlib *prop, char **text,
                                           size_t *len, struct ibp_error *err)
 {
-    struct text t = {0};
+    struct ibp_wbuf t = {0};
     *text = NULL;
     *len = 0;
-    text_add(&t, "%s\n", ibp_vnn_answer_name(res->answer));
+    ibp_wbuf_printf(&t, "%s\n", ibp_vnn_answer_name(res->answer));
     if (res->answer == IBP_VNN_SAT) {
         if (!res->x || !res->y || res->box < 0 || res->box >= prop->n_boxes ||
             res->n_inputs != prop->n_inputs || res->n_outputs != prop->n_outputs) {
-            free(t.p);
+            ibp_wbuf_free(&t);
             return ibp_fail(err, IBP_ERR_ARG, "result file: a sat result without a "
                                               "counterexample for this property");
         }
@@ -633,18 +595,18 @@ enum ibp_status ibp_vnncomp_result_format(const struct ibp_vnncomp_result *res,
             double back = strtod(buf, NULL);
             if (!(back >= box->lo[i] && back <= box->hi[i] && (float)back == (float)v))
                 snprintf(buf, sizeof buf, "%.17g", v);
-            text_add(&t, "%s(X_%d %s)\n", i ? " " : "(", i, buf);
+            ibp_wbuf_printf(&t, "%s(X_%d %s)\n", i ? " " : "(", i, buf);
         }
         for (int j = 0; j < res->n_outputs; j++)
-            text_add(&t, " (Y_%d %.9g)%s\n", j, (double)res->y[j],
+            ibp_wbuf_printf(&t, " (Y_%d %.9g)%s\n", j, (double)res->y[j],
                      j + 1 == res->n_outputs ? ")" : "");
     }
     if (t.failed) {
-        free(t.p);
+        ibp_wbuf_free(&t);
         return ibp_fail(err, IBP_ERR_NOMEM, "result file: out of memory");
     }
-    *text = t.p;
-    *len = t.n;
+    *text = (char *)t.data;
+    *len = t.len;
     return IBP_OK;
 }
 

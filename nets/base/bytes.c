@@ -1,5 +1,7 @@
 #include "nets/base/bytes.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -41,6 +43,27 @@ void ibp_wbuf_bytes(struct ibp_wbuf *w, const void *p, size_t n)
         return;
     memcpy(w->data + w->len, p, n);
     w->len += n;
+}
+
+void ibp_wbuf_printf(struct ibp_wbuf *w, const char *fmt, ...)
+{
+    for (int pass = 0; pass < 2 && !w->failed; pass++) {
+        size_t room = w->cap - w->len;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(room ? (char *)w->data + w->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            w->failed = 1;
+            return;
+        }
+        if ((size_t)k < room) {
+            w->len += (size_t)k;
+            return;
+        }
+        /* too short: grow to fit the text and its terminator, then format again */
+        ibp_wbuf_reserve(w, (size_t)k + 1);
+    }
 }
 
 static void put_le(struct ibp_wbuf *w, uint64_t v, int n)

@@ -28,6 +28,9 @@ void ibp_wbuf_u64(struct ibp_wbuf *w, uint64_t v);
 void ibp_wbuf_i64(struct ibp_wbuf *w, int64_t v);
 void ibp_wbuf_f32(struct ibp_wbuf *w, float v);
 void ibp_wbuf_f64(struct ibp_wbuf *w, double v);
+/* printf-style text (no terminator counted in len; after a successful call the byte at
+ * data[len] is a NUL, so text-only buffers can be handed out as C strings). */
+void ibp_wbuf_printf(struct ibp_wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* n floats, each as binary32 little-endian. */
 void ibp_wbuf_f32s(struct ibp_wbuf *w, const float *v, size_t n);
 /* A string as u32 length + bytes (no terminator); NULL is the empty string. */

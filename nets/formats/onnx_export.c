@@ -4,38 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/base/bytes.h"
 #include "nets/base/file_io.h"
 
-/* ---- protobuf writer: a growable buffer; an allocation failure sticks in oom ---- */
+/* ---- protobuf writer on a growing buffer (an allocation failure sticks in failed) ---- */
 
-struct pbw {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void put_raw(struct pbw *w, const void *data, size_t n)
-{
-    if (w->oom)
-        return;
-    if (w->n + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->n + n)
-            cap *= 2;
-        uint8_t *p = realloc(w->p, cap);
-        if (!p) {
-            w->oom = 1;
-            return;
-        }
-        w->p = p;
-        w->cap = cap;
-    }
-    if (n)
-        memcpy(w->p + w->n, data, n);
-    w->n += n;
-}
-
-static void put_varint(struct pbw *w, uint64_t v)
+static void put_varint(struct ibp_wbuf *w, uint64_t v)
 {
     uint8_t b[10];
     int n = 0;
@@ -43,55 +17,55 @@ static void put_varint(struct pbw *w, uint64_t v)
         b[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
         v >>= 7;
     } while (v);
-    put_raw(w, b, (size_t)n);
+    ibp_wbuf_bytes(w, b, (size_t)n);
 }
 
-static void put_uint(struct pbw *w, uint32_t field, uint64_t v)
+static void put_uint(struct ibp_wbuf *w, uint32_t field, uint64_t v)
 {
     put_varint(w, (uint64_t)field << 3 | 0);
     put_varint(w, v);
 }
 
-static void put_bytes(struct pbw *w, uint32_t field, const void *data, size_t n)
+static void put_bytes(struct ibp_wbuf *w, uint32_t field, const void *data, size_t n)
 {
     put_varint(w, (uint64_t)field << 3 | 2);
     put_varint(w, n);
-    put_raw(w, data, n);
+    ibp_wbuf_bytes(w, data, n);
 }
 
-static void put_str(struct pbw *w, uint32_t field, const char *s)
+static void put_str(struct ibp_wbuf *w, uint32_t field, const char *s)
 {
     put_bytes(w, field, s, strlen(s));
 }
 
-static void put_float(struct pbw *w, uint32_t field, float f)
+static void put_float(struct ibp_wbuf *w, uint32_t field, float f)
 {
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);
     uint8_t b[4] = {(uint8_t)bits, (uint8_t)(bits >> 8), (uint8_t)(bits >> 16),
                     (uint8_t)(bits >> 24)};
     put_varint(w, (uint64_t)field << 3 | 5);
-    put_raw(w, b, 4);
+    ibp_wbuf_bytes(w, b, 4);
 }
 
 /* Appends sub as a length-delimited field and frees it. */
-static void put_msg(struct pbw *w, uint32_t field, struct pbw *sub)
+static void put_msg(struct ibp_wbuf *w, uint32_t field, struct ibp_wbuf *sub)
 {
-    if (sub->oom)
-        w->oom = 1;
+    if (sub->failed)
+        w->failed = 1;
     else
-        put_bytes(w, field, sub->p, sub->n);
-    free(sub->p);
+        put_bytes(w, field, sub->data, sub->len);
+    free(sub->data);
     memset(sub, 0, sizeof *sub);
 }
 
 /* ---- ONNX messages ---- */
 
 /* A float32 initializer (TensorProto) with raw little-endian data. */
-static void put_tensor(struct pbw *graph, const char *name, int rank, const int64_t *dims,
+static void put_tensor(struct ibp_wbuf *graph, const char *name, int rank, const int64_t *dims,
                        const float *x)
 {
-    struct pbw t = {0};
+    struct ibp_wbuf t = {0};
     size_t n = 1;
     for (int i = 0; i < rank; i++) {
         put_uint(&t, 1, (uint64_t)dims[i]);
@@ -106,15 +80,15 @@ static void put_tensor(struct pbw *graph, const char *name, int rank, const int6
         memcpy(&bits, &x[i], sizeof bits);
         uint8_t b[4] = {(uint8_t)bits, (uint8_t)(bits >> 8), (uint8_t)(bits >> 16),
                         (uint8_t)(bits >> 24)};
-        put_raw(&t, b, 4);
+        ibp_wbuf_bytes(&t, b, 4);
     }
     put_msg(graph, 5, &t);
 }
 
 /* An int64 initializer (for Reshape shapes). */
-static void put_int64_tensor(struct pbw *graph, const char *name, int n, const int64_t *v)
+static void put_int64_tensor(struct ibp_wbuf *graph, const char *name, int n, const int64_t *v)
 {
-    struct pbw t = {0};
+    struct ibp_wbuf t = {0};
     put_uint(&t, 1, (uint64_t)n);
     put_uint(&t, 2, 7); /* INT64 */
     for (int i = 0; i < n; i++)
@@ -123,27 +97,27 @@ static void put_int64_tensor(struct pbw *graph, const char *name, int n, const i
     put_msg(graph, 5, &t);
 }
 
-static void attr_int(struct pbw *node, const char *name, int64_t v)
+static void attr_int(struct ibp_wbuf *node, const char *name, int64_t v)
 {
-    struct pbw a = {0};
+    struct ibp_wbuf a = {0};
     put_str(&a, 1, name);
     put_uint(&a, 3, (uint64_t)v);
     put_uint(&a, 20, 2); /* INT */
     put_msg(node, 5, &a);
 }
 
-static void attr_float(struct pbw *node, const char *name, float v)
+static void attr_float(struct ibp_wbuf *node, const char *name, float v)
 {
-    struct pbw a = {0};
+    struct ibp_wbuf a = {0};
     put_str(&a, 1, name);
     put_float(&a, 2, v);
     put_uint(&a, 20, 1); /* FLOAT */
     put_msg(node, 5, &a);
 }
 
-static void attr_ints(struct pbw *node, const char *name, int n, const int64_t *v)
+static void attr_ints(struct ibp_wbuf *node, const char *name, int n, const int64_t *v)
 {
-    struct pbw a = {0};
+    struct ibp_wbuf a = {0};
     put_str(&a, 1, name);
     for (int i = 0; i < n; i++)
         put_uint(&a, 8, (uint64_t)v[i]);
@@ -152,7 +126,7 @@ static void attr_ints(struct pbw *node, const char *name, int n, const int64_t *
 }
 
 /* Starts a node message; inputs NULL-terminated. */
-static void node_begin(struct pbw *n, const char *op, const char *name, const char *out,
+static void node_begin(struct ibp_wbuf *n, const char *op, const char *name, const char *out,
                        const char *const *in)
 {
     memset(n, 0, sizeof *n);
@@ -163,12 +137,12 @@ static void node_begin(struct pbw *n, const char *op, const char *name, const ch
     put_str(n, 4, op);
 }
 
-static void put_value_info(struct pbw *graph, uint32_t field, const char *name, int rank,
+static void put_value_info(struct ibp_wbuf *graph, uint32_t field, const char *name, int rank,
                            const int64_t *dims)
 {
-    struct pbw shape = {0}, tensor = {0}, type = {0}, vi = {0};
+    struct ibp_wbuf shape = {0}, tensor = {0}, type = {0}, vi = {0};
     for (int i = 0; i < rank; i++) {
-        struct pbw dim = {0};
+        struct ibp_wbuf dim = {0};
         put_uint(&dim, 1, (uint64_t)dims[i]);
         put_msg(&shape, 1, &dim);
     }
@@ -186,7 +160,7 @@ static void put_value_info(struct pbw *graph, uint32_t field, const char *name, 
 
 struct exporter {
     const struct ibp_net *net;
-    struct pbw graph;
+    struct ibp_wbuf graph;
     int *rank4;                 /* [n_layers + 1]: value v's ONNX tensor is 4-D */
     char (*names)[NAME_LEN];    /* [n_layers + 1]: value v's ONNX tensor name */
 };
@@ -198,7 +172,7 @@ static const char *value_as(struct exporter *ex, int v, int want4, char *buf)
     if (ex->rank4[v] == want4)
         return ex->names[v];
     struct ibp_shape s = ex->net->shapes[v];
-    struct pbw n;
+    struct ibp_wbuf n;
     char node_name[NAME_LEN + 8];
     snprintf(buf, NAME_LEN, "%s_r%d", ex->names[v], want4 ? 4 : 2);
     snprintf(node_name, sizeof node_name, "%s_node", buf);
@@ -236,7 +210,7 @@ static void export_layer(struct exporter *ex, int k)
     char tmp2[NAME_LEN];
     const char *x = ex->names[l->in[0]];
     const char *out = ex->names[v];
-    struct pbw n = {0};
+    struct ibp_wbuf n = {0};
     snprintf(node_name, sizeof node_name, "layer%d_%s", k, ibp_layer_kind_name(l->kind));
     switch (l->kind) {
     case IBP_LAYER_NORMALIZE: {
@@ -386,19 +360,19 @@ enum ibp_status ibp_onnx_export_buffer(const struct ibp_net *net, uint8_t **data
     free(ex.rank4);
     free(ex.names);
 
-    struct pbw model = {0}, opset = {0};
+    struct ibp_wbuf model = {0}, opset = {0};
     put_uint(&model, 1, 7); /* IR version of opset 13 */
     put_str(&model, 2, "ibp");
     put_msg(&model, 7, &ex.graph);
     put_str(&opset, 1, "");
     put_uint(&opset, 2, 13);
     put_msg(&model, 8, &opset);
-    if (model.oom) {
-        free(model.p);
+    if (model.failed) {
+        free(model.data);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory exporting ONNX");
     }
-    *data = model.p;
-    *size = model.n;
+    *data = model.data;
+    *size = model.len;
     return IBP_OK;
 }
 

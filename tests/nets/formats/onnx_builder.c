@@ -4,22 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Tests only: running out of memory here ends the test. */
 static void put(struct ob *m, const void *d, size_t n)
 {
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 256;
-        while (cap < m->n + n)
-            cap *= 2;
-        m->p = realloc(m->p, cap);
-        if (!m->p) {
-            fprintf(stderr, "onnx_builder: out of memory\n");
-            abort();
-        }
-        m->cap = cap;
+    ibp_wbuf_bytes(&m->b, d, n);
+    if (m->b.failed) {
+        fprintf(stderr, "onnx_builder: out of memory\n");
+        abort();
     }
-    if (n)
-        memcpy(m->p + m->n, d, n);
-    m->n += n;
 }
 
 static void varint(struct ob *m, uint64_t v)
@@ -53,8 +45,8 @@ void ob_str(struct ob *m, uint32_t field, const char *s)
 
 void ob_msg(struct ob *m, uint32_t field, struct ob *child)
 {
-    ob_bytes(m, field, child->p, child->n);
-    free(child->p);
+    ob_bytes(m, field, child->b.data, child->b.len);
+    ibp_wbuf_free(&child->b);
     memset(child, 0, sizeof *child);
 }
 
@@ -212,6 +204,6 @@ void ob_model(struct ob *graph, int64_t opset, uint8_t **data, size_t *size)
     ob_str(&op, 1, "");
     ob_uint(&op, 2, (uint64_t)opset);
     ob_msg(&m, 8, &op);
-    *data = m.p;
-    *size = m.n;
+    *data = m.b.data;
+    *size = m.b.len;
 }

@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nets/base/bytes.h"
+
 /* A growable protobuf message. Zero-initialise; ob_msg() appends and frees a child. */
 struct ob {
-    uint8_t *p;
-    size_t n, cap;
+    struct ibp_wbuf b;
 };
 
 void ob_uint(struct ob *m, uint32_t field, uint64_t v);
