@@ -1,10 +1,10 @@
 /* Subsets of a dataset (copies) and the index-list syntax of the programs' --indices. */
 #include "datasets/dataset.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nets/base/parse.h"
 
 enum ibp_status ibp_dataset_pick(const struct ibp_dataset *ds, const int64_t *idx,
                                  int64_t count, struct ibp_dataset **out,
@@ -66,21 +66,6 @@ enum ibp_status ibp_dataset_range(const struct ibp_dataset *ds, int64_t start, i
     return st;
 }
 
-/* Parses a non-negative decimal integer at *s (digits only), advancing *s. */
-static int parse_index(const char **s, int64_t *v)
-{
-    if (!isdigit((unsigned char)**s))
-        return -1;
-    char *end;
-    errno = 0;
-    long long x = strtoll(*s, &end, 10);
-    if (errno)
-        return -1;
-    *s = end;
-    *v = x;
-    return 0;
-}
-
 enum ibp_status ibp_indices_parse(const char *text, int64_t limit, int64_t **idx,
                                   int64_t *count, struct ibp_error *err)
 {
@@ -93,12 +78,12 @@ enum ibp_status ibp_indices_parse(const char *text, int64_t limit, int64_t **idx
         for (;;) {
             const char *item = s;
             int64_t a, b;
-            if (parse_index(&s, &a))
+            if (ibp_scan_index(&s, &a))
                 goto bad;
             b = a;
             if (*s == '-') {
                 s++;
-                if (parse_index(&s, &b) || b < a)
+                if (ibp_scan_index(&s, &b) || b < a)
                     goto bad;
             }
             if (*s != ',' && *s != '\0')

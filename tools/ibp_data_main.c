@@ -1,55 +1,65 @@
 /* ibp-data: the first thing to run on new data — a dataset's summary, or a PNG grid of
  * its first images. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "datasets/dataset.h"
 #include "datasets/open.h"
+#include "datasets/open_options.h"
 #include "datasets/png_write.h"
+#include "nets/base/options.h"
 
-static void usage(FILE *f)
+/* The options; `grid`-only ones say so. */
+struct options {
+    struct ibp_open_options open;
+    const char *out, *indices;
+    int64_t start, count;
+    int n_grid, cols;
+};
+
+#define N_OPTS (IBP_OPEN_N_OPTS + 7)
+
+static int options_table(struct options *o, struct ibp_opt *t)
 {
-    fprintf(f,
-            "usage: ibp-data [summary] DATASET [options]\n"
-            "       ibp-data grid DATASET --out FILE.png [options]\n"
-            "\n"
-            "Prints a dataset's count, shape, classes, label histogram and per-channel pixel\n"
-            "mean/std (pixels in [0,1]); `grid` writes its first images as one PNG.\n"
-            "\n"
-            "DATASET: fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
-            "  cifar10:PATH[,PATH..], cifar100:PATH[,PATH..], png:FOLDER, csv:FILE,\n"
-            "  or a file or folder whose kind is recognised.\n"
-            "\n"
-            "options:\n"
-            "  --split train|test   which split of a named dataset or folder (default train)\n"
-            "  --root DIR           folder of named datasets (default %s)\n"
-            "  --channels 0|1|3     PNG channels; 0 = as the first image (default 0)\n"
-            "  --convert            PNG: allow gray<->RGB conversion (default off)\n"
-            "  --shape C,H,W        CSV image shape (default 1,28,28)\n"
-            "  --classes N          CSV/IDX number of classes (default 10)\n"
-            "  --coarse             CIFAR-100: coarse labels (default fine)\n"
-            "  --start N            first sample of the subset (default 0)\n"
-            "  --count N            number of samples (default all from --start)\n"
-            "  --indices LIST       explicit samples, e.g. 3,5,10-12 (overrides --start/--count)\n"
-            "  --out FILE           grid: the PNG to write (required)\n"
-            "  --n N                grid: number of images (default 64, at most the count)\n"
-            "  --cols N             grid: columns (default 0 = square)\n"
-            "  --help               this text\n",
-            IBP_DATASETS_ROOT);
+    int n = 0;
+    t[n++] = (struct ibp_opt){.kind = IBP_OPT_SECTION, .help = "options"};
+    n += ibp_open_options_table(&o->open, t + n);
+    const struct ibp_opt rest[] = {
+        {.kind = IBP_OPT_INT64, .name = "--start", .arg = "N", .dest = &o->start, .lo = 0,
+         .hi = (double)INT64_MAX, .help = "first sample of the subset"},
+        {.kind = IBP_OPT_INT64, .name = "--count", .arg = "N", .dest = &o->count, .lo = 1,
+         .hi = (double)INT64_MAX, .help = "number of samples", .def = "all from --start"},
+        {.kind = IBP_OPT_STRING, .name = "--indices", .arg = "LIST", .dest = &o->indices,
+         .help = "explicit samples, e.g. 3,5,10-12 (overrides --start/--count)", .def = ""},
+        {.kind = IBP_OPT_STRING, .name = "--out", .arg = "FILE", .dest = &o->out,
+         .help = "grid: the PNG to write (required)", .def = ""},
+        {.kind = IBP_OPT_INT, .name = "--n", .arg = "N", .dest = &o->n_grid, .lo = 1,
+         .hi = 1 << 20, .help = "grid: number of images, at most the count"},
+        {.kind = IBP_OPT_INT, .name = "--cols", .arg = "N", .dest = &o->cols, .lo = 0,
+         .hi = 1 << 16, .help = "grid: columns, 0 = square"},
+    };
+    memcpy(t + n, rest, sizeof rest);
+    return n + (int)(sizeof rest / sizeof rest[0]);
 }
 
-/* Strict integer parse; returns 0 on success. */
-static int parse_int(const char *s, long long lo, long long hi, long long *v)
+static void usage(const struct ibp_opt *t, int n)
 {
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
+    struct ibp_wbuf w = {0};
+    ibp_opts_help(t, n, &w);
+    printf("usage: ibp-data [summary] DATASET [options]\n"
+           "       ibp-data grid DATASET --out FILE.png [options]\n"
+           "\n"
+           "Prints a dataset's count, shape, classes, label histogram and per-channel pixel\n"
+           "mean/std (pixels in [0,1]); `grid` writes its first images as one PNG.\n"
+           "\n"
+           "DATASET: fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
+           "  cifar10:PATH[,PATH..], cifar100:PATH[,PATH..], png:FOLDER, csv:FILE,\n"
+           "  or a file or folder whose kind is recognised.\n"
+           "\n"
+           "%s  --help                  this text\n",
+           w.failed || !w.data ? "" : (const char *)w.data);
+    ibp_wbuf_free(&w);
 }
 
 static void print_summary(const char *spec, const struct ibp_dataset *ds,
@@ -72,97 +82,43 @@ static void print_summary(const char *spec, const struct ibp_dataset *ds,
 
 int main(int argc, char **argv)
 {
-    const char *cmd = "summary", *spec = NULL, *out = NULL, *indices = NULL;
-    struct ibp_open_options opt = {0};
-    long long start = 0, count = -1, n_grid = 64, cols = 0;
+    const char *cmd = "summary";
+    struct options o = {.open.split = "train", .count = -1, .n_grid = 64};
+    struct ibp_opt table[N_OPTS];
+    int n_opts = options_table(&o, table);
     int first = 1;
     if (argc > 1 && (strcmp(argv[1], "summary") == 0 || strcmp(argv[1], "grid") == 0))
         cmd = argv[first++];
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long long v;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--convert") == 0) {
-            opt.convert = 1;
-            continue;
-        }
-        if (strcmp(a, "--coarse") == 0) {
-            opt.coarse = 1;
-            continue;
-        }
-        if (a[0] != '-' || a[1] != '-') {
-            if (spec) {
-                fprintf(stderr, "ibp-data: unexpected argument \"%s\" (see --help)\n", a);
-                return 1;
-            }
-            spec = a;
-            continue;
-        }
-        if (!val) {
-            fprintf(stderr, "ibp-data: %s needs a value (see --help)\n", a);
-            return 1;
-        }
-        i++;
-        int bad = 0;
-        if (strcmp(a, "--split") == 0)
-            opt.split = val;
-        else if (strcmp(a, "--root") == 0)
-            opt.root = val;
-        else if (strcmp(a, "--channels") == 0) {
-            bad = parse_int(val, 0, 3, &v) || v == 2;
-            opt.channels = bad ? 0 : (int)v;
-        }
-        else if (strcmp(a, "--shape") == 0) {
-            char extra;
-            bad = sscanf(val, "%d,%d,%d%c", &opt.c, &opt.h, &opt.w, &extra) != 3 || opt.c < 1 ||
-                  opt.c > IBP_DATASET_MAX_CHANNELS || opt.h < 1 || opt.w < 1;
-        } else if (strcmp(a, "--classes") == 0)
-            bad = parse_int(val, 1, 1 << 20, &v) || ((opt.n_classes = (int)v), 0);
-        else if (strcmp(a, "--start") == 0)
-            bad = parse_int(val, 0, INT64_MAX, &start);
-        else if (strcmp(a, "--count") == 0)
-            bad = parse_int(val, 1, INT64_MAX, &count);
-        else if (strcmp(a, "--indices") == 0)
-            indices = val;
-        else if (strcmp(a, "--out") == 0)
-            out = val;
-        else if (strcmp(a, "--n") == 0)
-            bad = parse_int(val, 1, 1 << 20, &n_grid);
-        else if (strcmp(a, "--cols") == 0)
-            bad = parse_int(val, 0, 1 << 16, &cols);
-        else {
-            fprintf(stderr, "ibp-data: unknown option %s (see --help)\n", a);
-            return 1;
-        }
-        if (bad) {
-            fprintf(stderr, "ibp-data: %s %s: bad value (see --help)\n", a, val);
-            return 1;
-        }
+    const char *spec = NULL;
+    int n_pos = 0, help = 0;
+    struct ibp_error err;
+    ibp_error_clear(&err);
+    if (ibp_opts_parse(table, n_opts, argc, argv, first, &spec, 1, &n_pos, &help, &err)) {
+        fprintf(stderr, "ibp-data: %s (see --help)\n", err.msg);
+        return 1;
+    }
+    if (help) {
+        usage(table, n_opts);
+        return 0;
     }
     if (!spec) {
         fprintf(stderr, "ibp-data: no dataset given (see --help)\n");
         return 1;
     }
-    if (strcmp(cmd, "grid") == 0 && !out) {
+    if (strcmp(cmd, "grid") == 0 && !o.out) {
         fprintf(stderr, "ibp-data: grid needs --out FILE.png\n");
         return 1;
     }
 
-    struct ibp_error err;
-    ibp_error_clear(&err);
     struct ibp_dataset *all = NULL, *ds = NULL;
     int64_t *idx = NULL, n_idx = 0;
-    enum ibp_status st = ibp_dataset_open(spec, &opt, &all, &err);
-    if (!st && indices) {
-        st = ibp_indices_parse(indices, all->n, &idx, &n_idx, &err);
+    enum ibp_status st = ibp_dataset_open(spec, &o.open, &all, &err);
+    if (!st && o.indices) {
+        st = ibp_indices_parse(o.indices, all->n, &idx, &n_idx, &err);
         if (!st)
             st = ibp_dataset_pick(all, idx, n_idx, &ds, &err);
-    } else if (!st && (start != 0 || count != -1)) {
-        st = ibp_dataset_range(all, start, count, &ds, &err);
+    } else if (!st && (o.start != 0 || o.count != -1)) {
+        st = ibp_dataset_range(all, o.start, o.count, &ds, &err);
     } else if (!st) {
         ds = all;
         all = NULL;
@@ -170,10 +126,10 @@ int main(int argc, char **argv)
     free(idx);
     ibp_dataset_free(all);
     if (!st && strcmp(cmd, "grid") == 0) {
-        int64_t n = n_grid < ds->n ? n_grid : ds->n;
-        st = ibp_png_write_grid(out, ds->pixels, n, ds->c, ds->h, ds->w, (int)cols, &err);
+        int64_t n = o.n_grid < ds->n ? o.n_grid : ds->n;
+        st = ibp_png_write_grid(o.out, ds->pixels, n, ds->c, ds->h, ds->w, o.cols, &err);
         if (!st)
-            printf("wrote %lld images of %s to %s\n", (long long)n, spec, out);
+            printf("wrote %lld images of %s to %s\n", (long long)n, spec, o.out);
     } else if (!st) {
         struct ibp_dataset_stats stats;
         st = ibp_dataset_stats_compute(ds, &stats, &err);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "nets/base/file_io.h"
-#include "trainer/numparse.h"
+#include "nets/base/parse.h"
 #include "trainer/schedule.h"
 
 enum key_type {

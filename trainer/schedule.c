@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer/numparse.h"
+#include "nets/base/parse.h"
 
 int64_t ibp_batches_per_epoch(int64_t n_train, int batch)
 {

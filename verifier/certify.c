@@ -9,8 +9,6 @@
 
 #include "nets/passes/passes.h"
 
-static const char *const method_names[] = {"ibp", "crown-ibp", "crown"};
-
 const char *ibp_verdict_name(enum ibp_verdict v)
 {
     switch (v) {
@@ -19,42 +17,6 @@ const char *ibp_verdict_name(enum ibp_verdict v)
     case IBP_VERDICT_UNKNOWN: break;
     }
     return "unknown";
-}
-
-const char *ibp_certify_method_name(enum ibp_bound_method m)
-{
-    if ((int)m >= 0 && (int)m < 3)
-        return method_names[m];
-    return "?";
-}
-
-enum ibp_status ibp_certify_methods_parse(const char *text, enum ibp_bound_method *methods,
-                                          int *n_methods, struct ibp_error *err)
-{
-    int n = 0;
-    const char *p = text;
-    for (;;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        int found = -1;
-        for (int k = 0; k < 3; k++)
-            if (strlen(method_names[k]) == len && strncmp(p, method_names[k], len) == 0)
-                found = k;
-        if (found < 0)
-            return ibp_fail(err, IBP_ERR_ARG,
-                            "--methods: '%.*s' is not a method (ibp, crown-ibp, crown)",
-                            (int)len, p);
-        for (int k = 0; k < n; k++)
-            if ((int)methods[k] == found)
-                return ibp_fail(err, IBP_ERR_ARG, "--methods: '%s' given twice",
-                                method_names[found]);
-        methods[n++] = (enum ibp_bound_method)found;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    *n_methods = n;
-    return IBP_OK;
 }
 
 void ibp_certify_config_default(struct ibp_certify_config *cfg)

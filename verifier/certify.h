@@ -34,7 +34,7 @@
 #include "nets/graph/net.h"
 #include "verifier/attack.h"
 
-#define IBP_CERTIFY_MAX_METHODS 3
+#define IBP_CERTIFY_MAX_METHODS IBP_BOUND_METHOD_COUNT
 
 enum ibp_verdict {
     IBP_VERDICT_UNKNOWN,
@@ -44,14 +44,6 @@ enum ibp_verdict {
 
 /* "unknown", "certified", "attacked" */
 const char *ibp_verdict_name(enum ibp_verdict v);
-
-/* "ibp", "crown-ibp", "crown" */
-const char *ibp_certify_method_name(enum ibp_bound_method m);
-
-/* Parses a comma-separated list of method names ("ibp,crown-ibp") into methods[], at
- * most IBP_CERTIFY_MAX_METHODS, no repeats. Errors: IBP_ERR_ARG naming the bad item. */
-enum ibp_status ibp_certify_methods_parse(const char *text, enum ibp_bound_method *methods,
-                                          int *n_methods, struct ibp_error *err);
 
 struct ibp_certify_config {
     double eps;                 /* box radius in pixel units, in [0, 1] */

@@ -13,11 +13,13 @@
 
 #include "datasets/dataset.h"
 #include "datasets/open.h"
+#include "datasets/open_options.h"
 #include "datasets/png_folder.h"
 #include "datasets/png_write.h"
 #include "nets/base/file_io.h"
+#include "nets/base/options.h"
 #include "nets/formats/model_file.h"
-#include "trainer/numparse.h"
+#include "nets/base/parse.h"
 #include "trainer/schedule.h"
 #include "verifier/certify.h"
 #include "verifier/report.h"
@@ -35,92 +37,17 @@ enum {
 #define MAX_LIST 64
 #define MAX_IMAGES 4096
 
-static void usage(FILE *f)
-{
-    struct ibp_certify_config d;
-    ibp_certify_config_default(&d);
-    fprintf(f,
-            "usage: ibp-verify --model FILE [--model FILE...] --data DATASET --eps LIST [options]\n"
-            "       ibp-verify --model FILE --images A.png[,B.png..] [--labels 3,7..] --eps LIST\n"
-            "       ibp-verify vnncomp --help   (ONNX networks with VNN-LIB properties)\n"
-            "\n"
-            "Certifies every sample of the data against L-inf perturbations of radius eps\n"
-            "(pixel units, [0,1]): bound methods first (verified iff every margin lower bound\n"
-            "is > 0), then PGD on the rest (a counterexample is re-checked by a forward pass).\n"
-            "Prints a Markdown table, one row per (model, eps): clean error, attack error\n"
-            "(a lower bound of the robust error), verified error per method and best (an\n"
-            "upper bound), samples left unknown, wall time. Results do not depend on the\n"
-            "thread count.\n"
-            "\n"
-            "inputs:\n"
-            "  --model FILE, -m FILE  model file written by ibp-train (repeat for several)\n"
-            "  --data DATASET         fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
-            "                         cifar10:PATH[,PATH..], cifar100:PATH[,PATH..],\n"
-            "                         png:FOLDER, csv:FILE, or a recognised file or folder\n"
-            "  --images LIST          PNG files, comma separated (repeatable), instead of --data\n"
-            "  --labels LIST          their labels, comma separated; without it each image is\n"
-            "                         checked against the model's own prediction\n"
-            "  --split train|test     split of a named dataset or folder (default test)\n"
-            "  --root DIR             folder of named datasets (default %s)\n"
-            "  --channels 0|1|3       PNG channels; 0 = as the first image (default 0)\n"
-            "  --convert              PNG: allow gray<->RGB conversion (default off)\n"
-            "  --shape C,H,W          CSV image shape (default 1,28,28)\n"
-            "  --classes N            CSV/IDX number of classes (default 10)\n"
-            "  --coarse               CIFAR-100: coarse labels (default fine)\n"
-            "  --start N              first sample (default 0)\n"
-            "  --count N              number of samples (default all from --start)\n"
-            "\n"
-            "verification:\n"
-            "  --eps LIST             radii, comma separated, decimals or fractions, e.g.\n"
-            "                         2/255,8/255 (required)\n"
-            "  --methods LIST         bound methods among ibp, crown-ibp, crown (default\n"
-            "                         ibp,crown-ibp); the verdict uses the best bound\n"
-            "  --no-sound             float32 round-to-nearest bounds: faster, not sound\n"
-            "                         against rounding (default: floating-point sound)\n"
-            "  --batch N              samples per batch (default %d); results depend on it\n"
-            "                         only through float rounding\n"
-            "  --threads N            threads; 0 = OMP_NUM_THREADS or all cores (default 0)\n"
-            "\n"
-            "attack (PGD on the margin, strictly inside the box):\n"
-            "  --no-attack            bounds only; attack error then counts clean errors\n"
-            "  --attack-steps N       steps per restart (default %d)\n"
-            "  --attack-restarts N    restarts, the first from the clean point (default %d)\n"
-            "  --attack-step X        first step, fraction of the box half-width, cosine\n"
-            "                         decay to a tenth (default %g)\n"
-            "  --seed N               attack seed (default %llu)\n"
-            "  --attack-certified     also attack certified samples, as a soundness check\n"
-            "                         (default off)\n"
-            "\n"
-            "output:\n"
-            "  --json FILE            per-sample records and totals as JSON\n"
-            "  --csv FILE             per-sample records as CSV\n"
-            "  --save-adv DIR         a PNG per counterexample: original | adversarial |\n"
-            "                         difference (-eps..+eps as black..white); DIR is created\n"
-            "  --min-verified-accuracy X  fail (exit 3) when a row's verified accuracy is\n"
-            "                         below X, a fraction in [0,1] or a percentage (70%%)\n"
-            "  --no-progress          no progress line (shown only when stderr is a terminal)\n"
-            "  --help                 this text\n"
-            "\n"
-            "exit codes:\n"
-            "  0  ran (and met --min-verified-accuracy)\n"
-            "  1  bad input (model, data, eps, count) or a failure while running; one line\n"
-            "     on stderr, no report\n"
-            "  2  bad command line\n"
-            "  3  ran, but a row's verified accuracy is below --min-verified-accuracy\n"
-            "  4  a sample was both certified and attacked (a soundness bug; please report)\n",
-            IBP_DATASETS_ROOT, d.batch, d.attack_cfg.steps, d.attack_cfg.restarts,
-            d.attack_cfg.step_size, (unsigned long long)d.attack_cfg.seed);
-}
-
 struct options {
     const char *models[MAX_LIST];
     int n_models;
     const char *data;
     const char *images[MAX_IMAGES];
     int n_images;
+    char *copies[MAX_LIST]; /* the --images lists, split in place (owned) */
+    int n_copies;
     const char *labels;
     struct ibp_open_options open;
-    long long start, count;
+    int64_t start, count;
     const char *eps_list;
     const char *json, *csv, *save_adv;
     double min_acc; /* < 0: no gate */
@@ -182,18 +109,18 @@ static enum ibp_status save_adv(void *ctx, const struct ibp_certify_sample *s, c
     return ibp_png_write_grid_float(path, a->panels, 3, a->c, a->h, a->w, 3, err);
 }
 
-static int parse_ll(const char *s, long long lo, long long hi, long long *v)
+static enum ibp_status add_model(void *dest, const char *name, const char *value,
+                                 struct ibp_error *err)
 {
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
+    struct options *o = dest;
+    if (o->n_models >= MAX_LIST)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: at most %d models", name, MAX_LIST);
+    o->models[o->n_models++] = value;
+    return IBP_OK;
 }
 
-/* Splits a comma list into out[] (pointers into a copy the caller frees). */
+/* Splits a comma list into out[] (pointers into copy, which it cuts in place); -1 on an
+ * empty item or more than max in all. */
 static int split_list(char *copy, const char **out, int *n, int max)
 {
     char *p = copy;
@@ -210,8 +137,176 @@ static int split_list(char *copy, const char **out, int *n, int max)
     }
 }
 
+/* Splits a comma list of PNG files onto o->images. */
+static enum ibp_status add_images(void *dest, const char *name, const char *value,
+                                  struct ibp_error *err)
+{
+    struct options *o = dest;
+    char *copy = o->n_copies < MAX_LIST ? strdup(value) : NULL;
+    if (!copy)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: given more than %d times", name, MAX_LIST);
+    o->copies[o->n_copies++] = copy;
+    if (split_list(copy, o->images, &o->n_images, MAX_IMAGES) != 0)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s': an empty name, or more than %d images",
+                        name, value, MAX_IMAGES);
+    return IBP_OK;
+}
+
+static enum ibp_status set_methods(void *dest, const char *name, const char *value,
+                                   struct ibp_error *err)
+{
+    struct ibp_certify_config *cfg = dest;
+    return ibp_bound_methods_parse(value, name, cfg->methods, &cfg->n_methods, err);
+}
+
+/* A fraction in [0,1] or a percentage ("70%"). */
+static enum ibp_status set_accuracy(void *dest, const char *name, const char *value,
+                                    struct ibp_error *err)
+{
+    char num[64];
+    size_t len = strlen(value);
+    int percent = len > 0 && value[len - 1] == '%';
+    len -= (size_t)percent;
+    if (len == 0 || len >= sizeof num)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a fraction or a percentage", name,
+                        value);
+    memcpy(num, value, len);
+    num[len] = '\0';
+    double v;
+    enum ibp_status st = ibp_parse_double(num, name, &v, err);
+    if (st != IBP_OK)
+        return st;
+    if (percent)
+        v /= 100.0;
+    if (!(v >= 0.0 && v <= 1.0))
+        return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside [0, 1] (or [0%%, 100%%])", name,
+                        value);
+    *(double *)dest = v;
+    return IBP_OK;
+}
+
+#define N_OPTS (IBP_OPEN_N_OPTS + 28)
+
+static int options_table(struct options *o, struct ibp_opt *t)
+{
+    struct ibp_certify_config *c = &o->cfg;
+    struct ibp_attack_config *a = &o->cfg.attack_cfg;
+    const struct ibp_opt inputs[] = {
+        {.kind = IBP_OPT_SECTION, .help = "inputs"},
+        {.kind = IBP_OPT_CALL, .name = "--model", .alias = "-m", .arg = "FILE", .dest = o,
+         .call = add_model, .help = "model file written by ibp-train (repeat for several)",
+         .def = ""},
+        {.kind = IBP_OPT_STRING, .name = "--data", .arg = "DATASET", .dest = &o->data,
+         .help = "fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
+                 "cifar10:PATH[,PATH..], cifar100:PATH[,PATH..],\n"
+                 "png:FOLDER, csv:FILE, or a recognised file or folder",
+         .def = ""},
+        {.kind = IBP_OPT_CALL, .name = "--images", .arg = "LIST", .dest = o,
+         .call = add_images, .help = "PNG files, comma separated (repeatable), instead of --data",
+         .def = ""},
+        {.kind = IBP_OPT_STRING, .name = "--labels", .arg = "LIST", .dest = &o->labels,
+         .help = "their labels, comma separated; without it each image is\n"
+                 "checked against the model's own prediction",
+         .def = ""},
+    };
+    const struct ibp_opt rest[] = {
+        {.kind = IBP_OPT_INT64, .name = "--start", .arg = "N", .dest = &o->start, .lo = 0,
+         .hi = (double)INT64_MAX, .help = "first sample"},
+        {.kind = IBP_OPT_INT64, .name = "--count", .arg = "N", .dest = &o->count, .lo = 1,
+         .hi = (double)INT64_MAX, .help = "number of samples", .def = "all from --start"},
+        {.kind = IBP_OPT_SECTION, .help = "verification"},
+        {.kind = IBP_OPT_STRING, .name = "--eps", .arg = "LIST", .dest = &o->eps_list,
+         .help = "radii, comma separated, decimals or fractions, e.g.\n2/255,8/255 (required)",
+         .def = ""},
+        {.kind = IBP_OPT_CALL, .name = "--methods", .arg = "LIST", .dest = c,
+         .call = set_methods,
+         .help = "bound methods among " IBP_BOUND_METHOD_LIST ";\nthe verdict uses the best bound",
+         .def = "ibp,crown-ibp"},
+        {.kind = IBP_OPT_FLAG, .name = "--no-sound", .dest = &c->sound, .flag = 0,
+         .help = "float32 round-to-nearest bounds: faster, not sound\n"
+                 "against rounding (default: floating-point sound)",
+         .def = ""},
+        {.kind = IBP_OPT_INT, .name = "--batch", .arg = "N", .dest = &c->batch, .lo = 1,
+         .hi = 1 << 16,
+         .help = "samples per batch; results depend on it only through\nfloat rounding"},
+        {.kind = IBP_OPT_INT, .name = "--threads", .arg = "N", .dest = &c->threads, .lo = 0,
+         .hi = 4096, .help = "threads; 0 = OMP_NUM_THREADS or all cores"},
+        {.kind = IBP_OPT_SECTION, .help = "attack (PGD on the margin, strictly inside the box)"},
+        {.kind = IBP_OPT_FLAG, .name = "--no-attack", .dest = &c->attack, .flag = 0,
+         .help = "bounds only; attack error then counts clean errors", .def = ""},
+        {.kind = IBP_OPT_INT, .name = "--attack-steps", .arg = "N", .dest = &a->steps, .lo = 0,
+         .hi = 1000000, .help = "steps per restart"},
+        {.kind = IBP_OPT_INT, .name = "--attack-restarts", .arg = "N", .dest = &a->restarts,
+         .lo = 1, .hi = 1000000, .help = "restarts, the first from the clean point"},
+        {.kind = IBP_OPT_DOUBLE, .name = "--attack-step", .arg = "X", .dest = &a->step_size,
+         .lo = 0, .lo_open = 1, .hi = 1e6,
+         .help = "first step, fraction of the box half-width, cosine\ndecay to a tenth"},
+        {.kind = IBP_OPT_U64, .name = "--seed", .arg = "N", .dest = &a->seed,
+         .hi = (double)INT64_MAX, .help = "attack seed"},
+        {.kind = IBP_OPT_FLAG, .name = "--attack-certified", .dest = &c->attack_certified,
+         .flag = 1, .help = "also attack certified samples, as a soundness check\n(default off)",
+         .def = ""},
+        {.kind = IBP_OPT_SECTION, .help = "output"},
+        {.kind = IBP_OPT_STRING, .name = "--json", .arg = "FILE", .dest = &o->json,
+         .help = "per-sample records and totals as JSON"},
+        {.kind = IBP_OPT_STRING, .name = "--csv", .arg = "FILE", .dest = &o->csv,
+         .help = "per-sample records as CSV"},
+        {.kind = IBP_OPT_STRING, .name = "--save-adv", .arg = "DIR", .dest = &o->save_adv,
+         .help = "a PNG per counterexample: original | adversarial |\n"
+                 "difference (-eps..+eps as black..white); DIR is created"},
+        {.kind = IBP_OPT_CALL, .name = "--min-verified-accuracy", .arg = "X", .dest = &o->min_acc,
+         .call = set_accuracy,
+         .help = "fail (exit 3) when a row's verified accuracy is\n"
+                 "below X, a fraction in [0,1] or a percentage (70%)",
+         .def = "none"},
+        {.kind = IBP_OPT_FLAG, .name = "--no-progress", .dest = &o->progress, .flag = 0,
+         .help = "no progress line (shown only when stderr is a terminal)", .def = ""},
+    };
+    int n = 0;
+    memcpy(t + n, inputs, sizeof inputs);
+    n += (int)(sizeof inputs / sizeof inputs[0]);
+    n += ibp_open_options_table(&o->open, t + n);
+    memcpy(t + n, rest, sizeof rest);
+    return n + (int)(sizeof rest / sizeof rest[0]);
+}
+
+static void usage(const struct ibp_opt *t, int n)
+{
+    struct ibp_wbuf w = {0};
+    ibp_opts_help(t, n, &w);
+    printf("usage: ibp-verify --model FILE [--model FILE...] --data DATASET --eps LIST [options]\n"
+           "       ibp-verify --model FILE --images A.png[,B.png..] [--labels 3,7..] --eps LIST\n"
+           "       ibp-verify vnncomp --help   (ONNX networks with VNN-LIB properties)\n"
+           "\n"
+           "Certifies every sample of the data against L-inf perturbations of radius eps\n"
+           "(pixel units, [0,1]): bound methods first (verified iff every margin lower bound\n"
+           "is > 0), then PGD on the rest (a counterexample is re-checked by a forward pass).\n"
+           "Prints a Markdown table, one row per (model, eps): clean error, attack error\n"
+           "(a lower bound of the robust error), verified error per method and best (an\n"
+           "upper bound), samples left unknown, wall time. Results do not depend on the\n"
+           "thread count.\n"
+           "\n"
+           "%s  --help                  this text\n"
+           "\n"
+           "exit codes:\n"
+           "  0  ran (and met --min-verified-accuracy)\n"
+           "  1  bad input (model, data, eps, count) or a failure while running; one line\n"
+           "     on stderr, no report\n"
+           "  2  bad command line\n"
+           "  3  ran, but a row's verified accuracy is below --min-verified-accuracy\n"
+           "  4  a sample was both certified and attacked (a soundness bug; please report)\n",
+           w.failed || !w.data ? "" : (const char *)w.data);
+    ibp_wbuf_free(&w);
+}
+
+static void options_free(struct options *o)
+{
+    for (int i = 0; i < o->n_copies; i++)
+        free(o->copies[i]);
+}
+
 /* Parses argv into o; returns -1 (message printed) on a usage error, 1 for --help. */
-static int parse_args(int argc, char **argv, struct options *o, char **to_free, int *n_free)
+static int parse_args(int argc, char **argv, struct options *o)
 {
     memset(o, 0, sizeof *o);
     ibp_certify_config_default(&o->cfg);
@@ -219,116 +314,16 @@ static int parse_args(int argc, char **argv, struct options *o, char **to_free, 
     o->count = -1;
     o->min_acc = -1.0;
     o->progress = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return 1;
-        if (strcmp(a, "--convert") == 0) { o->open.convert = 1; continue; }
-        if (strcmp(a, "--coarse") == 0) { o->open.coarse = 1; continue; }
-        if (strcmp(a, "--no-sound") == 0) { o->cfg.sound = 0; continue; }
-        if (strcmp(a, "--no-attack") == 0) { o->cfg.attack = 0; continue; }
-        if (strcmp(a, "--attack-certified") == 0) { o->cfg.attack_certified = 1; continue; }
-        if (strcmp(a, "--no-progress") == 0) { o->progress = 0; continue; }
-        if (a[0] != '-') {
-            fprintf(stderr, "ibp-verify: unexpected argument \"%s\" (see --help)\n", a);
-            return -1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ibp-verify: %s needs a value (see --help)\n", a);
-            return -1;
-        }
-        const char *val = argv[++i];
-        long long v;
-        int bad = 0;
-        if (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0) {
-            if (o->n_models >= MAX_LIST) {
-                fprintf(stderr, "ibp-verify: at most %d models\n", MAX_LIST);
-                return -1;
-            }
-            o->models[o->n_models++] = val;
-        } else if (strcmp(a, "--data") == 0)
-            o->data = val;
-        else if (strcmp(a, "--images") == 0) {
-            char *copy = *n_free < MAX_LIST ? strdup(val) : NULL;
-            if (!copy) {
-                fprintf(stderr, "ibp-verify: --images given more than %d times\n", MAX_LIST);
-                return -1;
-            }
-            to_free[(*n_free)++] = copy;
-            bad = split_list(copy, o->images, &o->n_images, MAX_IMAGES) != 0;
-        } else if (strcmp(a, "--labels") == 0)
-            o->labels = val;
-        else if (strcmp(a, "--split") == 0)
-            o->open.split = val;
-        else if (strcmp(a, "--root") == 0)
-            o->open.root = val;
-        else if (strcmp(a, "--channels") == 0) {
-            bad = parse_ll(val, 0, 3, &v) || v == 2;
-            o->open.channels = bad ? 0 : (int)v;
-        } else if (strcmp(a, "--shape") == 0) {
-            char extra;
-            bad = sscanf(val, "%d,%d,%d%c", &o->open.c, &o->open.h, &o->open.w, &extra) != 3 ||
-                  o->open.c < 1 || o->open.c > IBP_DATASET_MAX_CHANNELS || o->open.h < 1 ||
-                  o->open.w < 1;
-        } else if (strcmp(a, "--classes") == 0)
-            bad = parse_ll(val, 1, 1 << 20, &v) || ((o->open.n_classes = (int)v), 0);
-        else if (strcmp(a, "--start") == 0)
-            bad = parse_ll(val, 0, INT64_MAX, &o->start);
-        else if (strcmp(a, "--count") == 0)
-            bad = parse_ll(val, 1, INT64_MAX, &o->count);
-        else if (strcmp(a, "--eps") == 0)
-            o->eps_list = val;
-        else if (strcmp(a, "--methods") == 0) {
-            struct ibp_error err;
-            if (ibp_certify_methods_parse(val, o->cfg.methods, &o->cfg.n_methods, &err)) {
-                fprintf(stderr, "ibp-verify: %s\n", err.msg);
-                return -1;
-            }
-        } else if (strcmp(a, "--batch") == 0)
-            bad = parse_ll(val, 1, 1 << 16, &v) || ((o->cfg.batch = (int)v), 0);
-        else if (strcmp(a, "--threads") == 0)
-            bad = parse_ll(val, 0, 4096, &v) || ((o->cfg.threads = (int)v), 0);
-        else if (strcmp(a, "--attack-steps") == 0)
-            bad = parse_ll(val, 0, 1000000, &v) || ((o->cfg.attack_cfg.steps = (int)v), 0);
-        else if (strcmp(a, "--attack-restarts") == 0)
-            bad = parse_ll(val, 1, 1000000, &v) || ((o->cfg.attack_cfg.restarts = (int)v), 0);
-        else if (strcmp(a, "--attack-step") == 0) {
-            struct ibp_error err;
-            bad = ibp_parse_double(val, a, &o->cfg.attack_cfg.step_size, &err) != IBP_OK ||
-                  !(o->cfg.attack_cfg.step_size > 0.0);
-        } else if (strcmp(a, "--seed") == 0) {
-            bad = parse_ll(val, 0, INT64_MAX, &v);
-            o->cfg.attack_cfg.seed = bad ? 0 : (uint64_t)v;
-        } else if (strcmp(a, "--json") == 0)
-            o->json = val;
-        else if (strcmp(a, "--csv") == 0)
-            o->csv = val;
-        else if (strcmp(a, "--save-adv") == 0)
-            o->save_adv = val;
-        else if (strcmp(a, "--min-verified-accuracy") == 0) {
-            char num[64];
-            size_t len = strlen(val);
-            int percent = len > 0 && val[len - 1] == '%';
-            struct ibp_error err;
-            if (percent)
-                len--;
-            bad = len == 0 || len >= sizeof num;
-            if (!bad) {
-                memcpy(num, val, len);
-                num[len] = '\0';
-                bad = ibp_parse_double(num, a, &o->min_acc, &err) != IBP_OK;
-            }
-            if (!bad && percent)
-                o->min_acc /= 100.0;
-            bad = bad || !(o->min_acc >= 0.0 && o->min_acc <= 1.0);
-        } else {
-            fprintf(stderr, "ibp-verify: unknown option %s (see --help)\n", a);
-            return -1;
-        }
-        if (bad) {
-            fprintf(stderr, "ibp-verify: %s %s: bad value (see --help)\n", a, val);
-            return -1;
-        }
+    struct ibp_opt table[N_OPTS];
+    int n = options_table(o, table), help = 0;
+    struct ibp_error err;
+    if (ibp_opts_parse(table, n, argc, argv, 1, NULL, 0, NULL, &help, &err)) {
+        fprintf(stderr, "ibp-verify: %s (see --help)\n", err.msg);
+        return -1;
+    }
+    if (help) {
+        usage(table, n);
+        return 1;
     }
     if (o->n_models == 0) {
         fprintf(stderr, "ibp-verify: no model given (--model FILE; see --help)\n");
@@ -515,14 +510,9 @@ static int prepare(const struct options *o, struct state *s)
 static int verify_main(int argc, char **argv)
 {
     struct options o;
-    char *to_free[MAX_LIST] = {0};
-    int n_free = 0;
-    int pr = parse_args(argc, argv, &o, to_free, &n_free);
+    int pr = parse_args(argc, argv, &o);
     if (pr != 0) {
-        if (pr > 0)
-            usage(stdout);
-        for (int i = 0; i < n_free; i++)
-            free(to_free[i]);
+        options_free(&o);
         return pr > 0 ? EXIT_RAN : EXIT_USAGE;
     }
     struct state s;
@@ -608,8 +598,7 @@ static int verify_main(int argc, char **argv)
     ibp_wbuf_free(&js);
     ibp_wbuf_free(&cs);
     state_free(&s, o.n_models);
-    for (int i = 0; i < n_free; i++)
-        free(to_free[i]);
+    options_free(&o);
     return rc;
 }
 

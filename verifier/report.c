@@ -61,7 +61,7 @@ void ibp_report_markdown(const struct ibp_report *r, struct ibp_wbuf *out)
         put(out, "attack: off (clean errors only)\n");
     put(out, "\n| model | eps | methods | samples | clean err %% | attack err %%");
     for (int k = 0; k < c->n_methods; k++)
-        put(out, " | verified err %% %s", ibp_certify_method_name(c->methods[k]));
+        put(out, " | verified err %% %s", ibp_bound_method_name(c->methods[k]));
     put(out, " | verified err %% best | unknown | time s |\n|---|---|---|--:|--:|--:");
     for (int k = 0; k < c->n_methods; k++)
         put(out, "|--:");
@@ -71,7 +71,7 @@ void ibp_report_markdown(const struct ibp_report *r, struct ibp_wbuf *out)
         const struct ibp_certify_summary *s = &run->summary;
         put(out, "| %s | %s | ", run->model, run->eps_text);
         for (int k = 0; k < c->n_methods; k++)
-            put(out, "%s%s", k ? "+" : "", ibp_certify_method_name(c->methods[k]));
+            put(out, "%s%s", k ? "+" : "", ibp_bound_method_name(c->methods[k]));
         if (c->n_methods == 0)
             put(out, "none");
         put(out, " | %lld | %.2f | %.2f", (long long)s->n, pct(s->clean_errors, s->n),
@@ -115,7 +115,7 @@ void ibp_report_json(const struct ibp_report *r, struct ibp_wbuf *out)
     json_string(out, mode_text(c->sound));
     put(out, ",\n  \"methods\": [");
     for (int k = 0; k < c->n_methods; k++)
-        put(out, "%s\"%s\"", k ? ", " : "", ibp_certify_method_name(c->methods[k]));
+        put(out, "%s\"%s\"", k ? ", " : "", ibp_bound_method_name(c->methods[k]));
     put(out, "],\n  \"batch\": %d,\n  \"threads\": %d,\n", c->batch, r->threads);
     put(out,
         "  \"attack\": {\"enabled\": %s, \"steps\": %d, \"restarts\": %d, \"step_size\": %.9g, "
@@ -141,7 +141,7 @@ void ibp_report_json(const struct ibp_report *r, struct ibp_wbuf *out)
             frac(s->clean_errors, s->n), frac(s->attacked, s->n));
         put(out, "      \"verified_error\": {");
         for (int k = 0; k < c->n_methods; k++)
-            put(out, "\"%s\": %.9g, ", ibp_certify_method_name(c->methods[k]),
+            put(out, "\"%s\": %.9g, ", ibp_bound_method_name(c->methods[k]),
                 frac(s->n - s->verified_by[k], s->n));
         put(out, "\"best\": %.9g},\n      \"seconds\": %.3f,\n      \"records\": [",
             frac(s->n - s->certified, s->n), s->seconds);
@@ -152,7 +152,7 @@ void ibp_report_json(const struct ibp_report *r, struct ibp_wbuf *out)
                 "\"lb_min\": {",
                 j ? "," : "", (long long)(r->first_index + e->index), e->label, e->pred);
             for (int k = 0; k < c->n_methods; k++) {
-                put(out, "%s\"%s\": ", k ? ", " : "", ibp_certify_method_name(c->methods[k]));
+                put(out, "%s\"%s\": ", k ? ", " : "", ibp_bound_method_name(c->methods[k]));
                 json_number(out, e->lb_min[k]);
             }
             put(out, "}, \"attack_margin\": ");
@@ -191,7 +191,7 @@ void ibp_report_csv(const struct ibp_report *r, struct ibp_wbuf *out)
     const struct ibp_certify_config *c = r->cfg;
     put(out, "model,eps,index,label,prediction");
     for (int k = 0; k < c->n_methods; k++)
-        put(out, ",lb_%s", ibp_certify_method_name(c->methods[k]));
+        put(out, ",lb_%s", ibp_bound_method_name(c->methods[k]));
     put(out, ",attack_margin,status\n");
     for (int i = 0; i < r->n_runs; i++) {
         const struct ibp_report_run *run = &r->runs[i];

@@ -356,8 +356,6 @@ static double proof_margin(const struct search *s)
     return margin;
 }
 
-static const char *const method_names[3] = {"ibp", "crown-ibp", "crown"};
-
 /* Bounds of every open box with method m; updates best_lb and proved. */
 static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
                                    struct ibp_error *err)
@@ -372,7 +370,7 @@ static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
         /* the method cannot run on this net: the others still can */
         size_t len = strlen(s->res->note);
         snprintf(s->res->note + len, sizeof s->res->note - len, "%s%s skipped: %s",
-                 len ? "; " : "", method_names[m], e2.msg);
+                 len ? "; " : "", ibp_bound_method_name(m), e2.msg);
         return IBP_OK;
     }
     if (st != IBP_OK)
@@ -547,7 +545,7 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
         for (int b = 0; b < prop->n_boxes; b++)
             all_proved &= s.proved[b];
         if (st == IBP_OK && all_proved)
-            res->decided_by = method_names[m];
+            res->decided_by = ibp_bound_method_name(m);
     }
     for (int r = 0; st == IBP_OK && !found && !all_proved && r < cfg->rounds; r++) {
         if (out_of_time(&s))

@@ -1,6 +1,5 @@
 #include "verifier/vnncomp_cli.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "nets/bounds/bounds.h"
 #include "nets/base/file_io.h"
+#include "nets/base/options.h"
 #include "nets/formats/onnx_import.h"
 #include "verifier/vnncomp.h"
 
@@ -21,6 +21,7 @@ struct options {
     int verbose, quiet;
     int n_norm;
     float norm_mean, norm_std;
+    double mean_arg, std_arg; /* --norm-mean / --norm-std as given; NaN: not given */
     struct ibp_vnncomp_config cfg;
 };
 
@@ -31,97 +32,91 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void usage(FILE *f, const struct ibp_vnncomp_config *d)
+static enum ibp_status set_methods(void *dest, const char *name, const char *value,
+                                   struct ibp_error *err)
 {
-    fprintf(f,
-            "usage: ibp-verify vnncomp [options] ONNX VNNLIB [RESULT_FILE]\n"
-            "       ibp-verify vnncomp --instances DIR/instances.csv [--verdicts CSV] [options]\n"
-            "\n"
-            "Answers a VNN-LIB property on an ONNX network: unsat (proved), sat (with a\n"
-            "counterexample), unknown or timeout, in the VNN-COMP result-file format.\n"
-            "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, then more attacks.\n"
-            "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
-            "when an answer is wrong or an instance fails.\n"
-            "\n"
-            "  --timeout S         time limit in seconds, start-up included (default %g;\n"
-            "                      batch mode: each row's own)\n"
-            "  --result FILE       write the result file there (default: stdout)\n"
-            "  --no-sound          float32 bounds, not floating-point sound (default: sound)\n"
-            "  --methods LIST      bound methods, comma-separated from ibp,crown-ibp,crown\n"
-            "                      (default: all three)\n"
-            "  --steps N           PGD steps per restart (default %d)\n"
-            "  --restarts N        restarts per box before the bounds (default %d)\n"
-            "  --rounds N          later attack rounds at most (default %d)\n"
-            "  --round-restarts N  restarts per box in each later round, on the whole\n"
-            "                      property and again on each disjunct (default %d)\n"
-            "  --seed N            attack seed (default %llu)\n"
-            "  --threads N         threads (default 0: OpenMP's default)\n"
-            "  --norm-mean M, --norm-std S\n"
-            "                      prepend (x - M) / S to the network (default: none)\n"
-            "  --verbose           stage times and boxes proved, on stderr\n"
-            "Batch mode:\n"
-            "  --instances CSV     run every row (onnx,vnnlib,timeout; paths relative to\n"
-            "                      the csv's folder)\n"
-            "  --verdicts CSV      known answers (onnx,vnnlib,verdict) to compare with\n"
-            "                      (default: none)\n"
-            "  --timeout-scale F   multiply each row's timeout by F (default 1)\n"
-            "  --results DIR       write each instance's result file into DIR (default: none)\n"
-            "  --quiet             only the summary\n"
-            "  --help              this text\n",
-            DEFAULT_TIMEOUT, d->attack_steps, d->first_restarts, d->rounds, d->round_restarts,
-            (unsigned long long)d->seed);
-}
-
-static int parse_double(const char *opt, const char *s, double lo, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < lo) {
-        fprintf(stderr, "ibp-verify vnncomp: %s: '%s' is not a number >= %g\n", opt, s, lo);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "ibp-verify vnncomp: %s: '%s' is not an integer in [%ld, %ld]\n", opt,
-                s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_methods(const char *s, int *mask)
-{
-    static const char *const names[3] = {"ibp", "crown-ibp", "crown"};
-    static const int bits[3] = {1 << IBP_BOUND_IBP, 1 << IBP_BOUND_CROWN_IBP,
-                                1 << IBP_BOUND_CROWN};
+    enum ibp_bound_method m[IBP_BOUND_METHOD_COUNT];
+    int n;
+    enum ibp_status st = ibp_bound_methods_parse(value, name, m, &n, err);
+    if (st != IBP_OK)
+        return st;
+    int *mask = dest;
     *mask = 0;
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        int k;
-        for (k = 0; k < 3; k++)
-            if (strlen(names[k]) == n && strncmp(s, names[k], n) == 0)
-                break;
-        if (k == 3) {
-            fprintf(stderr, "ibp-verify vnncomp: --methods: unknown method '%.*s' "
-                            "(ibp, crown-ibp, crown)\n", (int)n, s);
-            return -1;
-        }
-        *mask |= bits[k];
-        s += n;
-        if (*s == ',')
-            s++;
-    }
-    return 0;
+    for (int k = 0; k < n; k++)
+        *mask |= 1 << m[k];
+    return IBP_OK;
+}
+
+#define N_OPTS 20
+
+static int options_table(struct options *o, struct ibp_opt *t)
+{
+    struct ibp_vnncomp_config *c = &o->cfg;
+    const struct ibp_opt opts[N_OPTS] = {
+        {.kind = IBP_OPT_SECTION, .help = "options"},
+        {.kind = IBP_OPT_DOUBLE, .name = "--timeout", .arg = "S", .dest = &o->timeout, .lo = 0,
+         .lo_open = 1, .hi = 1e9,
+         .help = "time limit in seconds, start-up included (batch mode:\neach row's own)"},
+        {.kind = IBP_OPT_STRING, .name = "--result", .arg = "FILE", .dest = &o->result,
+         .help = "write the result file there", .def = "stdout"},
+        {.kind = IBP_OPT_FLAG, .name = "--no-sound", .dest = &c->sound, .flag = 0,
+         .help = "float32 bounds, not floating-point sound (default: sound)", .def = ""},
+        {.kind = IBP_OPT_CALL, .name = "--methods", .arg = "LIST", .dest = &c->methods,
+         .call = set_methods, .help = "bound methods, comma-separated from " IBP_BOUND_METHOD_LIST,
+         .def = "all"},
+        {.kind = IBP_OPT_INT, .name = "--steps", .arg = "N", .dest = &c->attack_steps, .lo = 1,
+         .hi = 1000000, .help = "PGD steps per restart"},
+        {.kind = IBP_OPT_INT, .name = "--restarts", .arg = "N", .dest = &c->first_restarts,
+         .lo = 1, .hi = 1000000, .help = "restarts per box before the bounds"},
+        {.kind = IBP_OPT_INT, .name = "--rounds", .arg = "N", .dest = &c->rounds, .lo = 0,
+         .hi = 1000000, .help = "later attack rounds at most"},
+        {.kind = IBP_OPT_INT, .name = "--round-restarts", .arg = "N", .dest = &c->round_restarts,
+         .lo = 1, .hi = 1000000,
+         .help = "restarts per box in each later round, on the whole\n"
+                 "property and again on each disjunct"},
+        {.kind = IBP_OPT_U64, .name = "--seed", .arg = "N", .dest = &c->seed, .help = "attack seed"},
+        {.kind = IBP_OPT_INT, .name = "--threads", .arg = "N", .dest = &c->threads, .lo = 0,
+         .hi = 4096, .help = "threads, 0 = OpenMP's default"},
+        {.kind = IBP_OPT_DOUBLE, .name = "--norm-mean", .arg = "M", .dest = &o->mean_arg,
+         .lo = -1e30, .hi = 1e30, .help = "with --norm-std: prepend (x - M) / S to the network",
+         .def = "none"},
+        {.kind = IBP_OPT_DOUBLE, .name = "--norm-std", .arg = "S", .dest = &o->std_arg, .lo = 0,
+         .lo_open = 1, .hi = 1e30, .help = "see --norm-mean", .def = "none"},
+        {.kind = IBP_OPT_FLAG, .name = "--verbose", .alias = "-v", .dest = &o->verbose, .flag = 1,
+         .help = "stage times and boxes proved, on stderr", .def = ""},
+        {.kind = IBP_OPT_SECTION, .help = "batch mode"},
+        {.kind = IBP_OPT_STRING, .name = "--instances", .arg = "CSV", .dest = &o->instances,
+         .help = "run every row (onnx,vnnlib,timeout; paths relative to\nthe csv's folder)",
+         .def = ""},
+        {.kind = IBP_OPT_STRING, .name = "--verdicts", .arg = "CSV", .dest = &o->verdicts,
+         .help = "known answers (onnx,vnnlib,verdict) to compare with"},
+        {.kind = IBP_OPT_DOUBLE, .name = "--timeout-scale", .arg = "F", .dest = &o->timeout_scale,
+         .lo = 0, .lo_open = 1, .hi = 1e9, .help = "multiply each row's timeout by F"},
+        {.kind = IBP_OPT_STRING, .name = "--results", .arg = "DIR", .dest = &o->results_dir,
+         .help = "write each instance's result file into DIR"},
+        {.kind = IBP_OPT_FLAG, .name = "--quiet", .dest = &o->quiet, .flag = 1,
+         .help = "only the summary", .def = ""},
+    };
+    memcpy(t, opts, sizeof opts);
+    return N_OPTS;
+}
+
+static void usage(const struct ibp_opt *t, int n)
+{
+    struct ibp_wbuf w = {0};
+    ibp_opts_help(t, n, &w);
+    printf("usage: ibp-verify vnncomp [options] ONNX VNNLIB [RESULT_FILE]\n"
+           "       ibp-verify vnncomp --instances DIR/instances.csv [--verdicts CSV] [options]\n"
+           "\n"
+           "Answers a VNN-LIB property on an ONNX network: unsat (proved), sat (with a\n"
+           "counterexample), unknown or timeout, in the VNN-COMP result-file format.\n"
+           "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, then more attacks.\n"
+           "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
+           "when an answer is wrong or an instance fails.\n"
+           "\n"
+           "%s  --help                  this text\n",
+           w.failed || !w.data ? "" : (const char *)w.data);
+    ibp_wbuf_free(&w);
 }
 
 /* Returns 0 on success, 1 after --help, -1 on bad usage (message printed). */
@@ -131,105 +126,23 @@ static int parse_args(int argc, char **argv, struct options *o)
     ibp_vnncomp_config_default(&o->cfg);
     o->timeout = DEFAULT_TIMEOUT;
     o->timeout_scale = 1.0;
+    o->mean_arg = o->std_arg = NAN;
     const char *pos[3];
-    int n_pos = 0, have_mean = 0, have_std = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long l;
-        double d;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout, &o->cfg);
-            return 1;
-        }
-        if (strcmp(a, "--no-sound") == 0) {
-            o->cfg.sound = 0;
-            continue;
-        }
-        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            o->verbose = 1;
-            continue;
-        }
-        if (strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if (a[0] == '-' && a[1] == '-') {
-            if (!v) {
-                fprintf(stderr, "ibp-verify vnncomp: %s needs a value\n", a);
-                return -1;
-            }
-            i++;
-            if (strcmp(a, "--timeout") == 0) {
-                if (parse_double(a, v, 0.0, &o->timeout) || o->timeout <= 0)
-                    return -1;
-            } else if (strcmp(a, "--result") == 0) {
-                o->result = v;
-            } else if (strcmp(a, "--instances") == 0) {
-                o->instances = v;
-            } else if (strcmp(a, "--verdicts") == 0) {
-                o->verdicts = v;
-            } else if (strcmp(a, "--results") == 0) {
-                o->results_dir = v;
-            } else if (strcmp(a, "--timeout-scale") == 0) {
-                if (parse_double(a, v, 0.0, &o->timeout_scale) || o->timeout_scale <= 0)
-                    return -1;
-            } else if (strcmp(a, "--methods") == 0) {
-                if (parse_methods(v, &o->cfg.methods))
-                    return -1;
-            } else if (strcmp(a, "--steps") == 0) {
-                if (parse_int(a, v, 1, 1000000, &l))
-                    return -1;
-                o->cfg.attack_steps = (int)l;
-            } else if (strcmp(a, "--restarts") == 0) {
-                if (parse_int(a, v, 1, 1000000, &l))
-                    return -1;
-                o->cfg.first_restarts = (int)l;
-            } else if (strcmp(a, "--rounds") == 0) {
-                if (parse_int(a, v, 0, 1000000, &l))
-                    return -1;
-                o->cfg.rounds = (int)l;
-            } else if (strcmp(a, "--round-restarts") == 0) {
-                if (parse_int(a, v, 1, 1000000, &l))
-                    return -1;
-                o->cfg.round_restarts = (int)l;
-            } else if (strcmp(a, "--seed") == 0) {
-                char *end;
-                errno = 0;
-                unsigned long long s = strtoull(v, &end, 10);
-                if (end == v || *end || errno || v[0] == '-') {
-                    fprintf(stderr, "ibp-verify vnncomp: --seed: '%s' is not a seed\n", v);
-                    return -1;
-                }
-                o->cfg.seed = s;
-            } else if (strcmp(a, "--threads") == 0) {
-                if (parse_int(a, v, 0, 4096, &l))
-                    return -1;
-                o->cfg.threads = (int)l;
-            } else if (strcmp(a, "--norm-mean") == 0) {
-                if (parse_double(a, v, -1e30, &d))
-                    return -1;
-                o->norm_mean = (float)d;
-                have_mean = 1;
-            } else if (strcmp(a, "--norm-std") == 0) {
-                if (parse_double(a, v, 0.0, &d) || d <= 0) {
-                    fprintf(stderr, "ibp-verify vnncomp: --norm-std must be positive\n");
-                    return -1;
-                }
-                o->norm_std = (float)d;
-                have_std = 1;
-            } else {
-                fprintf(stderr, "ibp-verify vnncomp: unknown option %s (see --help)\n", a);
-                return -1;
-            }
-            continue;
-        }
-        if (n_pos == 3) {
-            fprintf(stderr, "ibp-verify vnncomp: too many arguments (see --help)\n");
-            return -1;
-        }
-        pos[n_pos++] = a;
+    int n_pos = 0, help = 0;
+    struct ibp_opt table[N_OPTS];
+    int n_opts = options_table(o, table);
+    struct ibp_error err;
+    if (ibp_opts_parse(table, n_opts, argc, argv, 1, pos, 3, &n_pos, &help, &err)) {
+        fprintf(stderr, "ibp-verify vnncomp: %s (see --help)\n", err.msg);
+        return -1;
     }
+    if (help) {
+        usage(table, n_opts);
+        return 1;
+    }
+    int have_mean = !isnan(o->mean_arg), have_std = !isnan(o->std_arg);
+    o->norm_mean = (float)o->mean_arg;
+    o->norm_std = (float)o->std_arg;
     if (have_mean != have_std) {
         fprintf(stderr, "ibp-verify vnncomp: --norm-mean and --norm-std go together\n");
         return -1;

@@ -32,6 +32,19 @@ enum ibp_bound_method {
     IBP_BOUND_CROWN_IBP,
     IBP_BOUND_CROWN,
 };
+#define IBP_BOUND_METHOD_COUNT 3
+/* The names, in enum order, for help texts (the table itself is in bound_method.c). */
+#define IBP_BOUND_METHOD_LIST "ibp, crown-ibp, crown"
+
+/* "ibp", "crown-ibp", "crown" ("?" for anything else). */
+const char *ibp_bound_method_name(enum ibp_bound_method m);
+
+/* A comma list of method names into methods[0..*n_methods) (at most
+ * IBP_BOUND_METHOD_COUNT, no repeats, in the given order). Errors: IBP_ERR_ARG naming the
+ * bad item, prefixed by `what` ("--methods"). */
+enum ibp_status ibp_bound_methods_parse(const char *text, const char *what,
+                                        enum ibp_bound_method *methods, int *n_methods,
+                                        struct ibp_error *err);
 
 struct ibp_bounder_config {
     enum ibp_bound_method method;

@@ -261,11 +261,11 @@ static void test_bad_inputs(void)
 
     enum ibp_bound_method m[3];
     int n = 0;
-    CHECK_OK(ibp_certify_methods_parse("crown,ibp", m, &n, &err), err);
+    CHECK_OK(ibp_bound_methods_parse("crown,ibp", "--methods", m, &n, &err), err);
     CHECK(n == 2 && m[0] == IBP_BOUND_CROWN && m[1] == IBP_BOUND_IBP);
-    CHECK(ibp_certify_methods_parse("ibp,ibp", m, &n, &err) == IBP_ERR_ARG);
-    CHECK(ibp_certify_methods_parse("ibp,", m, &n, &err) == IBP_ERR_ARG);
-    CHECK(ibp_certify_methods_parse("crown-ib", m, &n, &err) == IBP_ERR_ARG);
+    CHECK(ibp_bound_methods_parse("ibp,ibp", "--methods", m, &n, &err) == IBP_ERR_ARG);
+    CHECK(ibp_bound_methods_parse("ibp,", "--methods", m, &n, &err) == IBP_ERR_ARG);
+    CHECK(ibp_bound_methods_parse("crown-ib", "--methods", m, &n, &err) == IBP_ERR_ARG);
     CHECK(strstr(err.msg, "crown-ib") != NULL);
     ibp_dataset_free(other);
     ibp_dataset_free(ds);

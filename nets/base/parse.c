@@ -1,4 +1,4 @@
-#include "trainer/numparse.h"
+#include "nets/base/parse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -22,6 +22,24 @@ enum ibp_status ibp_parse_int(const char *text, const char *what, long min, long
     return IBP_OK;
 }
 
+enum ibp_status ibp_parse_u64(const char *text, const char *what, uint64_t max,
+                              uint64_t *out, struct ibp_error *err)
+{
+    /* strtoull accepts "-1" (as a huge value), spaces and '+': digits only here */
+    if (!(text[0] >= '0' && text[0] <= '9'))
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a non-negative integer", what, text);
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end != '\0')
+        return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a non-negative integer", what, text);
+    if (errno == ERANGE || v > max)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: %s is above %llu", what, text,
+                        (unsigned long long)max);
+    *out = (uint64_t)v;
+    return IBP_OK;
+}
+
 enum ibp_status ibp_parse_double(const char *text, const char *what, double *out,
                                  struct ibp_error *err)
 {
@@ -38,4 +56,18 @@ enum ibp_status ibp_parse_double(const char *text, const char *what, double *out
         return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is out of range", what, text);
     *out = v;
     return IBP_OK;
+}
+
+int ibp_scan_index(const char **s, int64_t *out)
+{
+    if (!(**s >= '0' && **s <= '9'))
+        return -1;
+    char *end;
+    errno = 0;
+    long long x = strtoll(*s, &end, 10);
+    if (errno == ERANGE)
+        return -1;
+    *s = end;
+    *out = x;
+    return 0;
 }

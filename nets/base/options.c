@@ -1,0 +1,183 @@
+#include "nets/base/options.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nets/base/parse.h"
+
+/* The entry whose name or alias is `arg` up to `len` characters. */
+static const struct ibp_opt *find(const struct ibp_opt *opts, int n, const char *arg, size_t len)
+{
+    for (int i = 0; i < n; i++) {
+        const struct ibp_opt *o = &opts[i];
+        if (o->kind == IBP_OPT_SECTION)
+            continue;
+        if ((strlen(o->name) == len && strncmp(o->name, arg, len) == 0) ||
+            (o->alias && strlen(o->alias) == len && strncmp(o->alias, arg, len) == 0))
+            return o;
+    }
+    return NULL;
+}
+
+/* A table bound as a long (the table holds doubles; INT64_MAX rounds up to 2^63). */
+static long bound_long(double d)
+{
+    return d >= 9.2e18 ? LONG_MAX : d <= -9.2e18 ? LONG_MIN : (long)d;
+}
+
+static enum ibp_status out_of_range(const struct ibp_opt *o, const char *v, struct ibp_error *err)
+{
+    return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside %c%g, %g]", o->name, v,
+                    o->lo_open ? '(' : '[', o->lo, o->hi);
+}
+
+static enum ibp_status store(const struct ibp_opt *o, const char *v, struct ibp_error *err)
+{
+    enum ibp_status st = IBP_OK;
+    switch (o->kind) {
+    case IBP_OPT_SECTION:
+    case IBP_OPT_FLAG:
+        break;
+    case IBP_OPT_INT:
+    case IBP_OPT_INT64: {
+        long x;
+        st = ibp_parse_int(v, o->name, bound_long(o->lo), bound_long(o->hi), &x, err);
+        if (st == IBP_OK && o->kind == IBP_OPT_INT)
+            *(int *)o->dest = (int)x;
+        else if (st == IBP_OK)
+            *(int64_t *)o->dest = x;
+        break;
+    }
+    case IBP_OPT_U64:
+        st = ibp_parse_u64(v, o->name, o->hi > 0 ? (uint64_t)o->hi : UINT64_MAX,
+                           (uint64_t *)o->dest, err);
+        break;
+    case IBP_OPT_DOUBLE: {
+        double x;
+        st = ibp_parse_double(v, o->name, &x, err);
+        if (st == IBP_OK && !(x >= o->lo && x <= o->hi && !(o->lo_open && x == o->lo)))
+            return out_of_range(o, v, err);
+        if (st == IBP_OK)
+            *(double *)o->dest = x;
+        break;
+    }
+    case IBP_OPT_STRING:
+        *(const char **)o->dest = v;
+        break;
+    case IBP_OPT_CALL:
+        st = o->call(o->dest, o->name, v, err);
+        break;
+    }
+    return st;
+}
+
+enum ibp_status ibp_opts_parse(const struct ibp_opt *opts, int n, int argc, char *const *argv,
+                               int first, const char **positional,
+                               int max_positional, int *n_positional, int *help,
+                               struct ibp_error *err)
+{
+    *help = 0;
+    if (n_positional)
+        *n_positional = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return IBP_OK;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (!n_positional || *n_positional >= max_positional)
+                return ibp_fail(err, IBP_ERR_ARG, "unexpected argument \"%s\"", a);
+            positional[(*n_positional)++] = a;
+            continue;
+        }
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const struct ibp_opt *o = find(opts, n, a, len);
+        if (!o)
+            return ibp_fail(err, IBP_ERR_ARG, "unknown option %.*s", (int)len, a);
+        if (o->kind == IBP_OPT_FLAG) {
+            if (eq)
+                return ibp_fail(err, IBP_ERR_ARG, "%s takes no value", o->name);
+            *(int *)o->dest = o->flag;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc)
+                return ibp_fail(err, IBP_ERR_ARG, "%s needs a value", o->name);
+            v = argv[++i];
+        }
+        enum ibp_status st = store(o, v, err);
+        if (st != IBP_OK)
+            return st;
+    }
+    return IBP_OK;
+}
+
+/* The default of o as text into buf ("" when none is shown). */
+static void default_text(const struct ibp_opt *o, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (o->def) {
+        snprintf(buf, size, "%s", o->def);
+        return;
+    }
+    switch (o->kind) {
+    case IBP_OPT_INT: snprintf(buf, size, "%d", *(const int *)o->dest); break;
+    case IBP_OPT_INT64: snprintf(buf, size, "%lld", (long long)*(const int64_t *)o->dest); break;
+    case IBP_OPT_U64:
+        snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)o->dest);
+        break;
+    case IBP_OPT_DOUBLE: snprintf(buf, size, "%g", *(const double *)o->dest); break;
+    case IBP_OPT_STRING: {
+        const char *s = *(const char *const *)o->dest;
+        snprintf(buf, size, "%s", s ? s : "none");
+        break;
+    }
+    case IBP_OPT_SECTION:
+    case IBP_OPT_FLAG:
+    case IBP_OPT_CALL:
+        break;
+    }
+}
+
+#define HELP_COLUMN 26
+
+void ibp_opts_help(const struct ibp_opt *opts, int n, struct ibp_wbuf *w)
+{
+    for (int i = 0; i < n; i++) {
+        const struct ibp_opt *o = &opts[i];
+        if (o->kind == IBP_OPT_SECTION) {
+            ibp_wbuf_printf(w, "%s%s:\n", i ? "\n" : "", o->help);
+            continue;
+        }
+        char label[96];
+        int k = snprintf(label, sizeof label, "  %s%s%s", o->name, o->arg ? " " : "",
+                         o->arg ? o->arg : "");
+        if (o->alias && k > 0 && (size_t)k < sizeof label)
+            snprintf(label + k, sizeof label - (size_t)k, ", %s%s%s", o->alias,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+        char def[128];
+        default_text(o, def, sizeof def);
+        if (strlen(label) + 1 >= HELP_COLUMN)
+            ibp_wbuf_printf(w, "%s\n%*s", label, HELP_COLUMN, "");
+        else
+            ibp_wbuf_printf(w, "%-*s", HELP_COLUMN, label);
+        /* the help text, continuation lines aligned under its first */
+        for (const char *p = o->help;;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            ibp_wbuf_printf(w, "%.*s", (int)len, p);
+            if (!nl)
+                break;
+            ibp_wbuf_printf(w, "\n%*s", HELP_COLUMN, "");
+            p = nl + 1;
+        }
+        if (def[0])
+            ibp_wbuf_printf(w, " (default %s)", def);
+        ibp_wbuf_printf(w, "\n");
+    }
+}

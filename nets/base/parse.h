@@ -1,0 +1,33 @@
+/* parse.h — the project's one strict number parser, for options, config files and the
+ * number fields of text formats.
+ *
+ * The whole text must be the number: no leading or trailing space, no '+', no junk, no
+ * overflow; doubles must be finite (no "nan", "inf", no hex). `what` names the source in
+ * messages ("--batch", "run.cfg:4 batch"). */
+#ifndef IBP_PARSE_H
+#define IBP_PARSE_H
+
+#include <stdint.h>
+
+#include "nets/base/status.h"
+
+/* A decimal integer in [min, max]. Errors: IBP_ERR_ARG ("--batch: 'x' is not an
+ * integer", "--batch: 0 is outside [1, 1000000]"). */
+enum ibp_status ibp_parse_int(const char *text, const char *what, long min, long max,
+                              long *out, struct ibp_error *err);
+
+/* A non-negative decimal integer up to max (digits only). Errors: IBP_ERR_ARG. */
+enum ibp_status ibp_parse_u64(const char *text, const char *what, uint64_t max,
+                              uint64_t *out, struct ibp_error *err);
+
+/* A finite decimal number (digits, '.', exponent; no hex, nan or inf).
+ * Errors: IBP_ERR_ARG. */
+enum ibp_status ibp_parse_double(const char *text, const char *what, double *out,
+                                 struct ibp_error *err);
+
+/* The run of decimal digits at *s (at least one, value <= INT64_MAX), for list syntaxes
+ * such as "0-99,200": stores it in *out, advances *s past it and returns 0; returns -1
+ * (nothing advanced) when *s does not start with a digit or the value overflows. */
+int ibp_scan_index(const char **s, int64_t *out);
+
+#endif
