@@ -27,7 +27,6 @@
  * chunk. */
 #define SLOT_BUDGET_FLOATS ((size_t)1 << 19)
 #define CONVT_BUDGET_FLOATS ((size_t)1 << 18)
-#define COL_BUDGET_FLOATS ((size_t)4 << 20)
 
 static void *balloc(struct ibp_bounder *b, size_t count, size_t size, int *ok)
 {
@@ -44,17 +43,6 @@ static int mixing(enum ibp_layer_kind k)
 {
     return k == IBP_LAYER_LINEAR || k == IBP_LAYER_CONV2D || k == IBP_LAYER_AVGPOOL ||
            k == IBP_LAYER_ADD;
-}
-
-/* im2col chunk: samples per chunk of conv layer k (fixed by the shape) */
-static int conv_chunk(const struct ibp_net *net, int k, int max_batch)
-{
-    struct cgeom g = cgeom_of(net, k);
-    size_t per = (size_t)g.K * g.Ho * g.Wo;
-    size_t c = COL_BUDGET_FLOATS / (per ? per : 1);
-    if (c < 1)
-        c = 1;
-    return c > (size_t)max_batch ? max_batch : (int)c;
 }
 
 static enum ibp_status check_config(const struct ibp_net *net,
@@ -83,7 +71,7 @@ static enum ibp_status check_config(const struct ibp_net *net,
         if (l->kind == IBP_LAYER_LINEAR)
             n = (long)l->in_size + l->out + 1;
         else if (l->kind == IBP_LAYER_CONV2D)
-            n = cgeom_of(net, k).K + (long)l->out + (long)l->kh * l->kw + 1;
+            n = ibp_conv_geom_of(net, k).K + (long)l->out + (long)l->kh * l->kw + 1;
         else if (l->kind == IBP_LAYER_AVGPOOL)
             n = (long)l->kh * l->kw + 2;
         if (n && !fp_gamma_ok(n))
@@ -98,18 +86,18 @@ void ibp_bounder_free(struct ibp_bounder *b)
 {
     if (!b)
         return;
-    if (b->lo)
+    if (b->cs.lo)
         for (int v = 0; v <= b->L; v++) {
-            free(b->lo[v]);
-            free(b->hi[v]);
-            free(b->msum[v]);
+            free(b->cs.lo[v]);
+            free(b->cs.hi[v]);
+            free(b->cs.msum[v]);
         }
-    free(b->lo);
-    free(b->hi);
-    free(b->msum);
-    if (b->ly)
+    free(b->cs.lo);
+    free(b->cs.hi);
+    free(b->cs.msum);
+    if (b->cs.ly)
         for (int k = 0; k < b->L; k++) {
-            struct bnd_layer *y = &b->ly[k];
+            struct bnd_layer *y = &b->cs.ly[k];
             free(y->wp);
             free(y->wabs);
             free(y->wtap);
@@ -131,8 +119,8 @@ void ibp_bounder_free(struct ibp_bounder *b)
             free(y->icpt);
             free(y->q);
         }
-    free(b->ly);
-    free(b->n);
+    free(b->cs.ly);
+    free(b->cs.n);
     free(b->cbuf);
     free(b->rbuf);
     free(b->abuf);
@@ -164,7 +152,7 @@ void ibp_bounder_free(struct ibp_bounder *b)
         free(cx->chan_row);
     }
     free(b->ctx);
-    free(b->slot_of);
+    free(b->cs.slot_of);
     free(b->unstable);
     free(b->pos_start);
     free(b->task);
@@ -207,17 +195,18 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     int ok = 1, L = net->n_layers, B = cfg->max_batch;
     int crown = cfg->method != IBP_BOUND_IBP;
     b->cfg = *cfg;
+    b->cs.sound = cfg->sound;
     b->L = L;
     /* backward passes end at the box: the input, or the output of a leading NORMALIZE,
      * an element-wise affine map of the input box whose forward bounds are exactly its
      * image (outward-rounded in sound mode), so Lambda needs no step through it */
     b->k_box = net->layers[0].kind == IBP_LAYER_NORMALIZE ? 1 : 0;
     b->threads = omp_get_max_threads();
-    b->n = balloc(b, (size_t)L + 1, sizeof(size_t), &ok);
-    b->lo = balloc(b, (size_t)L + 1, sizeof(float *), &ok);
-    b->hi = balloc(b, (size_t)L + 1, sizeof(float *), &ok);
-    b->msum = balloc(b, (size_t)L + 1, sizeof(double *), &ok);
-    b->ly = balloc(b, (size_t)L, sizeof(struct bnd_layer), &ok);
+    b->cs.n = balloc(b, (size_t)L + 1, sizeof(size_t), &ok);
+    b->cs.lo = balloc(b, (size_t)L + 1, sizeof(float *), &ok);
+    b->cs.hi = balloc(b, (size_t)L + 1, sizeof(float *), &ok);
+    b->cs.msum = balloc(b, (size_t)L + 1, sizeof(double *), &ok);
+    b->cs.ly = balloc(b, (size_t)L, sizeof(struct bnd_layer), &ok);
     b->crown_at = balloc(b, (size_t)L + 1, sizeof(int), &ok);
     if (!ok) {
         ibp_bounder_free(b);
@@ -237,15 +226,15 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     int mix[L + 1];
     mix[0] = 0;
     for (int v = 0; v <= L; v++) {
-        b->n[v] = ibp_shape_size(net->shapes[v]);
-        if (b->n[v] > b->max_n)
-            b->max_n = b->n[v];
+        b->cs.n[v] = ibp_shape_size(net->shapes[v]);
+        if (b->cs.n[v] > b->max_n)
+            b->max_n = b->cs.n[v];
     }
     for (int k = 0; k < L && own_pass; k++) {
         const struct ibp_layer_spec *l = &net->layers[k];
-        struct bnd_layer *y = &b->ly[k];
+        struct bnd_layer *y = &b->cs.ly[k];
         int a = l->in[0], C = net->shapes[a].c;
-        size_t n_out = b->n[k + 1];
+        size_t n_out = b->cs.n[k + 1];
         mix[k + 1] = mix[a];
         if (l->kind == IBP_LAYER_ADD && mix[l->in[1]] > mix[a])
             mix[k + 1] = mix[l->in[1]];
@@ -256,7 +245,8 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             size_t nw = ibp_layer_param_count(net, k) - (l->no_bias ? 0 : (size_t)l->out);
             y->wp = balloc(b, nw, sizeof(float), &ok);
             y->wabs = balloc(b, nw, sizeof(float), &ok);
-            if (conv_few_taps(net, k)) {
+            if (l->kind == IBP_LAYER_CONV2D &&
+                ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_FEW_TAPS) {
                 y->wtap = balloc(b, nw, sizeof(float), &ok);
                 y->wtapabs = balloc(b, nw, sizeof(float), &ok);
                 if (cfg->method != IBP_BOUND_IBP)
@@ -265,12 +255,12 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             y->babs = balloc(b, (size_t)l->out, sizeof(float), &ok);
             y->bias = ibp_layer_bias(net, k);
             if (l->kind == IBP_LAYER_CONV2D) {
-                struct cgeom g = cgeom_of(net, k);
+                struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
                 y->K = g.K;
-                size_t c = (size_t)conv_chunk(net, k, B) * g.K * g.Ho * g.Wo;
-                if (conv_implicit_applies(net, k)) {
+                size_t c = (size_t)ibp_conv_chunk_samples(&g, B) * g.K * g.Ho * g.Wo;
+                if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_IMPLICIT) {
                     /* no im2col: the scratch holds a chunk of padded input */
-                    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                    struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
                     c = conv_implicit_scratch_floats(&ig, INT_MAX);
                     y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                     y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
@@ -310,7 +300,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             }
             if (cfg->method == IBP_BOUND_CROWN && mix[a] >= 2) {
                 b->crown_at[a] = 1;
-                max_relu_n = b->n[a] > max_relu_n ? b->n[a] : max_relu_n;
+                max_relu_n = b->cs.n[a] > max_relu_n ? b->cs.n[a] : max_relu_n;
             }
             break;
         case IBP_LAYER_AVGPOOL:
@@ -342,8 +332,8 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 (net->layers[a - 1].kind != IBP_LAYER_LINEAR &&
                  net->layers[a - 1].kind != IBP_LAYER_CONV2D))
                 continue;
-            struct bnd_layer *p = &b->ly[a - 1];
-            b->ly[k].folded = 1;
+            struct bnd_layer *p = &b->cs.ly[a - 1];
+            b->cs.ly[k].folded = 1;
             p->fold_bn = k;
             p->wfold = balloc(b, (size_t)net->layers[a - 1].out * (size_t)p->K, sizeof(float),
                               &ok);
@@ -352,9 +342,9 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     }
     if (own_pass) {
         for (int v = 0; v <= L; v++) {
-            b->lo[v] = balloc(b, (size_t)B * b->n[v], sizeof(float), &ok);
-            b->hi[v] = balloc(b, (size_t)B * b->n[v], sizeof(float), &ok);
-            b->msum[v] = balloc(b, (size_t)B, sizeof(double), &ok);
+            b->cs.lo[v] = balloc(b, (size_t)B * b->cs.n[v], sizeof(float), &ok);
+            b->cs.hi[v] = balloc(b, (size_t)B * b->cs.n[v], sizeof(float), &ok);
+            b->cs.msum[v] = balloc(b, (size_t)B, sizeof(double), &ok);
         }
         size_t scratch = (size_t)B * b->max_n;
         b->cbuf = balloc(b, scratch, sizeof(float), &ok);
@@ -367,7 +357,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     int rows = cfg->max_rows > ibp_net_outputs(net) ? cfg->max_rows : ibp_net_outputs(net);
     b->ibp_lb = balloc(b, (size_t)B * rows, sizeof(float), &ok);
     b->own_lb = balloc(b, (size_t)B * rows, sizeof(float), &ok);
-    b->slot_of = balloc(b, (size_t)L + 1, sizeof(int), &ok);
+    b->cs.slot_of = balloc(b, (size_t)L + 1, sizeof(int), &ok);
     b->n_ctx = own_pass ? b->threads : 0;
     b->ctx = balloc(b, (size_t)b->n_ctx, sizeof(struct bnd_ctx), &ok);
     for (int t = 0; ok && t < b->n_ctx; t++) {
@@ -382,8 +372,8 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     if (own_pass) {
         char alias[L];
         for (int k = 0; k < L; k++)
-            alias[k] = (char)b->ly[k].folded;
-        b->n_slots = crown_plan_slots(net, alias, b->slot_of);
+            alias[k] = (char)b->cs.ly[k].folded;
+        b->n_slots = crown_plan_slots(net, alias, b->cs.slot_of);
         size_t want = (size_t)B * rows;
         if (cfg->method == IBP_BOUND_CROWN && 2 * (size_t)B * max_relu_n > want)
             want = 2 * (size_t)B * max_relu_n;
@@ -395,20 +385,20 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             rch = (size_t)rows;
         if (rch < 2)
             rch = 2; /* full CROWN takes two rows per neuron */
-        b->slot_floats = rch * b->max_n;
+        b->cs.slot_floats = rch * b->max_n;
         /* full CROWN's rows at one position of a convolution's output have small
          * windows: a chunk holds as many as the slots fit (all of the position's
          * unstable neurons of the batch at most) */
         size_t rmax = rch, most_pos = 1;
         for (int v = 0; v <= L && cfg->method == IBP_BOUND_CROWN; v++) {
-            if (!b->crown_at[v] || b->slot_of[v] < 0)
+            if (!b->crown_at[v] || b->cs.slot_of[v] < 0)
                 continue;
             struct ibp_shape s = net->shapes[v];
             most_pos = (size_t)s.h * s.w > most_pos ? (size_t)s.h * s.w : most_pos;
             for (int h = 0; h < s.h; h++)
                 for (int w = 0; w < s.w; w++) {
                     struct bnd_win x = {h, h + 1, w, w + 1};
-                    size_t fit_w = (size_t)crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
+                    size_t fit_w = (size_t)crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
                     size_t need = 2 * (size_t)B * (size_t)s.c;
                     fit_w = fit_w < need ? fit_w : need;
                     rmax = fit_w > rmax ? fit_w : rmax;
@@ -418,18 +408,18 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         long kmax = 1, omax = 1;
         int few_taps = 0; /* a few-taps conv: crown.c's conv_transpose_taps scratch */
         if (crown) {
-            b->pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
+            b->cs.pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
             for (int k = 0; k < L; k++)
                 if (net->layers[k].kind == IBP_LAYER_CONV2D) {
-                    struct cgeom g = cgeom_of(net, k);
+                    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
                     kmax = g.K > kmax ? g.K : kmax;
-                    if (b->ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
-                        struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                    if (b->cs.ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
+                        struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
                         long need = (long)conv_implicit_scratch_floats(&ig, INT_MAX);
-                        long per = (need + b->pmax - 1) / b->pmax;
+                        long per = (need + b->cs.pmax - 1) / b->cs.pmax;
                         kmax = per > kmax ? per : kmax;
                     }
-                    if (conv_few_taps(net, k)) {
+                    if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_FEW_TAPS) {
                         few_taps = 1;
                         kmax = kmax > CONV_FEW_TAPS ? kmax : CONV_FEW_TAPS;
                     }
@@ -440,16 +430,16 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             struct bnd_ctx *cx = &b->ctx[t];
             cx->slot = balloc(b, (size_t)b->n_slots, sizeof(float *), &ok);
             for (int i = 0; ok && i < b->n_slots; i++)
-                cx->slot[i] = balloc(b, b->slot_floats, sizeof(float), &ok);
+                cx->slot[i] = balloc(b, b->cs.slot_floats, sizeof(float), &ok);
             cx->row_sample = balloc(b, rmax, sizeof(int), &ok);
             cx->cst = balloc(b, rmax, sizeof(double), &ok);
             cx->rstart = balloc(b, rmax + 1, sizeof(long), &ok);
             if (crown) {
-                cx->acomp = balloc(b, (size_t)b->pmax * omax, sizeof(float), &ok);
-                cx->dcol = balloc(b, (size_t)b->pmax * kmax, sizeof(float), &ok);
-                cx->cidx = balloc(b, (size_t)b->pmax, sizeof(long), &ok);
+                cx->acomp = balloc(b, (size_t)b->cs.pmax * omax, sizeof(float), &ok);
+                cx->dcol = balloc(b, (size_t)b->cs.pmax * kmax, sizeof(float), &ok);
+                cx->cidx = balloc(b, (size_t)b->cs.pmax, sizeof(long), &ok);
                 if (few_taps)
-                    cx->tapidx = balloc(b, 2 * (size_t)b->pmax * CONV_FEW_TAPS, sizeof(int), &ok);
+                    cx->tapidx = balloc(b, 2 * (size_t)b->cs.pmax * CONV_FEW_TAPS, sizeof(int), &ok);
             }
         }
         if (cfg->method == IBP_BOUND_CROWN) {
@@ -460,7 +450,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 most_c = (size_t)net->shapes[v].c > most_c ? (size_t)net->shapes[v].c : most_c;
             }
             for (int t = 0; ok && t < b->n_ctx && !cfg->sound; t++) {
-                b->ctx[t].share = balloc(b, b->slot_floats / 2 + 1, sizeof(float), &ok);
+                b->ctx[t].share = balloc(b, b->cs.slot_floats / 2 + 1, sizeof(float), &ok);
                 b->ctx[t].share_cst = balloc(b, most_c, sizeof(double), &ok);
                 b->ctx[t].share_row = balloc(b, (size_t)b->rmax, sizeof(int), &ok);
                 b->ctx[t].chan_row = balloc(b, most_c, sizeof(int), &ok);
@@ -493,6 +483,11 @@ void ibp_bounder_set_threads(struct ibp_bounder *b, int threads)
         ibp_ws_set_threads(b->ws, b->threads);
 }
 
+void ibp_bounder_set_full_windows(struct ibp_bounder *b, int on)
+{
+    b->cs.full_windows = on;
+}
+
 const float *ibp_bounder_crown_bounds(const struct ibp_bounder *b)
 {
     return b && b->cfg.method != IBP_BOUND_IBP ? b->own_lb : NULL;
@@ -506,7 +501,7 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
     int sound = b->cfg.sound;
     for (int k = 0; k < b->L; k++) {
         const struct ibp_layer_spec *l = &net->layers[k];
-        struct bnd_layer *y = &b->ly[k];
+        struct bnd_layer *y = &b->cs.ly[k];
         int C = net->shapes[l->in[0]].c;
         switch (l->kind) {
         case IBP_LAYER_LINEAR:
@@ -515,14 +510,7 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
             if (l->kind == IBP_LAYER_LINEAR) {
                 memcpy(y->wp, w, (size_t)l->out * l->in_size * sizeof(float));
             } else {
-                /* PyTorch [out][cg][kh][kw] -> [out][kh][kw][cg] */
-                struct cgeom g = cgeom_of(net, k);
-                for (int o = 0; o < g.Co; o++)
-                    for (int c = 0; c < g.cg; c++)
-                        for (int i = 0; i < g.kh; i++)
-                            for (int j = 0; j < g.kw; j++)
-                                y->wp[(((size_t)o * g.kh + i) * g.kw + j) * g.cg + c] =
-                                    w[(((size_t)o * g.cg + c) * g.kh + i) * g.kw + j];
+                ibp_conv_pack_weight(net, k, w, y->wp, NULL, 1);
             }
             size_t nw = (size_t)l->out * y->K;
             for (size_t i = 0; i < nw; i++)
@@ -532,7 +520,7 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
                 conv_taps_transpose(net, k, y->wabs, y->wtapabs);
             }
             if (y->wimp) {
-                struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+                struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
                 conv_implicit_pack(&ig, y->wp, y->wimp);
                 conv_implicit_pack(&ig, y->wabs, y->wimpabs);
             }
@@ -578,10 +566,10 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
     }
     /* the backward maps: BatchNorms folded in, the few-taps layout */
     for (int k = 0; k < b->L; k++) {
-        struct bnd_layer *y = &b->ly[k];
+        struct bnd_layer *y = &b->cs.ly[k];
         int out = net->layers[k].out;
         if (y->fold_bn) {
-            const struct bnd_layer *bn = &b->ly[y->fold_bn];
+            const struct bnd_layer *bn = &b->cs.ly[y->fold_bn];
             for (int o = 0; o < out; o++) {
                 float s = bn->s_mid[o];
                 for (long i = 0; i < y->K; i++)
@@ -591,7 +579,7 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
         }
         const float *w = y->wfold ? y->wfold : y->wp, *bias = y->bfold ? y->bfold : y->bias;
         if (y->wtrans) {
-            struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+            struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
             conv_implicit_pack(&ig, w, y->wtrans);
         }
         if (!y->wtapz)
@@ -611,8 +599,8 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
 /* c, r of value a for all samples into cbuf, rbuf (sound: r covers [lo, hi] around c) */
 static void centre_radius(struct ibp_bounder *b, int a, int batch)
 {
-    size_t e = (size_t)batch * b->n[a];
-    const float *lo = b->lo[a], *hi = b->hi[a];
+    size_t e = (size_t)batch * b->cs.n[a];
+    const float *lo = b->cs.lo[a], *hi = b->cs.hi[a];
     float *c = b->cbuf, *r = b->rbuf;
     if (b->cfg.sound) {
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
@@ -642,31 +630,6 @@ static void fill_bias(struct ibp_bounder *b, float *y, long m, int out, const fl
     }
 }
 
-static void im2col(const struct cgeom *g, const float *in, int ns, int grp, float *col,
-                   int threads)
-{
-    long rps = (long)g->Ho * g->Wo, nrows = rps * ns;
-#pragma omp parallel for num_threads(threads) schedule(static) if (((size_t)nrows * g->K) >= BND_PAR_MIN)
-    for (long row = 0; row < nrows; row++) {
-        long n = row / rps, q = row % rps;
-        int oh = (int)(q / g->Wo), ow = (int)(q % g->Wo);
-        float *dst = col + row * g->K;
-        for (int i = 0; i < g->kh; i++) {
-            int ih = oh * g->sh - g->ph + i * g->dh;
-            for (int j = 0; j < g->kw; j++, dst += g->cg) {
-                int iw = ow * g->sw - g->pw + j * g->dw;
-                if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) {
-                    memset(dst, 0, (size_t)g->cg * sizeof(float));
-                    continue;
-                }
-                memcpy(dst, in + (((size_t)n * g->H + ih) * g->W + iw) * g->C +
-                                (size_t)grp * g->cg,
-                       (size_t)g->cg * sizeof(float));
-            }
-        }
-    }
-}
-
 /* y[batch][out] = bias (NULL: 0) + op(x) for LINEAR (W or |W|) or CONV2D; wt: the same
  * weights as [tap][out] for a conv with few taps, which runs the direct loop; wi: packed
  * for the implicit GEMM (conv_implicit.h), which runs instead of im2col + GEMM */
@@ -680,25 +643,26 @@ static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k,
         return;
     }
     if (wi) {
-        struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+        struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
         conv_implicit_forward(&ig, x, y, batch, wi, bias, b->col, b->threads);
         return;
     }
     int out = l->kind == IBP_LAYER_LINEAR ? l->out : net->shapes[k + 1].c;
-    fill_bias(b, y, (long)((size_t)batch * b->n[k + 1] / (size_t)out), out, bias);
+    fill_bias(b, y, (long)((size_t)batch * b->cs.n[k + 1] / (size_t)out), out, bias);
     if (l->kind == IBP_LAYER_LINEAR) {
         ibp_sgemm(0, 1, batch, l->out, l->in_size, 1.0f, x, l->in_size, w, l->in_size, 1.0f, y,
                   l->out, bnd_gemm_threads(b, batch, l->out, l->in_size));
         return;
     }
-    struct cgeom g = cgeom_of(net, k);
-    int chunk = conv_chunk(net, k, b->cfg.max_batch);
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+    int chunk = ibp_conv_chunk_samples(&g, b->cfg.max_batch);
     size_t in_per = (size_t)g.H * g.W * g.C, out_per = (size_t)g.Ho * g.Wo * g.Co;
     for (int s0 = 0; s0 < batch; s0 += chunk) {
         int ns = batch - s0 < chunk ? batch - s0 : chunk;
         long M = (long)ns * g.Ho * g.Wo;
         for (int grp = 0; grp < g.groups; grp++) {
-            im2col(&g, x + (size_t)s0 * in_per, ns, grp, b->col, b->threads);
+            ibp_conv_im2col(&g, x + (size_t)s0 * in_per, ns, grp, b->col,
+                            (size_t)M * g.K >= BND_PAR_MIN ? b->threads : 1);
             ibp_sgemm(0, 1, M, g.og, g.K, 1.0f, b->col, g.K, w + (size_t)grp * g.og * g.K, g.K,
                       1.0f, y + (size_t)s0 * out_per + (size_t)grp * g.og, g.Co,
                       bnd_gemm_threads(b, M, g.og, g.K));
@@ -709,10 +673,10 @@ static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k,
 static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int k, int batch)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
-    struct bnd_layer *y = &b->ly[k];
+    struct bnd_layer *y = &b->cs.ly[k];
     int a = l->in[0];
-    size_t n = b->n[k + 1], e = (size_t)batch * n;
-    float *lo = b->lo[k + 1], *hi = b->hi[k + 1], *yr = b->ybuf;
+    size_t n = b->cs.n[k + 1], e = (size_t)batch * n;
+    float *lo = b->cs.lo[k + 1], *hi = b->cs.hi[k + 1], *yr = b->ybuf;
     centre_radius(b, a, batch);
     affine_gemm(net, b, k, b->cbuf, lo, y->wp, y->wtap, y->wimp, y->bias, batch); /* W c + b */
     affine_gemm(net, b, k, b->rbuf, yr, y->wabs, y->wtapabs, y->wimpabs, NULL, batch); /* |W| r */
@@ -726,7 +690,7 @@ static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int
         return;
     }
     /* sound: A = |W||c| + |b| for the error of W c + b (E1) */
-    size_t ein = (size_t)batch * b->n[a];
+    size_t ein = (size_t)batch * b->cs.n[a];
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((ein) >= BND_PAR_MIN)
     for (size_t i = 0; i < ein; i++)
         b->cbuf[i] = fabsf(b->cbuf[i]);
@@ -748,11 +712,11 @@ static void forward_affine(const struct ibp_net *net, struct ibp_bounder *b, int
 
 static void forward_diag(const struct ibp_net *net, struct ibp_bounder *b, int k, int batch)
 {
-    struct bnd_layer *y = &b->ly[k];
+    struct bnd_layer *y = &b->cs.ly[k];
     int a = net->layers[k].in[0], C = net->shapes[a].c;
-    size_t e = (size_t)batch * b->n[a];
-    const float *li = b->lo[a], *ui = b->hi[a];
-    float *lo = b->lo[k + 1], *hi = b->hi[k + 1];
+    size_t e = (size_t)batch * b->cs.n[a];
+    const float *li = b->cs.lo[a], *ui = b->cs.hi[a];
+    float *lo = b->cs.lo[k + 1], *hi = b->cs.hi[k + 1];
     int sound = b->cfg.sound;
     /* rows of C channels (NHWC), the channel without a division per element */
     size_t rows = e / (size_t)C;
@@ -798,11 +762,11 @@ static void relaxation(float l, float u, int sound, float *slo, float *sup, floa
 
 static void forward_relu(const struct ibp_net *net, struct ibp_bounder *b, int k, int batch)
 {
-    struct bnd_layer *y = &b->ly[k];
+    struct bnd_layer *y = &b->cs.ly[k];
     int a = net->layers[k].in[0];
-    size_t e = (size_t)batch * b->n[a];
-    const float *li = b->lo[a], *ui = b->hi[a];
-    float *lo = b->lo[k + 1], *hi = b->hi[k + 1];
+    size_t e = (size_t)batch * b->cs.n[a];
+    const float *li = b->cs.lo[a], *ui = b->cs.hi[a];
+    float *lo = b->cs.lo[k + 1], *hi = b->cs.hi[k + 1];
     int sound = b->cfg.sound, crown = y->slope_lo != NULL;
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
     for (size_t i = 0; i < e; i++) {
@@ -823,9 +787,9 @@ static void forward_pool(const struct ibp_net *net, struct ibp_bounder *b, int k
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     struct ibp_shape is = net->shapes[l->in[0]], os = net->shapes[k + 1];
-    size_t n_in = b->n[l->in[0]], n_out = b->n[k + 1];
-    const float *li = b->lo[l->in[0]], *ui = b->hi[l->in[0]];
-    float *lo = b->lo[k + 1], *hi = b->hi[k + 1], *q = b->ly[k].q;
+    size_t n_in = b->cs.n[l->in[0]], n_out = b->cs.n[k + 1];
+    const float *li = b->cs.lo[l->in[0]], *ui = b->cs.hi[l->in[0]];
+    float *lo = b->cs.lo[k + 1], *hi = b->cs.hi[k + 1], *q = b->cs.ly[k].q;
     int C = is.c, sound = b->cfg.sound, is_max = l->kind == IBP_LAYER_MAXPOOL;
 #pragma omp parallel for num_threads(b->threads) schedule(static) if (((size_t)batch * n_out) >= BND_PAR_MIN)
     for (int s = 0; s < batch; s++)
@@ -872,8 +836,8 @@ static void forward_layer(const struct ibp_net *net, struct ibp_bounder *b, int 
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     int a = l->in[0], sound = b->cfg.sound;
-    size_t e = (size_t)batch * b->n[k + 1];
-    float *lo = b->lo[k + 1], *hi = b->hi[k + 1];
+    size_t e = (size_t)batch * b->cs.n[k + 1];
+    float *lo = b->cs.lo[k + 1], *hi = b->cs.hi[k + 1];
     switch (l->kind) {
     case IBP_LAYER_LINEAR:
     case IBP_LAYER_CONV2D:
@@ -893,13 +857,13 @@ static void forward_layer(const struct ibp_net *net, struct ibp_bounder *b, int 
         for (int i = 0; i < batch; i++)
             for (size_t q = 0; q < hw; q++)
                 for (size_t c = 0; c < C; c++) {
-                    lo[(size_t)i * n + c * hw + q] = b->lo[a][(size_t)i * n + q * C + c];
-                    hi[(size_t)i * n + c * hw + q] = b->hi[a][(size_t)i * n + q * C + c];
+                    lo[(size_t)i * n + c * hw + q] = b->cs.lo[a][(size_t)i * n + q * C + c];
+                    hi[(size_t)i * n + c * hw + q] = b->cs.hi[a][(size_t)i * n + q * C + c];
                 }
         break;
     }
     case IBP_LAYER_ADD: {
-        const float *l1 = b->lo[a], *u1 = b->hi[a], *l2 = b->lo[l->in[1]], *u2 = b->hi[l->in[1]];
+        const float *l1 = b->cs.lo[a], *u1 = b->cs.hi[a], *l2 = b->cs.lo[l->in[1]], *u2 = b->cs.hi[l->in[1]];
 #pragma omp parallel for num_threads(b->threads) schedule(static) if ((e) >= BND_PAR_MIN)
         for (size_t i = 0; i < e; i++) {
             lo[i] = sound ? fp_dn(l1[i] + l2[i]) : l1[i] + l2[i];
@@ -927,14 +891,14 @@ static void forward_layer(const struct ibp_net *net, struct ibp_bounder *b, int 
 /* sound: msum[v][s] >= sum_j max(|lo|, |hi|) (E2) */
 static void magnitude_sums(struct ibp_bounder *b, int v, int batch)
 {
-    size_t n = b->n[v];
+    size_t n = b->cs.n[v];
 #pragma omp parallel for num_threads(b->threads) schedule(static) if (((size_t)batch * n) >= BND_PAR_MIN)
     for (int s = 0; s < batch; s++) {
-        const float *lo = b->lo[v] + (size_t)s * n, *hi = b->hi[v] + (size_t)s * n;
+        const float *lo = b->cs.lo[v] + (size_t)s * n, *hi = b->cs.hi[v] + (size_t)s * n;
         double d = 0.0;
         for (size_t j = 0; j < n; j++)
             d += fmax(fabs((double)lo[j]), fabs((double)hi[j]));
-        b->msum[v][s] = fp_dsum_up(d, (long)n);
+        b->cs.msum[v][s] = fp_dsum_up(d, (long)n);
     }
 }
 
@@ -954,8 +918,8 @@ static void spec_rows(const struct ibp_net *net, struct ibp_bounder *b, struct b
                       const struct ibp_spec *spec, int s0, int ns, int rows)
 {
     int L = net->n_layers, K = ibp_net_outputs(net);
-    size_t n = b->n[L];
-    float *lam = cx->slot[b->slot_of[L]];
+    size_t n = b->cs.n[L];
+    float *lam = cx->slot[b->cs.slot_of[L]];
     for (int s = s0; s < s0 + ns; s++)
         for (int m = 0; m < rows; m++) {
             int i = (s - s0) * rows + m;
@@ -982,18 +946,18 @@ static void spec_rows(const struct ibp_net *net, struct ibp_bounder *b, struct b
 static void spec_bounds(const struct ibp_net *net, struct ibp_bounder *b,
                         const struct ibp_spec *spec, int batch, int rows, int k_stop, float *lb)
 {
-    long fit = crown_plan_windows(net, b, &b->ctx[0], net->n_layers, k_stop, NULL);
+    long fit = crown_plan_windows(net, &b->cs, &b->ctx[0], net->n_layers, k_stop, NULL);
     int per = (int)((fit < b->rmax ? fit : b->rmax) / rows);
     int chunks = (batch + per - 1) / per;
 #pragma omp parallel num_threads(bnd_chunk_threads(b, chunks))
     {
         struct bnd_ctx *cx = &b->ctx[omp_get_thread_num()];
-        crown_plan_windows(net, b, cx, net->n_layers, k_stop, NULL);
+        crown_plan_windows(net, &b->cs, cx, net->n_layers, k_stop, NULL);
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < chunks; c++) {
             int s0 = c * per, ns = batch - s0 < per ? batch - s0 : per;
             spec_rows(net, b, cx, spec, s0, ns, rows);
-            crown_backward(net, b, cx, net->n_layers, k_stop, ns * rows, 1);
+            crown_backward(net, &b->cs, cx, net->n_layers, k_stop, ns * rows, 1);
             for (int i = 0; i < ns * rows; i++)
                 lb[(size_t)s0 * rows + i] = fp_to_float_dn(cx->cst[i]);
         }
@@ -1008,10 +972,10 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
 {
     struct ibp_shape sh = net->shapes[v];
     const struct bnd_win *w = &cx->win[v];
-    size_t n = b->n[v], C = (size_t)sh.c, wn = cx->wn[v];
+    size_t n = b->cs.n[v], C = (size_t)sh.c, wn = cx->wn[v];
     /* offset of position (ph, pw) in the window's row layout */
     size_t at = ((size_t)(ph - w->h0) * (size_t)(w->w1 - w->w0) + (size_t)(pw - w->w0)) * C;
-    float *lo = b->lo[v], *hi = b->hi[v], *lam = cx->slot[b->slot_of[v]];
+    float *lo = b->cs.lo[v], *hi = b->cs.hi[v], *lam = cx->slot[b->cs.slot_of[v]];
     int vs = b->share_at[v];
     if (!b->cfg.sound && vs < v) {
         /* one row per channel from v down to vs, then two rows (+-) per neuron */
@@ -1029,9 +993,9 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[nu] = 0.0;
             cx->chan_row[c] = nu++;
         }
-        crown_backward(net, b, cx, v, vs, nu, 0);
+        crown_backward(net, &b->cs, cx, v, vs, nu, 0);
         size_t ws = cx->wn[vs];
-        float *ls = cx->slot[b->slot_of[vs]];
+        float *ls = cx->slot[b->cs.slot_of[vs]];
         memcpy(cx->share, ls, (size_t)nu * ws * sizeof(float));
         memcpy(cx->share_cst, cx->cst, (size_t)nu * sizeof(double));
         for (int q = 0; q < np; q++) {
@@ -1042,8 +1006,8 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[2 * q + 1] = -cx->share_cst[r];
         }
         if (vs > b->k_box) { /* layer vs - 1 is the ReLU (share_value) */
-            crown_relu_shared(net, b, cx, vs, cx->share, cx->share_row, np);
-            crown_backward(net, b, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
+            crown_relu_shared(net, &b->cs, cx, vs, cx->share, cx->share_row, np);
+            crown_backward(net, &b->cs, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
         } else {
             for (int q = 0; q < np; q++) {
                 const float *src = cx->share + (size_t)cx->share_row[q] * ws;
@@ -1053,7 +1017,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
                     dn[j] = -src[j];
                 }
             }
-            crown_backward(net, b, cx, vs, b->k_box, 2 * np, 1);
+            crown_backward(net, &b->cs, cx, vs, b->k_box, 2 * np, 1);
         }
     } else {
         for (int q = 0; q < 2 * np; q++) {
@@ -1064,7 +1028,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->row_sample[q] = (int)((size_t)i / n);
             cx->cst[q] = 0.0;
         }
-        crown_backward(net, b, cx, v, b->k_box, 2 * np, 1);
+        crown_backward(net, &b->cs, cx, v, b->k_box, 2 * np, 1);
     }
     /* the backward pass reads no bound of v itself: chunks may write them meanwhile */
     for (int q = 0; q < np; q++) {
@@ -1085,9 +1049,9 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
 static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int batch)
 {
     struct ibp_shape sh = net->shapes[v];
-    size_t n = b->n[v], C = (size_t)sh.c;
+    size_t n = b->cs.n[v], C = (size_t)sh.c;
     int P = sh.h * sh.w;
-    const float *lo = b->lo[v], *hi = b->hi[v];
+    const float *lo = b->cs.lo[v], *hi = b->cs.hi[v];
     long count = 0, n_task = 0;
     /* unstable neurons position by position, channel-major inside a position, so that
      * a chunk holds few channels and computes few shared rows (tighten_chunk); chunk
@@ -1103,7 +1067,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
         if (count == b->pos_start[p])
             continue;
         struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-        long fit = crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
+        long fit = crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
         long per = (fit < b->rmax ? fit : b->rmax) / 2;
         for (long u = b->pos_start[p]; u < count; u += per)
             b->task[n_task++] = u;
@@ -1122,7 +1086,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
                 end = b->pos_start[p + 1];
             if (p != planned) {
                 struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-                crown_plan_windows(net, b, cx, v, b->k_box, &x);
+                crown_plan_windows(net, &b->cs, cx, v, b->k_box, &x);
                 planned = p;
             }
             tighten_chunk(net, b, cx, v, p / sh.w, p % sh.w, u0, (int)(end - u0));
@@ -1205,19 +1169,19 @@ enum ibp_status ibp_bounder_run(const struct ibp_net *net, struct ibp_bounder *b
         return st;
     /* value 0: the box, NCHW -> NHWC */
     struct ibp_shape in = net->input;
-    size_t hw = (size_t)in.h * in.w, n0 = b->n[0];
+    size_t hw = (size_t)in.h * in.w, n0 = b->cs.n[0];
 #pragma omp parallel for num_threads(b->threads) schedule(static) if (((size_t)batch * n0) >= BND_PAR_MIN)
     for (int s = 0; s < batch; s++)
         for (size_t e = 0; e < n0; e++) {
             size_t d = (size_t)s * n0 + (e % hw) * (size_t)in.c + e / hw;
-            b->lo[0][d] = lo[(size_t)s * n0 + e];
-            b->hi[0][d] = hi[(size_t)s * n0 + e];
+            b->cs.lo[0][d] = lo[(size_t)s * n0 + e];
+            b->cs.hi[0][d] = hi[(size_t)s * n0 + e];
         }
     if (sound)
         magnitude_sums(b, 0, batch);
     for (int k = 0; k < L; k++) {
         forward_layer(net, b, k, batch);
-        if (b->crown_at[k + 1] && b->slot_of[k + 1] >= 0)
+        if (b->crown_at[k + 1] && b->cs.slot_of[k + 1] >= 0)
             tighten(net, b, k + 1, batch);
         if (sound)
             magnitude_sums(b, k + 1, batch);

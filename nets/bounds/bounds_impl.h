@@ -20,15 +20,16 @@
 
 #include "nets/bounds/bounds.h"
 #include "nets/bounds/sound_fp.h"
+#include "nets/kernels/conv.h"
 
 struct bnd_layer {
     /* LINEAR / CONV2D: packed weight ([out][in], conv [out][kh][kw][in/g]) and |W| */
     float *wp, *wabs;
     float *wtap, *wtapabs;   /* CONV2D with few taps (conv_taps.h): W, |W| as [tap][out] */
-    float *wimp, *wimpabs;   /* CONV2D where conv_implicit_applies: W, |W| packed for it */
+    float *wimp, *wimpabs;   /* CONV2D where the implicit GEMM lowering (conv.h): W, |W| packed for it */
     float *wtapz;            /* CROWN methods, few taps: W as [out][CONV_FEW_TAPS], zero
                               * beyond K (crown.c's conv_transpose_taps) */
-    float *wtrans;           /* float-mode CROWN methods, a CONV2D where conv_implicit_applies
+    float *wtrans;           /* float-mode CROWN methods, a CONV2D where the implicit GEMM lowering (conv.h)
                               * with at least 16 input channels: the backward map's weight
                               * (wfold or wp) packed for conv_implicit_input_grad, which
                               * crown.c runs on rows spanning the whole image */
@@ -82,17 +83,29 @@ struct bnd_ctx {
     int *chan_row;           /* [most channels] */
 };
 
+/* What the backward pass (crown.c) reads of the bounder, and all it reads: the values'
+ * sizes and forward bounds, the layers' backward data and the slot plan. The bounder
+ * owns one and fills it at creation (the bounds at each run). */
+struct bnd_crown_state {
+    int sound;               /* the bounder's cfg.sound */
+    size_t *n;               /* [L+1] value sizes */
+    float **lo, **hi;        /* [L+1][max_batch][n] forward bounds */
+    double **msum;           /* [L+1][max_batch] sound: upper bound of sum_j max(|lo|,|hi|) */
+    struct bnd_layer *ly;    /* [L] */
+    int *slot_of;            /* [L+1] */
+    size_t slot_floats;      /* floats per slot */
+    long pmax;               /* conv-T: most compacted (row, position) pairs */
+    int full_windows;        /* tests: every window the whole value (the dense path) */
+};
+
 struct ibp_bounder {
     struct ibp_bounder_config cfg;
+    struct bnd_crown_state cs; /* shared with crown.c */
     int L;
     int k_box;               /* value where backward passes concretise (see bounds.c) */
     int threads;
     size_t bytes;
     size_t max_n;            /* largest value size */
-    size_t *n;               /* [L+1] value sizes */
-    float **lo, **hi;        /* [L+1][max_batch][n] forward bounds */
-    double **msum;           /* [L+1][max_batch] sound: upper bound of sum_j max(|lo|,|hi|) */
-    struct bnd_layer *ly;    /* [L] */
     float *cbuf, *rbuf, *abuf, *ybuf; /* forward scratch [max_batch][max n] */
     float *col;              /* im2col chunk */
     size_t col_floats;
@@ -101,13 +114,9 @@ struct ibp_bounder {
     int *crown_at;           /* [L+1]: value feeds a RELU and full CROWN tightens it */
     /* backward: chunks of rows run in parallel, one context per thread */
     int n_slots;
-    int *slot_of;            /* [L+1] */
-    size_t slot_floats;      /* floats per slot */
     int rmax;                /* most rows of any chunk (row arrays' length) */
-    long pmax;               /* conv-T: most compacted (row, position) pairs */
     int n_ctx;
     struct bnd_ctx *ctx;     /* [n_ctx] */
-    int full_windows;        /* tests: every window the whole value (the dense path) */
     long *pos_start;         /* full CROWN: [most positions + 1] into unstable */
     long *task;              /* full CROWN: [max_batch * max n] chunk starts */
     int *share_at;           /* [L+1] full CROWN, float mode: value where the rows from a
@@ -135,33 +144,16 @@ static inline int bnd_chunk_threads(const struct ibp_bounder *b, long n)
     return n < t ? (n > 0 ? (int)n : 1) : t;
 }
 
-/* Convolution geometry (NHWC). */
-struct cgeom {
-    int H, W, C, Ho, Wo, Co, kh, kw, sh, sw, ph, pw, dh, dw, groups, cg, og;
-    long K; /* kh * kw * cg */
-};
-
-static inline struct cgeom cgeom_of(const struct ibp_net *net, int k)
-{
-    const struct ibp_layer_spec *l = &net->layers[k];
-    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
-    struct cgeom g = {in.h, in.w, in.c, out.h, out.w, out.c, l->kh, l->kw, l->sh, l->sw,
-                      l->ph, l->pw, l->dh, l->dw, l->groups, in.c / l->groups,
-                      out.c / l->groups, 0};
-    g.K = (long)g.kh * g.kw * g.cg;
-    return g;
-}
-
 /* Plans the windows of a backward pass from value v_start (rows zero outside window w
  * there; NULL: the whole value) down to layer k_stop into cx->win, cx->wn; returns the
  * most rows one chunk can hold with them (the slots' capacity, at most rmax when the
  * bounder is made). */
-long crown_plan_windows(const struct ibp_net *net, const struct ibp_bounder *b,
+long crown_plan_windows(const struct ibp_net *net, const struct bnd_crown_state *cs,
                         struct bnd_ctx *cx, int v_start, int k_stop, const struct bnd_win *w);
 
 /* Tests: on = 1 makes every backward pass use whole-value windows (the dense
  * computation the windows must reproduce up to float rounding). */
-void crown_set_full_windows(struct ibp_bounder *b, int on);
+void ibp_bounder_set_full_windows(struct ibp_bounder *b, int on);
 
 /* Runs layers [v_start - 1 .. k_stop] backward on the context's rows [0, nrows) (one
  * thread, no parallel region inside) whose Lambda for value v_start the caller put
@@ -170,7 +162,7 @@ void crown_set_full_windows(struct ibp_bounder *b, int on);
  * cst[i] is a lower bound of row i's function over the box (sound in sound mode).
  * With concretize = 0 it stops at value k_stop instead: Lambda there (in its slot) and
  * cst are the exact affine rest (no box yet). */
-void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+void crown_backward(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                     int v_start, int k_stop, int nrows, int concretize);
 
 /* Float mode, full CROWN's shared rows (bounds.c): layer vs - 1 is a RELU with input a;
@@ -178,7 +170,7 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
  * become the ReLU transpose of +share[row_of[q]] and -share[row_of[q]] (rows of
  * value vs's window), their cst (set by the caller) gaining the intercepts; then
  * crown_backward from a goes on. Saves writing the +- copies at vs. */
-void crown_relu_shared(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+void crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                        int vs, const float *share, const int *row_of, int np);
 
 /* Assigns each value reached backward from the output a slot (values share slots when

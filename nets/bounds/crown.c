@@ -43,9 +43,9 @@
  * fused multiply-add, no reassociation), so results do not depend on the CPU. */
 #define ROW_KERNEL __attribute__((target_clones("avx2", "default")))
 
-static float *lam_of(const struct ibp_bounder *b, struct bnd_ctx *cx, int v)
+static float *lam_of(const struct bnd_crown_state *cs, struct bnd_ctx *cx, int v)
 {
-    return cx->slot[b->slot_of[v]];
+    return cx->slot[cs->slot_of[v]];
 }
 
 int crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of)
@@ -78,7 +78,7 @@ long crown_conv_pmax(const struct ibp_net *net, size_t budget_floats)
     for (int k = 0; k < net->n_layers; k++) {
         if (net->layers[k].kind != IBP_LAYER_CONV2D)
             continue;
-        struct cgeom g = cgeom_of(net, k);
+        struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
         long p = (long)(budget_floats / (size_t)(g.K + g.og));
         long need = (long)g.Ho * g.Wo; /* one row's positions at least */
         if (p < need)
@@ -130,7 +130,7 @@ static struct bnd_win win_back(const struct bnd_win *o, struct ibp_shape in, int
     return w;
 }
 
-long crown_plan_windows(const struct ibp_net *net, const struct ibp_bounder *b,
+long crown_plan_windows(const struct ibp_net *net, const struct bnd_crown_state *cs,
                         struct bnd_ctx *cx, int v_start, int k_stop, const struct bnd_win *w)
 {
     int L = net->n_layers;
@@ -140,7 +140,7 @@ long crown_plan_windows(const struct ibp_net *net, const struct ibp_bounder *b,
         reach[v] = 0;
     }
     struct ibp_shape s0 = net->shapes[v_start];
-    cx->win[v_start] = w && !b->full_windows ? *w : (struct bnd_win){0, s0.h, 0, s0.w};
+    cx->win[v_start] = w && !cs->full_windows ? *w : (struct bnd_win){0, s0.h, 0, s0.w};
     reach[v_start] = 1;
     /* every consumer of value a is a layer k >= a, so a's window is complete before
      * layer a - 1 is planned */
@@ -166,7 +166,7 @@ long crown_plan_windows(const struct ibp_net *net, const struct ibp_bounder *b,
         default: /* elementwise: BN, Normalize, ReLU, Add */
             break;
         }
-        if (b->full_windows)
+        if (cs->full_windows)
             d = (struct bnd_win){0, in.h, 0, in.w};
         int n_in = l->kind == IBP_LAYER_ADD ? 2 : 1;
         for (int i = 0; i < n_in; i++) {
@@ -183,7 +183,7 @@ long crown_plan_windows(const struct ibp_net *net, const struct ibp_bounder *b,
                              (size_t)net->shapes[v].c;
         most = cx->wn[v] > most ? cx->wn[v] : most;
     }
-    return (long)(b->slot_floats / most);
+    return (long)(cs->slot_floats / most);
 }
 
 /* Segments of window wo of value v inside the row layout of window wi (wi contains wo;
@@ -224,7 +224,7 @@ static struct segs segs_of(const struct ibp_net *net, int v, const struct bnd_wi
 /* sound: cst[i] -= coef * sum_j |Lo[i][j]| q[s][j] + nuf eta M[s], outward. Lo rows
  * have n floats (window segments sg of the value q belongs to). */
 ROW_KERNEL static void
-err_q(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo, size_t n,
+err_q(struct bnd_crown_state *cs, struct bnd_ctx *cx, int nrows, const float *Lo, size_t n,
       const struct segs *sg, size_t n_val, const float *q, double coef, double nuf,
       const double *M)
 {
@@ -247,16 +247,16 @@ err_q(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo, siz
 /* sound: cst[i] -= coef * sum_j |Li[i][j]| m_a,j (m = max(|lo|, |hi|) of value a; Li
  * rows of wn[a] floats in a's window) */
 ROW_KERNEL static void
-err_mag(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+err_mag(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
         int nrows,
         const float *Li, int a, double coef)
 {
-    size_t n = cx->wn[a], n_val = b->n[a];
+    size_t n = cx->wn[a], n_val = cs->n[a];
     struct segs sg = segs_of(net, a, &cx->win[a], &cx->win[a]);
     for (int i = 0; i < nrows; i++) {
         int s = cx->row_sample[i];
         const float *lam = Li + (size_t)i * n;
-        const float *lo = b->lo[a] + (size_t)s * n_val, *hi = b->hi[a] + (size_t)s * n_val;
+        const float *lo = cs->lo[a] + (size_t)s * n_val, *hi = cs->hi[a] + (size_t)s * n_val;
         double d = 0.0;
         for (int t = 0; t < sg.n; t++) {
             const float *x = lam + sg.s0 + t * sg.ss;
@@ -285,12 +285,12 @@ static inline void dot_sel(const float *x, const float *pl, const float *ph, siz
     }
 }
 
-static void add_const(struct ibp_bounder *b, struct bnd_ctx *cx, int i, const double sum[4],
+static void add_const(struct bnd_crown_state *cs, struct bnd_ctx *cx, int i, const double sum[4],
                       const double asum[4], long terms)
 {
     double s = (sum[0] + sum[1]) + (sum[2] + sum[3]);
     double a = (asum[0] + asum[1]) + (asum[2] + asum[3]);
-    if (b->cfg.sound)
+    if (cs->sound)
         cx->cst[i] = fp_dadd_dn(cx->cst[i], fp_dsum_lower(s, a, terms));
     else
         cx->cst[i] += s;
@@ -415,10 +415,10 @@ static inline void scale_add_row(const float *restrict x, const float *restrict 
  * mode: per-channel constants (bias, BatchNorm shift); n is a multiple of C. In float
  * mode vlo = vhi. */
 ROW_KERNEL static void
-const_chan(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo,
+const_chan(struct bnd_crown_state *cs, struct bnd_ctx *cx, int nrows, const float *Lo,
            size_t n, const float *vlo, const float *vhi, size_t C)
 {
-    int sound = b->cfg.sound;
+    int sound = cs->sound;
     for (int i = 0; i < nrows; i++) {
         const float *lam = Lo + (size_t)i * n;
         if (!sound) {
@@ -431,21 +431,21 @@ const_chan(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo
         double sum[4] = {0, 0, 0, 0}, asum[4] = {0, 0, 0, 0};
         for (size_t p0 = 0; p0 < n; p0 += C)
             dot_sel(lam + p0, vlo, vhi, C, sum, asum);
-        add_const(b, cx, i, sum, asum, (long)n);
+        add_const(cs, cx, i, sum, asum, (long)n);
     }
 }
 
 /* cst[i] += sum_j Lo[i][j] * (Lo >= 0 ? vlo : vhi)[s][j] with per-sample values of
  * a value (n_val per sample), Lo in the window layout sg */
 ROW_KERNEL static void
-const_elem(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo,
+const_elem(struct bnd_crown_state *cs, struct bnd_ctx *cx, int nrows, const float *Lo,
            size_t n, const struct segs *sg, size_t n_val, const float *vlo,
            const float *vhi)
 {
     for (int i = 0; i < nrows; i++) {
         size_t off = (size_t)cx->row_sample[i] * n_val;
         const float *lam = Lo + (size_t)i * n;
-        if (!b->cfg.sound) {
+        if (!cs->sound) {
             /* float mode: branch-free, eight float partial sums (vectorises) */
             float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             for (int t = 0; t < sg->n; t++) {
@@ -460,7 +460,7 @@ const_elem(struct ibp_bounder *b, struct bnd_ctx *cx, int nrows, const float *Lo
             size_t g = off + sg->g0 + t * sg->gs;
             dot_sel(lam + sg->s0 + t * sg->ss, vlo + g, vhi + g, sg->len, sum, asum);
         }
-        add_const(b, cx, i, sum, asum, (long)n);
+        add_const(cs, cx, i, sum, asum, (long)n);
     }
 }
 
@@ -476,7 +476,7 @@ static void zero_rows(float *x, int nrows, size_t n)
  * rows in window wo of the output, Li rows in window wi of the input (which holds every
  * input position wo reads) */
 ROW_KERNEL static void
-conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
+conv_transpose(struct bnd_crown_state *cs, struct bnd_ctx *cx, const struct ibp_conv_geom *g,
                const float *Lo, float *Li, int nrows, const float *wp,
                const struct bnd_win *wo, const struct bnd_win *wi)
 {
@@ -506,7 +506,7 @@ conv_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const struct cgeom *g,
         int r0 = 0;
         while (r0 < nrows) {
             int r1 = r0 + 1;
-            while (r1 < nrows && rs[r1 + 1] - rs[r0] <= b->pmax)
+            while (r1 < nrows && rs[r1 + 1] - rs[r0] <= cs->pmax)
                 r1++;
             long base = rs[r0], np = rs[r1] - base;
             if (np > 0) {
@@ -586,7 +586,7 @@ static int win_whole(const struct bnd_win *w, struct ibp_shape s)
 static void conv_transpose_implicit(const struct ibp_net *net, int k, struct bnd_ctx *cx,
                                     const float *Lo, float *Li, int nrows, const float *wt)
 {
-    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
+    struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
     conv_implicit_input_grad(&ig, Lo, Li, nrows, wt, cx->dcol, 1);
 }
 
@@ -649,7 +649,7 @@ tap_sums2(const float *x0, const float *x1, int Co, const float *wz, int nv, flo
  * cst[i] += Lo . bias comes out of the same sums. Compiled for AVX2 too (chosen at
  * load time): the same operations in the same order either way. */
 ROW_KERNEL static void
-conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows,
+conv_transpose_taps(const struct ibp_conv_geom *g, const float *Lo, float *Li, int nrows,
                     const float *wz, float *D, int *idx, const struct bnd_win *wo,
                     const struct bnd_win *wi, double *cst)
 {
@@ -698,7 +698,7 @@ conv_transpose_taps(const struct cgeom *g, const float *Lo, float *Li, int nrows
 
 /* Li[i] += avgpool^T(Lo[i]) (windows as in conv_transpose) */
 ROW_KERNEL static void
-avgpool_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
+avgpool_transpose(struct bnd_crown_state *cs, struct bnd_ctx *cx,
                   const struct ibp_net *net, int k, const float *Lo, float *Li,
                   int nrows, const struct bnd_win *wo, const struct bnd_win *wi)
 {
@@ -732,7 +732,7 @@ avgpool_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
 /* Li += s (.) Lo (per channel) over the segments sg of Lo's window in Li's; with t
  * (float mode), also cst += Lo . t (per channel), fused */
 ROW_KERNEL static void
-diag_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const float *Lo,
+diag_transpose(struct bnd_crown_state *cs, struct bnd_ctx *cx, const float *Lo,
                size_t n_out, float *Li, size_t n_in, int nrows,
                const struct segs *sg, int C, const float *s, const float *t)
 {
@@ -766,11 +766,11 @@ diag_transpose(struct ibp_bounder *b, struct bnd_ctx *cx, const float *Lo,
  * full CROWN's shared rows), row i of Lo is +-(row lo_row[i / 2] of Lo), + for even i
  * and - for odd i. */
 ROW_KERNEL static void
-relu_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
+relu_transpose(struct bnd_crown_state *cs, struct bnd_ctx *cx,
                const struct bnd_layer *ly, const float *Lo, size_t n_out, float *Li,
                size_t n_in, int nrows, const struct segs *sg, size_t n_val, const int *lo_row)
 {
-    int sound = b->cfg.sound;
+    int sound = cs->sound;
     for (int i = 0; i < nrows; i++) {
         size_t src = lo_row ? (size_t)lo_row[i / 2] : (size_t)i;
         float sx = lo_row && (i & 1) ? -1.0f : 1.0f;
@@ -795,7 +795,7 @@ relu_transpose(struct ibp_bounder *b, struct bnd_ctx *cx,
             }
         }
         if (sound)
-            add_const(b, cx, i, sum, asum, (long)n_out);
+            add_const(cs, cx, i, sum, asum, (long)n_out);
         else
             cx->cst[i] += sum8(acc);
     }
@@ -831,26 +831,21 @@ copy_add(const float *Lo, size_t n_out, float *Li,
         }
 }
 
-void crown_relu_shared(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+void crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                        int vs, const float *share, const int *row_of, int np)
 {
     int k = vs - 1, a = net->layers[k].in[0];
     size_t n_out = cx->wn[vs], n_in = cx->wn[a];
     struct segs sd = segs_of(net, vs, &cx->win[vs], &cx->win[a]);
-    float *Li = lam_of(b, cx, a);
+    float *Li = lam_of(cs, cx, a);
     zero_rows(Li, 2 * np, n_in);
-    relu_transpose(b, cx, &b->ly[k], share, n_out, Li, n_in, 2 * np, &sd, b->n[vs], row_of);
+    relu_transpose(cs, cx, &cs->ly[k], share, n_out, Li, n_in, 2 * np, &sd, cs->n[vs], row_of);
 }
 
-void crown_set_full_windows(struct ibp_bounder *b, int on)
-{
-    b->full_windows = on;
-}
-
-void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd_ctx *cx,
+void crown_backward(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                     int v_start, int k_stop, int nrows, int concretize)
 {
-    int sound = b->cfg.sound;
+    int sound = cs->sound;
     /* one addition into an existing Lambda: |a + b - fl(a + b)| <= u|a + b| <= 2u|fl| */
     const double two_u = 2.0 * (double)FP_U;
     memset(cx->active, 0, (size_t)net->n_layers + 1);
@@ -859,12 +854,12 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
         if (!cx->active[k + 1])
             continue;
         const struct ibp_layer_spec *l = &net->layers[k];
-        const struct bnd_layer *ly = &b->ly[k];
+        const struct bnd_layer *ly = &cs->ly[k];
         int a = l->in[0], acc = cx->active[a], v = k + 1;
-        size_t n_out = cx->wn[v], n_in = cx->wn[a], nv_out = b->n[v];
+        size_t n_out = cx->wn[v], n_in = cx->wn[a], nv_out = cs->n[v];
         const struct bnd_win *wo = &cx->win[v], *wi = &cx->win[a];
         struct segs so = segs_of(net, v, wo, wo);
-        float *Lo = lam_of(b, cx, v), *Li = lam_of(b, cx, a);
+        float *Lo = lam_of(cs, cx, v), *Li = lam_of(cs, cx, a);
         /* every step below adds into Li: a first write starts from zero */
         if (!acc && l->kind != IBP_LAYER_LINEAR && l->kind != IBP_LAYER_ADD && !ly->folded)
             zero_rows(Li, nrows, n_in);
@@ -873,25 +868,25 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
         switch (l->kind) {
         case IBP_LAYER_LINEAR:
             if (sound) {
-                err_q(b, cx, nrows, Lo, n_out, &so, nv_out, ly->q, ly->coef, ly->nuf, b->msum[a]);
+                err_q(cs, cx, nrows, Lo, n_out, &so, nv_out, ly->q, ly->coef, ly->nuf, cs->msum[a]);
                 if (acc)
-                    err_mag(net, b, cx, nrows, Li, a, ly->coef);
+                    err_mag(net, cs, cx, nrows, Li, a, ly->coef);
             }
             if (bias)
-                const_chan(b, cx, nrows, Lo, n_out, bias, bias, n_out);
+                const_chan(cs, cx, nrows, Lo, n_out, bias, bias, n_out);
             ibp_sgemm(0, 0, nrows, (long)n_in, (long)n_out, 1.0f, Lo, (long)n_out, wb,
                       (long)n_in, acc ? 1.0f : 0.0f, Li, (long)n_in,
                       1);
             break;
         case IBP_LAYER_CONV2D: {
-            struct cgeom g = cgeom_of(net, k);
+            struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
             if (sound) {
-                err_q(b, cx, nrows, Lo, n_out, &so, nv_out, ly->q, ly->coef, ly->nuf, b->msum[a]);
+                err_q(cs, cx, nrows, Lo, n_out, &so, nv_out, ly->q, ly->coef, ly->nuf, cs->msum[a]);
                 if (acc)
-                    err_mag(net, b, cx, nrows, Li, a, ly->coef);
+                    err_mag(net, cs, cx, nrows, Li, a, ly->coef);
             }
             if (bias && !ly->tapz_bias)
-                const_chan(b, cx, nrows, Lo, n_out, bias, bias, (size_t)g.Co);
+                const_chan(cs, cx, nrows, Lo, n_out, bias, bias, (size_t)g.Co);
             if (ly->wtapz)
                 conv_transpose_taps(&g, Lo, Li, nrows, ly->wtapz, cx->dcol, cx->tapidx, wo, wi,
                                     ly->tapz_bias ? cx->cst : NULL);
@@ -899,7 +894,7 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
                      win_whole(wi, net->shapes[a]))
                 conv_transpose_implicit(net, k, cx, Lo, Li, nrows, ly->wtrans);
             else
-                conv_transpose(b, cx, &g, Lo, Li, nrows, wb, wo, wi);
+                conv_transpose(cs, cx, &g, Lo, Li, nrows, wb, wo, wi);
             break;
         }
         case IBP_LAYER_BATCHNORM:
@@ -909,51 +904,51 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
             int C = net->shapes[a].c;
             struct segs sd = segs_of(net, v, wo, wi);
             if (sound) {
-                err_q(b, cx, nrows, Lo, n_out, &so, nv_out, ly->q, 1.0, 1.0, b->msum[a]);
-                const_chan(b, cx, nrows, Lo, n_out, ly->t_lo, ly->t_hi, (size_t)C);
+                err_q(cs, cx, nrows, Lo, n_out, &so, nv_out, ly->q, 1.0, 1.0, cs->msum[a]);
+                const_chan(cs, cx, nrows, Lo, n_out, ly->t_lo, ly->t_hi, (size_t)C);
             }
-            diag_transpose(b, cx, Lo, n_out, Li, n_in, nrows, &sd, C, ly->s_mid,
+            diag_transpose(cs, cx, Lo, n_out, Li, n_in, nrows, &sd, C, ly->s_mid,
                            sound ? NULL : ly->t_lo);
             if (sound && acc)
-                err_mag(net, b, cx, nrows, Li, a, two_u);
+                err_mag(net, cs, cx, nrows, Li, a, two_u);
             break;
         }
         case IBP_LAYER_RELU: {
             struct segs sd = segs_of(net, v, wo, wi);
             if (sound)
-                err_q(b, cx, nrows, Lo, n_out, &so, nv_out, ly->q, 1.0, 1.0, b->msum[a]);
-            relu_transpose(b, cx, ly, Lo, n_out, Li, n_in, nrows, &sd, nv_out, NULL);
+                err_q(cs, cx, nrows, Lo, n_out, &so, nv_out, ly->q, 1.0, 1.0, cs->msum[a]);
+            relu_transpose(cs, cx, ly, Lo, n_out, Li, n_in, nrows, &sd, nv_out, NULL);
             if (sound && acc)
-                err_mag(net, b, cx, nrows, Li, a, two_u);
+                err_mag(net, cs, cx, nrows, Li, a, two_u);
             break;
         }
         case IBP_LAYER_FLATTEN: {
             struct ibp_shape s = net->shapes[a];
             flatten_transpose(Lo, Li, nrows, (size_t)s.h * s.w, (size_t)s.c);
             if (sound && acc)
-                err_mag(net, b, cx, nrows, Li, a, two_u);
+                err_mag(net, cs, cx, nrows, Li, a, two_u);
             break;
         }
         case IBP_LAYER_ADD:
             for (int t = 0; t < 2; t++) {
                 int in = l->in[t], acc_t = cx->active[in];
-                float *dst = lam_of(b, cx, in);
+                float *dst = lam_of(cs, cx, in);
                 struct segs sd = segs_of(net, v, wo, &cx->win[in]);
                 if (!acc_t)
                     zero_rows(dst, nrows, cx->wn[in]);
                 copy_add(Lo, n_out, dst, cx->wn[in], nrows, &sd);
                 if (sound && acc_t)
-                    err_mag(net, b, cx, nrows, dst, in, two_u);
+                    err_mag(net, cs, cx, nrows, dst, in, two_u);
                 cx->active[in] = 1;
             }
             break;
         case IBP_LAYER_AVGPOOL:
             if (sound) {
-                err_q(b, cx, nrows, Lo, n_out, &so, nv_out, ly->q, ly->coef, ly->nuf, b->msum[a]);
+                err_q(cs, cx, nrows, Lo, n_out, &so, nv_out, ly->q, ly->coef, ly->nuf, cs->msum[a]);
                 if (acc)
-                    err_mag(net, b, cx, nrows, Li, a, ly->coef);
+                    err_mag(net, cs, cx, nrows, Li, a, ly->coef);
             }
-            avgpool_transpose(b, cx, net, k, Lo, Li, nrows, wo, wi);
+            avgpool_transpose(cs, cx, net, k, Lo, Li, nrows, wo, wi);
             break;
         case IBP_LAYER_MAXPOOL:
             /* rejected at creation for the CROWN methods; the IBP fold never gets here */
@@ -967,7 +962,7 @@ void crown_backward(const struct ibp_net *net, struct ibp_bounder *b, struct bnd
     for (int v = 0; v <= net->n_layers; v++)
         if (cx->active[v]) {
             struct segs sg = segs_of(net, v, &cx->win[v], &cx->win[v]);
-            const_elem(b, cx, nrows, lam_of(b, cx, v), cx->wn[v], &sg, b->n[v], b->lo[v], b->hi[v]);
+            const_elem(cs, cx, nrows, lam_of(cs, cx, v), cx->wn[v], &sg, cs->n[v], cs->lo[v], cs->hi[v]);
         }
     for (int i = 0; i < nrows; i++)
         if (isnan(cx->cst[i]))

@@ -3,8 +3,6 @@
  * in an AVX2+FMA and a portable version. */
 #include "nets/kernels/conv_implicit.h"
 
-#include "nets/kernels/conv_taps.h"
-#include "nets/kernels/conv_winograd.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -46,7 +44,7 @@ struct dims {
     long perq;    /* floats per padded output-gradient sample, Hq Wq Co */
 };
 
-static struct dims dims_of(const struct conv_implicit_geom *g)
+static struct dims dims_of(const struct ibp_conv_geom *g)
 {
     struct dims d;
     d.Hp = (long)(g->Ho - 1) * g->sh + g->kh;
@@ -82,13 +80,13 @@ struct phase {
     long w;         /* offset of its packed weight after the forward weight */
 };
 
-static long phase_count(const struct conv_implicit_geom *g)
+static long phase_count(const struct ibp_conv_geom *g)
 {
     return (long)g->sh * g->sw;
 }
 
 /* Phase q = rh sw + rw of the input gradient. */
-static struct phase phase_of(const struct conv_implicit_geom *g, long q)
+static struct phase phase_of(const struct ibp_conv_geom *g, long q)
 {
     long rh = q / g->sw, rw = q % g->sw, pc = (g->C + LANES - 1) / LANES;
     struct phase f;
@@ -119,7 +117,7 @@ static long min_long(long a, long b)
  * (n, oh, ow) advanced q times, for q < nv (counted from the first position of the
  * buffer's first sample); the rest, up to the tile size, repeat the last; (n, oh, ow)
  * advanced nv times */
-static inline void walk(const struct conv_implicit_geom *g, const struct dims *d, long *n,
+static inline void walk(const struct ibp_conv_geom *g, const struct dims *d, long *n,
                         long *oh, long *ow, long nv, long tile, long *off)
 {
     for (long q = 0; q < tile; q++) {
@@ -222,7 +220,7 @@ static inline void add16(float *dst, const v8f *a0, const v8f *a1, long valid)
                 store16(dst[q], &a0[q], &a1[q], vo);                                         \
         }                                                                                    \
     }                                                                                        \
-    ATTR static void weight_grad_tile##SFX(const struct conv_implicit_geom *g,               \
+    ATTR static void weight_grad_tile##SFX(const struct ibp_conv_geom *g,               \
                                            const struct dims *d, const float *pad,           \
                                            const float *go, int nc, long off, long o0,       \
                                            float *dw, long vl)                               \
@@ -266,7 +264,7 @@ struct kernels {
     void (*gemm)(const float *src, const long *off, long nrows, long rstride, long L,
                  const float *panel, const float init[LANES], float *const *dst, long nv,
                  long vo, int add);
-    void (*weight_grad)(const struct conv_implicit_geom *g, const struct dims *d,
+    void (*weight_grad)(const struct ibp_conv_geom *g, const struct dims *d,
                         const float *pad, const float *go, int nc, long off, long o0,
                         float *dw, long vl);
     long tile;
@@ -334,7 +332,7 @@ AVX512 static void gemm_tile_avx512(const float *src, const long *off, long nrow
             put16(dst[q], &a[q], vo, add);
 }
 
-AVX512 static void weight_grad_tile_avx512(const struct conv_implicit_geom *g,
+AVX512 static void weight_grad_tile_avx512(const struct ibp_conv_geom *g,
                                            const struct dims *d, const float *pad,
                                            const float *go, int nc, long off, long o0,
                                            float *dw, long vl)
@@ -372,43 +370,22 @@ AVX512 static void weight_grad_tile_avx512(const struct conv_implicit_geom *g,
 static const struct kernels kernels_avx512 = {gemm_tile_avx512, weight_grad_tile_avx512,
                                               TILE_WIDE};
 
-static const struct kernels *kernels_for(const struct conv_implicit_geom *g)
+static const struct kernels *kernels_for(const struct ibp_conv_geom *g)
 {
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (g->kernels == CONV_IMPLICIT_PORTABLE || !avx2)
+    enum ibp_isa isa = ibp_isa_allowed(g->isa);
+    if (isa == IBP_ISA_PORTABLE)
         return &kernels_plain;
-    if (g->kernels == CONV_IMPLICIT_FASTEST && __builtin_cpu_supports("avx512f"))
-        return &kernels_avx512;
-    return &kernels_avx2;
+    return isa == IBP_ISA_AVX512 ? &kernels_avx512 : &kernels_avx2;
 }
 
-int conv_implicit_applies(const struct ibp_net *net, int k)
-{
-    const struct ibp_layer_spec *l = &net->layers[k];
-    if (l->kind != IBP_LAYER_CONV2D || l->groups != 1 || l->dh != 1 || l->dw != 1)
-        return 0;
-    int one_by_one = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->ph == 0 &&
-                     l->pw == 0;
-    return !one_by_one && !conv_few_taps(net, k) && !conv_winograd_applies(net, k);
-}
-
-struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k)
-{
-    const struct ibp_layer_spec *l = &net->layers[k];
-    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
-    return (struct conv_implicit_geom){.H = in.h, .W = in.w, .C = in.c, .Ho = out.h,
-                                       .Wo = out.w, .Co = out.c, .kh = l->kh, .kw = l->kw,
-                                       .sh = l->sh, .sw = l->sw, .ph = l->ph, .pw = l->pw};
-}
-
-size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g)
+size_t conv_implicit_packed_floats(const struct ibp_conv_geom *g)
 {
     struct dims d = dims_of(g);
     long pc = (g->C + LANES - 1) / LANES;
     return (size_t)(d.P * d.K * LANES + pc * LANES * g->Co * g->kh * g->kw);
 }
 
-void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed)
+void conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *packed)
 {
     struct dims d = dims_of(g);
     /* forward [P][K][16] */
@@ -437,7 +414,7 @@ void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, flo
     }
 }
 
-int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
+int conv_implicit_chunk(const struct ibp_conv_geom *g, int ns)
 {
     struct dims d = dims_of(g);
     long c = CHUNK_FLOATS / (d.per > d.perq ? d.per : d.perq);
@@ -446,7 +423,7 @@ int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
     return c < 1 ? 1 : (int)c;
 }
 
-size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns)
+size_t conv_implicit_scratch_floats(const struct ibp_conv_geom *g, int ns)
 {
     struct dims d = dims_of(g);
     return (size_t)conv_implicit_chunk(g, ns) * (size_t)(d.per > d.perq ? d.per : d.perq) +
@@ -455,7 +432,7 @@ size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns)
 
 /* pad [nc][Hp][Wp][C] = in [nc][H][W][C] shifted by (ph, pw), zeros around; the rows are
  * shared among the threads of the enclosing parallel region */
-static void pad_chunk(const struct conv_implicit_geom *g, const struct dims *d, const float *in,
+static void pad_chunk(const struct ibp_conv_geom *g, const struct dims *d, const float *in,
                       int nc, float *pad)
 {
     long C = g->C, left = min_long(g->pw, d->Wp);
@@ -479,7 +456,7 @@ static void pad_chunk(const struct conv_implicit_geom *g, const struct dims *d, 
 
 /* q [nc][Hq][Wq][Co] = gout [nc][Ho][Wo][Co] shifted by (T, Lm), zeros around; rows
  * shared as in pad_chunk */
-static void pad_gout_chunk(const struct conv_implicit_geom *g, const struct dims *d,
+static void pad_gout_chunk(const struct ibp_conv_geom *g, const struct dims *d,
                            const float *gout, int nc, float *q)
 {
     long Co = g->Co, row = d->Wq * Co, right = d->Wq - d->Lm - g->Wo;
@@ -498,7 +475,7 @@ static void pad_gout_chunk(const struct conv_implicit_geom *g, const struct dims
     }
 }
 
-void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, float *out,
+void conv_implicit_forward(const struct ibp_conv_geom *g, const float *in, float *out,
                            int ns, const float *packed, const float *bias, float *scratch,
                            int threads)
 {
@@ -542,7 +519,7 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
 /* One tile of the input gradient: positions [m0, m0 + kr->tile) of phase f (counted over
  * the chunk's samples, nh nw each) and channels [c0, c0 + 16), from the padded output
  * gradient q of the chunk into gin (the chunk's first sample) */
-static void input_grad_tile(const struct kernels *kr, const struct conv_implicit_geom *g,
+static void input_grad_tile(const struct kernels *kr, const struct ibp_conv_geom *g,
                             const struct dims *d, const struct phase *f, const float *q,
                             long npos, long m0, const float *panel, long c0, float *gin)
 {
@@ -573,7 +550,7 @@ static void input_grad_tile(const struct kernels *kr, const struct conv_implicit
              min_long(g->C - c0, LANES), 1);
 }
 
-void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
+void conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
                               float *gin, int ns, const float *packed, float *scratch,
                               int threads)
 {
@@ -616,7 +593,7 @@ void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *g
     }
 }
 
-void conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *in,
+void conv_implicit_weight_grad(const struct ibp_conv_geom *g, const float *in,
                                const float *gout, int ns, float *dwp, float *scratch,
                                int threads)
 {

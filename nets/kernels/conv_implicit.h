@@ -45,36 +45,15 @@
 
 #include <stddef.h>
 
-#include "nets/graph/net.h"
+#include "nets/kernels/conv.h"
 
-/* Which micro-kernels run (for tests; the zero of designated initialisers is the
- * fastest). A set the CPU lacks falls back to the next one down: AVX-512 (16 lanes,
- * 12-row tiles), AVX2+FMA (8 lanes, 6-row tiles; bit-identical to AVX-512), portable
- * (no fused multiply-add: equal up to rounding). */
-enum conv_implicit_kernels {
-    CONV_IMPLICIT_FASTEST = 0,
-    CONV_IMPLICIT_AVX2,
-    CONV_IMPLICIT_PORTABLE,
-};
-
-/* Geometry of one convolution. Ho and Wo must be the usual floor formula above. */
-struct conv_implicit_geom {
-    int H, W, C;        /* input, per sample */
-    int Ho, Wo, Co;     /* output, per sample */
-    int kh, kw, sh, sw, ph, pw;
-    enum conv_implicit_kernels kernels;
-};
-
-/* Whether CONV2D layer k runs here in the passes and the bounder: one group, dilation 1,
- * and none of the layers with their own lowering (few taps: conv_taps.h; Winograd:
- * conv_winograd.h; a plain 1x1, which is already a GEMM on its input). */
-int conv_implicit_applies(const struct ibp_net *net, int k);
-
-/* The geometry of CONV2D layer k (one group, dilation 1). */
-struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k);
+/* Geometry: struct ibp_conv_geom (conv.h), one group and dilation 1; its `isa` limits
+ * which micro-kernels run (tests): AVX-512 (16 lanes, 12-row tiles), AVX2+FMA (8 lanes,
+ * 6-row tiles; bit-identical to AVX-512), portable (no fused multiply-add: equal up to
+ * rounding). Which layers run here: ibp_conv_lowering (conv.h). */
 
 /* Floats of the packed weight (both layouts below, one after the other). */
-size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g);
+size_t conv_implicit_packed_floats(const struct ibp_conv_geom *g);
 
 /* packed = wp [Co][kh][kw][C] (the project's packed layout, row-major) rearranged for the
  * kernels, overwriting packed (conv_implicit_packed_floats floats, caller-owned):
@@ -83,21 +62,21 @@ size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g);
  *   [ceil(C/16) panels][ka][kb][Co][16 inputs] with ka = ceil((kh - rh) / sh) kernel
  *   rows rh + (ka - 1 - a) sh (flipped; kb likewise), columns past C zero.
  * Repack whenever wp changes. */
-void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed);
+void conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *packed);
 
 /* Samples per chunk for a call with ns samples (at least 1 when ns >= 1, never more than
  * ns, nondecreasing in ns). The weight gradient's sample blocks start at chunk starts. */
-int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns);
+int conv_implicit_chunk(const struct ibp_conv_geom *g, int ns);
 
 /* Floats of scratch any of the three calls below needs for at most ns samples: one chunk
  * of the padded input (or of the padded output gradient) and 16 floats of slack. It does
  * not depend on the thread count. The contents need not be initialised and are
  * overwritten. */
-size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns);
+size_t conv_implicit_scratch_floats(const struct ibp_conv_geom *g, int ns);
 
 /* out [ns][Ho][Wo][Co] = conv(in [ns][H][W][C]) + bias (bias [Co], or NULL: zero),
  * overwriting out. packed: from conv_implicit_pack. */
-void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, float *out,
+void conv_implicit_forward(const struct ibp_conv_geom *g, const float *in, float *out,
                            int ns, const float *packed, const float *bias, float *scratch,
                            int threads);
 
@@ -105,14 +84,14 @@ void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, 
  * input (accumulated into what gin holds: each element gets one addition of its whole
  * sum). packed: from conv_implicit_pack. Any ns (e.g. the rows of a backward bound
  * pass). */
-void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
+void conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
                               float *gin, int ns, const float *packed, float *scratch,
                               int threads);
 
 /* dwp [Co][kh][kw][C] += sum over samples and output positions of gout (x) the input
  * taps, the gradient with respect to the weight (accumulated: the sum over each block
  * of samples is added in turn). */
-void conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *in,
+void conv_implicit_weight_grad(const struct ibp_conv_geom *g, const float *in,
                                const float *gout, int ns, float *dwp, float *scratch,
                                int threads);
 

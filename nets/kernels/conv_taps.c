@@ -2,28 +2,16 @@
 
 #include <string.h>
 
-struct geom {
-    int H, W, C, Ho, Wo, Co, kh, kw, sh, sw, ph, pw, dh, dw;
-};
-
-static struct geom geom_of(const struct ibp_net *net, int k)
-{
-    const struct ibp_layer_spec *l = &net->layers[k];
-    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
-    struct geom g = {in.h, in.w, in.c, out.h, out.w, out.c, l->kh, l->kw,
-                     l->sh, l->sw, l->ph, l->pw, l->dh, l->dw};
-    return g;
-}
+#include "nets/base/cpu.h"
+#include "nets/kernels/conv.h"
 
 int conv_few_taps(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (l->kind != IBP_LAYER_CONV2D || l->groups != 1)
         return 0;
-    int one_by_one = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->ph == 0 &&
-                     l->pw == 0;
-    long taps = (long)l->kh * l->kw * net->shapes[l->in[0]].c;
-    return !one_by_one && taps <= CONV_FEW_TAPS;
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+    return !ibp_conv_plain_1x1(&g) && g.K <= CONV_FEW_TAPS;
 }
 
 void conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, float *wt)
@@ -49,12 +37,12 @@ typedef float v8f __attribute__((vector_size(32)));
 
 size_t conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns)
 {
-    struct geom g = geom_of(net, k);
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     return (size_t)ns * (size_t)(g.H + 2 * g.ph) * (size_t)(g.W + 2 * g.pw) * (size_t)g.C;
 }
 
 /* pad[n][ih + ph][iw + pw][c] = in[n][ih][iw][c], zero elsewhere, samples [0, ns) */
-static void pad_input(const struct geom *g, const float *in, int ns, float *pad, int threads)
+static void pad_input(const struct ibp_conv_geom *g, const float *in, int ns, float *pad, int threads)
 {
     int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
     size_t row = (size_t)Wp * g->C, in_row = (size_t)g->W * g->C;
@@ -132,14 +120,14 @@ static void taps_scalar(const float *const *x, const int *off, int T, const floa
 }
 
 /* outputs of samples [0, ns) from their padded input */
-static void taps_chunk(const struct geom *g, const float *pad, float *out, int ns, const int *off,
+static void taps_chunk(const struct ibp_conv_geom *g, const float *pad, float *out, int ns, const int *off,
                        const float *wt, const float *bias, int accumulate, int threads)
 {
     int T = g->kh * g->kw * g->C, Co = g->Co;
     int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
     long per_sample = (long)g->Ho * g->Wo, positions = (long)ns * per_sample;
     long tiles = (positions + TAPS_TILE - 1) / TAPS_TILE;
-    int blocks = Co % 16 == 0, avx2 = blocks && __builtin_cpu_supports("avx2");
+    int blocks = Co % 16 == 0, avx2 = blocks && ibp_cpu_isa() <= IBP_ISA_AVX2;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long tile = 0; tile < tiles; tile++) {
         const float *x[TAPS_TILE];
@@ -164,7 +152,7 @@ static void taps_chunk(const struct geom *g, const float *pad, float *out, int n
 }
 
 /* off[t] = the offset of tap t = (i, j, c) in the padded input from its output's base */
-static void tap_offsets(const struct geom *g, int off[CONV_FEW_TAPS])
+static void tap_offsets(const struct ibp_conv_geom *g, int off[CONV_FEW_TAPS])
 {
     int t = 0, Wp = g->W + 2 * g->pw;
     for (int i = 0; i < g->kh; i++)
@@ -177,7 +165,7 @@ void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float 
                        const float *wt, const float *bias, int accumulate, float *scratch,
                        size_t scratch_floats, int threads)
 {
-    struct geom g = geom_of(net, k);
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     int off[CONV_FEW_TAPS];
     tap_offsets(&g, off);
     size_t per = conv_taps_scratch_floats(net, k, 1);
@@ -204,7 +192,7 @@ typedef float v16f __attribute__((vector_size(64)));
  * samples, in order, of the gradient of output o times tap t0 + u of the position's
  * padded input, for u < nt */
 #define TAPS_WGRAD(ATTR, NAME, VT, VW, NV, TB)                                               \
-    ATTR static void NAME(const struct geom *g, const float *pad, const float *gout,          \
+    ATTR static void NAME(const struct ibp_conv_geom *g, const float *pad, const float *gout,          \
                           int nc, const int *off, int t0, int nt, int o0, float *dwt)         \
     {                                                                                        \
         VT a[TB][NV];                                                                        \
@@ -247,7 +235,7 @@ TAPS_WGRAD(__attribute__((target("avx2"))), taps_wgrad_avx2, v8f, 8, 2, WG_TAPS)
 TAPS_WGRAD(, taps_wgrad, v8f, 8, 2, WG_TAPS)
 
 /* the same sums one element at a time, for Co not a multiple of 16 */
-static void taps_wgrad_scalar(const struct geom *g, const float *pad, const float *gout,
+static void taps_wgrad_scalar(const struct ibp_conv_geom *g, const float *pad, const float *gout,
                               int nc, const int *off, int t, int o, float *dwt)
 {
     int Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
@@ -264,7 +252,7 @@ static void taps_wgrad_scalar(const struct geom *g, const float *pad, const floa
 
 size_t conv_taps_weight_grad_floats(const struct ibp_net *net, int k)
 {
-    struct geom g = geom_of(net, k);
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     return (size_t)g.kh * g.kw * g.C * g.Co;
 }
 
@@ -272,7 +260,7 @@ void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, co
                            int ns, float *dwp, float *scratch, size_t scratch_floats,
                            int threads)
 {
-    struct geom g = geom_of(net, k);
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     int off[CONV_FEW_TAPS], T = g.kh * g.kw * g.C, Co = g.Co;
     tap_offsets(&g, off);
     size_t nwt = conv_taps_weight_grad_floats(net, k);
@@ -280,8 +268,9 @@ void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, co
     for (int t = 0; t < T; t++)
         for (int o = 0; o < Co; o++)
             dwt[(size_t)t * Co + o] = dwp[(size_t)o * T + t];
-    int blocks = Co % 16 == 0, wide = blocks && __builtin_cpu_supports("avx512f");
-    int avx2 = blocks && __builtin_cpu_supports("avx2");
+    enum ibp_isa isa = ibp_cpu_isa();
+    int blocks = Co % 16 == 0, wide = blocks && isa == IBP_ISA_AVX512;
+    int avx2 = blocks && isa <= IBP_ISA_AVX2;
     int tb = wide ? WG_TAPS_WIDE : WG_TAPS;
     int ntb = (T + tb - 1) / tb;
     /* tasks: (output block, tap block), or (output, tap) for the scalar loop */

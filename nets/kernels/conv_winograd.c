@@ -6,24 +6,27 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nets/base/cpu.h"
+#include "nets/kernels/conv.h"
+
 #include "nets/kernels/gemm.h"
 
 /* Target floats of one chunk scratch buffer (4 MiB): the 36 slices of V and M stay
  * near the cache while the GEMMs stay long enough along the tiles. */
 #define WINO_TARGET_FLOATS ((size_t)1 << 20)
 
-struct wgeom {
+/* The tiling of one layer, from its geometry (conv.h). */
+struct wino_tiling {
     int H, W, C, Ho, Wo, Co, ph, pw;
     int th, tw;  /* tiles along h and w */
     int tiles;   /* per sample */
     int chunk;   /* samples per chunk */
 };
 
-static struct wgeom wgeom_of(const struct ibp_net *net, int k)
+static struct wino_tiling wino_tiling_of(const struct ibp_net *net, int k)
 {
-    const struct ibp_layer_spec *l = &net->layers[k];
-    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
-    struct wgeom g = {in.h, in.w, in.c, out.h, out.w, out.c, l->ph, l->pw, 0, 0, 0, 0};
+    struct ibp_conv_geom c = ibp_conv_geom_of(net, k);
+    struct wino_tiling g = {c.H, c.W, c.C, c.Ho, c.Wo, c.Co, c.ph, c.pw, 0, 0, 0, 0};
     g.th = (g.Ho + 3) / 4;
     g.tw = (g.Wo + 3) / 4;
     g.tiles = g.th * g.tw;
@@ -33,7 +36,7 @@ static struct wgeom wgeom_of(const struct ibp_net *net, int k)
     return g;
 }
 
-int conv_winograd_applies(const struct ibp_net *net, int k)
+int conv_winograd_eligible(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (l->kind != IBP_LAYER_CONV2D || l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 ||
@@ -49,7 +52,7 @@ int conv_winograd_applies(const struct ibp_net *net, int k)
 
 size_t conv_winograd_weight_floats(const struct ibp_net *net, int k)
 {
-    struct wgeom g = wgeom_of(net, k);
+    struct wino_tiling g = wino_tiling_of(net, k);
     return 36 * (size_t)g.C * g.Co;
 }
 
@@ -60,7 +63,7 @@ size_t conv_winograd_u_floats(const struct ibp_net *net, int k)
 
 size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k)
 {
-    struct wgeom g = wgeom_of(net, k);
+    struct wino_tiling g = wino_tiling_of(net, k);
     return 36 * (size_t)g.chunk * g.tiles * (size_t)(g.C > g.Co ? g.C : g.Co);
 }
 
@@ -77,7 +80,7 @@ static const double wino_G[6][3] = {
 void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
                            int threads)
 {
-    struct wgeom g = wgeom_of(net, k);
+    struct wino_tiling g = wino_tiling_of(net, k);
     size_t xs = (size_t)g.C * g.Co; /* u: [xi][c][o], then [36 + xi][o][c] */
     /* o innermost: each of the 36 slices gets whole runs of o (the reads of wp come back
      * to the same cache lines for the next few c) */
@@ -111,7 +114,7 @@ void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, fl
 }
 
 /* dwp [o][i][j][c] += G^T dU G from du [xi][c][o] */
-static void weight_grad_add(const struct wgeom *g, const float *du, float *dwp, int threads)
+static void weight_grad_add(const struct wino_tiling *g, const float *du, float *dwp, int threads)
 {
     size_t xs = (size_t)g->C * g->Co;
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -164,33 +167,33 @@ typedef float vf16 __attribute__((vector_size(64)));
 /* The tile transforms compiled for AVX-512 (16 lanes) or AVX2 (8 lanes), chosen at run
  * time, and for the baseline (8 lanes). */
 struct tile_ops {
-    void (*input)(const struct wgeom *g, const float *sample, int h0, int w0, float *v,
+    void (*input)(const struct wino_tiling *g, const float *sample, int h0, int w0, float *v,
                   size_t xs);
-    void (*output)(const struct wgeom *g, const float *m, size_t ms, const float *bias,
+    void (*output)(const struct wino_tiling *g, const float *m, size_t ms, const float *bias,
                    float *sample, int ti, int tj);
-    void (*grad_out)(const struct wgeom *g, const float *sample, int ti, int tj, float *m,
+    void (*grad_out)(const struct wino_tiling *g, const float *sample, int ti, int tj, float *m,
                      size_t ms);
-    void (*input_grad)(const struct wgeom *g, const float *v, size_t xs, float *sample, int h0,
+    void (*input_grad)(const struct wino_tiling *g, const float *v, size_t xs, float *sample, int h0,
                        int w0);
 };
 
 #define TILE_OPS(ATTR, SFX, W)                                                               \
-    ATTR static void input_tile##SFX(const struct wgeom *g, const float *sample, int h0,     \
+    ATTR static void input_tile##SFX(const struct wino_tiling *g, const float *sample, int h0,     \
                                      int w0, float *v, size_t xs)                            \
     {                                                                                        \
         input_tile_body##W(g, sample, h0, w0, v, xs);                                        \
     }                                                                                        \
-    ATTR static void output_tile##SFX(const struct wgeom *g, const float *m, size_t ms,      \
+    ATTR static void output_tile##SFX(const struct wino_tiling *g, const float *m, size_t ms,      \
                                       const float *bias, float *sample, int ti, int tj)      \
     {                                                                                        \
         output_tile_body##W(g, m, ms, bias, sample, ti, tj);                                 \
     }                                                                                        \
-    ATTR static void grad_out_tile##SFX(const struct wgeom *g, const float *sample, int ti,  \
+    ATTR static void grad_out_tile##SFX(const struct wino_tiling *g, const float *sample, int ti,  \
                                         int tj, float *m, size_t ms)                         \
     {                                                                                        \
         grad_out_tile_body##W(g, sample, ti, tj, m, ms);                                     \
     }                                                                                        \
-    ATTR static void input_grad_tile##SFX(const struct wgeom *g, const float *v, size_t xs,  \
+    ATTR static void input_grad_tile##SFX(const struct wino_tiling *g, const float *v, size_t xs,  \
                                           float *sample, int h0, int w0)                     \
     {                                                                                        \
         input_grad_tile_body##W(g, v, xs, sample, h0, w0);                                   \
@@ -203,13 +206,14 @@ TILE_OPS(, _base, _8)
 
 static const struct tile_ops *tile_ops(void)
 {
-    if (__builtin_cpu_supports("avx512f"))
+    enum ibp_isa isa = ibp_cpu_isa();
+    if (isa == IBP_ISA_AVX512)
         return &tile_ops_avx512;
-    return __builtin_cpu_supports("avx2") ? &tile_ops_avx2 : &tile_ops_base;
+    return isa == IBP_ISA_AVX2 ? &tile_ops_avx2 : &tile_ops_base;
 }
 
 /* v [36][T][C] = the input tiles of samples [0, ns) of in (T = ns tiles) */
-static void input_transform(const struct wgeom *g, const struct tile_ops *ops, const float *in,
+static void input_transform(const struct wino_tiling *g, const struct tile_ops *ops, const float *in,
                             int ns, float *v, int threads)
 {
     long T = (long)ns * g->tiles;
@@ -225,7 +229,7 @@ static void input_transform(const struct wgeom *g, const struct tile_ops *ops, c
 
 /* What one call works on: the layer, its tile transforms, and the arrays. */
 struct wcall {
-    struct wgeom g;
+    struct wino_tiling g;
     const struct tile_ops *ops;
     int ns, chunks;
     const float *in, *gout, *u, *bias;
@@ -237,7 +241,7 @@ struct wcall {
 static struct wcall wcall_of(const struct ibp_net *net, int k, int ns,
                              const struct conv_winograd_scratch *s)
 {
-    struct wcall w = {.g = wgeom_of(net, k), .ops = tile_ops(), .ns = ns, .s = s};
+    struct wcall w = {.g = wino_tiling_of(net, k), .ops = tile_ops(), .ns = ns, .s = s};
     w.chunks = (ns + w.g.chunk - 1) / w.g.chunk;
     w.vfloats = conv_winograd_scratch_floats(net, k);
     w.ufloats = conv_winograd_weight_floats(net, k);
@@ -254,7 +258,7 @@ static int chunk_samples(const struct wcall *w, int c, int *s0)
 /* The forward of chunk c with scratch slot `slot`, on `threads` threads. */
 static void forward_chunk(const struct wcall *w, int c, int slot, int threads)
 {
-    const struct wgeom *g = &w->g;
+    const struct wino_tiling *g = &w->g;
     int s0, nc = chunk_samples(w, c, &s0);
     long T = (long)nc * g->tiles;
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;
@@ -317,7 +321,7 @@ void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, fl
  * when `first`). */
 static void backward_chunk(const struct wcall *w, int c, int slot, int first, int threads)
 {
-    const struct wgeom *g = &w->g;
+    const struct wino_tiling *g = &w->g;
     int s0, nc = chunk_samples(w, c, &s0);
     long T = (long)nc * g->tiles;
     size_t in_per = (size_t)g->H * g->W * g->C, out_per = (size_t)g->Ho * g->Wo * g->Co;

@@ -1,6 +1,6 @@
 /* conv_winograd.h — internal: 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) on GEMMs.
  *
- * When it applies (conv_winograd_applies): a CONV2D with kh = kw = 3, stride 1,
+ * When it applies (conv_winograd_eligible): a CONV2D with kh = kw = 3, stride 1,
  * dilation 1, one group, padding 0 or 1 on each axis, at least
  * CONV_WINOGRAD_MIN_CHANNELS input and output channels, and at least half of the
  * outputs of its 4x4 tiles inside the output (Ho Wo >= 8 x tiles). Measured against
@@ -40,7 +40,7 @@
 #define CONV_WINOGRAD_SLOTS 4
 
 /* Whether CONV2D layer k runs as Winograd F(4x4, 3x3) (see above). */
-int conv_winograd_applies(const struct ibp_net *net, int k);
+int conv_winograd_eligible(const struct ibp_net *net, int k);
 
 /* Floats of the transformed weight U of layer k (36 C Co), also the size of dU. */
 size_t conv_winograd_weight_floats(const struct ibp_net *net, int k);

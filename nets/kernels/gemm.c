@@ -1,3 +1,4 @@
+#include "nets/base/cpu.h"
 #include "nets/kernels/gemm.h"
 
 #include <blis.h>
@@ -127,10 +128,7 @@ void ibp_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, co
 const char *ibp_blas_setup(void)
 {
     /* BLIS 0.9 reads BLIS_ARCH_TYPE as a numeric arch_t; 0 is BLIS_ARCH_SKX. */
-    if (!getenv("BLIS_ARCH_TYPE") && __builtin_cpu_is("intel") &&
-        __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl"))
+    if (!getenv("BLIS_ARCH_TYPE") && ibp_cpu_intel_avx512_skx())
         setenv("BLIS_ARCH_TYPE", "0", 0);
     bli_init();
     return ibp_blas_arch();

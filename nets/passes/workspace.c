@@ -6,34 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/kernels/conv.h"
 #include "nets/kernels/conv_implicit.h"
 #include "nets/kernels/conv_taps.h"
 #include "nets/kernels/conv_winograd.h"
 
-/* Target size of one im2col chunk, in floats (16 MiB). */
-#define COL_TARGET_FLOATS ((size_t)4 << 20)
 /* Largest im2col kept whole from forward to backward, in floats (32 MiB). */
 #define COL_KEEP_FLOATS ((size_t)8 << 20)
 
 static size_t ceil_div(size_t a, size_t b)
 {
     return (a + b - 1) / b;
-}
-
-/* Samples per im2col chunk of conv layer k: whole samples, about COL_TARGET floats. */
-static size_t conv_chunk_samples(const struct ibp_net *net, int k)
-{
-    const struct ibp_layer_spec *l = &net->layers[k];
-    struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
-    size_t kdim = (size_t)l->kh * l->kw * (in.c / l->groups);
-    size_t per_sample = kdim * (size_t)out.h * out.w;
-    size_t s = COL_TARGET_FLOATS / (per_sample ? per_sample : 1);
-    return s ? s : 1;
-}
-
-size_t ws_conv_chunk_samples(const struct ibp_net *net, int k)
-{
-    return conv_chunk_samples(net, k);
 }
 
 static int grow(void **p, size_t bytes)
@@ -229,17 +212,17 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 ws->wpack[k] = alloc_floats(nw, &ok);
                 if (grad)
                     ws->dwpack[k] = alloc_floats(nw, &ok);
-                struct ibp_shape in = net->shapes[l->in[0]], o = net->shapes[k + 1];
-                size_t kdim = (size_t)l->kh * l->kw * (in.c / l->groups);
-                size_t samples = conv_chunk_samples(net, k);
+                struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+                enum ibp_conv_lowering low = ibp_conv_lowering(net, k, IBP_CONV_FOR_PASSES);
+                size_t kdim = (size_t)g.K;
+                size_t samples = (size_t)ibp_conv_chunk_samples(&g, INT_MAX);
                 if (samples > xrows)
                     samples = xrows;
-                size_t col = samples * (size_t)o.h * o.w * kdim;
-                if (conv_implicit_applies(net, k)) {
+                size_t col = samples * (size_t)g.Ho * g.Wo * kdim;
+                if (low == IBP_CONV_IMPLICIT) {
                     /* no im2col: the scratch holds a chunk of padded input */
-                    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-                    col = conv_implicit_scratch_floats(&ig, INT_MAX);
-                    size_t nimp = conv_implicit_packed_floats(&ig);
+                    col = conv_implicit_scratch_floats(&g, INT_MAX);
+                    size_t nimp = conv_implicit_packed_floats(&g);
                     ws->wimp[k] = alloc_floats(nimp, &ok);
                     ws->lowered_floats += nimp;
                     if (bounds) {
@@ -250,10 +233,8 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 if (col > max_col)
                     max_col = col;
                 /* a small im2col is kept from forward so that backward need not redo it */
-                size_t keep = (2 * B + B) * (size_t)o.h * o.w * kdim;
-                int direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
-                             l->ph == 0 && l->pw == 0;
-                if (conv_winograd_applies(net, k)) {
+                size_t keep = (2 * B + B) * (size_t)g.Ho * g.Wo * kdim;
+                if (low == IBP_CONV_WINOGRAD) {
                     /* no im2col kept: backward recomputes the (smaller) input transform */
                     size_t nu = conv_winograd_weight_floats(net, k);
                     size_t nut = conv_winograd_u_floats(net, k);
@@ -267,7 +248,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                     max_wino = scratch > max_wino ? scratch : max_wino;
                     if (grad)
                         max_wino_du = nu > max_wino_du ? nu : max_wino_du;
-                } else if (conv_few_taps(net, k)) {
+                } else if (low == IBP_CONV_FEW_TAPS) {
                     /* direct forward and weight gradient (no im2col to keep) */
                     ws->wtap[k] = alloc_floats(nw, &ok);
                     size_t pad = conv_taps_scratch_floats(net, k, 1);
@@ -276,7 +257,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                     max_col = pad > max_col ? pad : max_col;
                     if (bounds)
                         ws->wtapabs[k] = alloc_floats(nw, &ok);
-                } else if (grad && bounds && l->groups == 1 && !direct && !ws->wimp[k] &&
+                } else if (grad && bounds && low == IBP_CONV_IM2COL && l->groups == 1 &&
                            keep <= COL_KEEP_FLOATS) {
                     ws->colkeep[k] = alloc_floats(keep, &ok);
                     ws->colkeep_floats += keep;
@@ -455,28 +436,17 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
                 wa[i] = fabsf(w[i]);
             continue;
         }
-        /* OIHW -> O,kh,kw,I: the im2col rows are (kh, kw, channel) */
-        int cin = net->shapes[l->in[0]].c / l->groups, kk = l->kh * l->kw;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int o = 0; o < l->out; o++)
-            for (int i = 0; i < cin; i++)
-                for (int q = 0; q < kk; q++) {
-                    float val = w[((size_t)o * cin + i) * kk + q];
-                    size_t dst = ((size_t)o * kk + q) * cin + i;
-                    packed[dst] = val;
-                    if (wa)
-                        wa[dst] = fabsf(val);
-                }
+        ibp_conv_pack_weight(net, k, w, packed, wa, threads);
         if (ws->wino_u[k] && ws->winograd) {
             conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
             if (wa)
                 conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
         }
         if (ws->wimp[k]) {
-            struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-            conv_implicit_pack(&ig, packed, ws->wimp[k]);
+            struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+            conv_implicit_pack(&g, packed, ws->wimp[k]);
             if (wa)
-                conv_implicit_pack(&ig, wa, ws->wimpabs[k]);
+                conv_implicit_pack(&g, wa, ws->wimpabs[k]);
         }
         if (ws->wtap[k])
             conv_taps_transpose(net, k, packed, ws->wtap[k]);

@@ -46,7 +46,7 @@ struct ibp_workspace {
                             * taps (conv_few_taps), NULL for others */
     float **wino_u, **wino_uabs; /* [n_layers]: W, |W| transformed for Winograd
                             * ([36][in][out], then transposed) for the CONV2D layers where
-                            * it applies (conv_winograd_applies), NULL for others */
+                            * it applies (conv_winograd_eligible), NULL for others */
     float **wimp, **wimpabs; /* [n_layers]: W, |W| packed for the implicit GEMM
                             * (conv_implicit_pack) for the CONV2D layers where it applies
                             * (conv_implicit_applies), NULL for others */
@@ -153,8 +153,6 @@ void layer_pool_backward(const struct pass_ctx *p, int k);
 void spec_forward(const struct pass_ctx *p, int k);
 void spec_backward(const struct pass_ctx *p, int k, float *grad);
 
-/* Samples per im2col chunk of conv layer k (fixed by the layer's shape). */
-size_t ws_conv_chunk_samples(const struct ibp_net *net, int k);
 
 /* Winograd on (1, the default) or off (0: every CONV2D runs im2col + GEMM, the path the
  * tests compare with). Takes effect from the next pass; not between a pass and its

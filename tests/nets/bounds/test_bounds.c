@@ -244,7 +244,7 @@ static void test_affine_exact(struct ibp_rng *rng, int wide)
         struct ibp_bounder *b;
         struct ibp_error err;
         CHECK_OK(ibp_bounder_create(net, &cfg, &b, &err), err);
-        CHECK_MSG(b->ly[3].wtrans != NULL, "wide affine net: no implicit transpose");
+        CHECK_MSG(b->cs.ly[3].wtrans != NULL, "wide affine net: no implicit transpose");
         ibp_bounder_free(b);
     }
     int R = ibp_net_outputs(net) - 1, n = BATCH * R;
@@ -380,7 +380,7 @@ static void test_windows(struct ibp_rng *rng)
                 struct ibp_bounder *b;
                 struct ibp_error err;
                 CHECK_OK(ibp_bounder_create(net, &cfg, &b, &err), err);
-                crown_set_full_windows(b, full);
+                ibp_bounder_set_full_windows(b, full);
                 CHECK_OK(ibp_bounder_run(net, b, bx.lo, bx.hi, BATCH, &spec, lb[full], &err),
                          err);
                 memcpy(raw[full], ibp_bounder_crown_bounds(b), sizeof(float) * (size_t)n);

@@ -28,7 +28,7 @@ struct outputs {
 };
 
 /* forward, input gradient and weight gradient on copies of the starting gin and dwp */
-static struct outputs run_module(const struct conv_implicit_geom *g, const float *x,
+static struct outputs run_module(const struct ibp_conv_geom *g, const float *x,
                                  const float *wp, const float *bias, const float *gy,
                                  const float *gin0, const float *dwp0, int ns, int threads)
 {
@@ -63,7 +63,7 @@ struct ref {
 };
 
 /* the direct convolution in double: y = conv(x) + bias, gin = conv^T(gy), dw */
-static struct ref reference(const struct conv_implicit_geom *g, const float *x, const float *wp,
+static struct ref reference(const struct ibp_conv_geom *g, const float *x, const float *wp,
                             const float *bias, const float *gy, int ns)
 {
     size_t nin = (size_t)ns * g->H * g->W * g->C, nout = (size_t)ns * g->Ho * g->Wo * g->Co;
@@ -113,8 +113,10 @@ static void ref_free(struct ref *r)
 static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int sw, int ph,
                        int pw, int ns, int with_bias)
 {
-    struct conv_implicit_geom g = {H, W, C, (H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1,
-                                   Co, kh, kw, sh, sw, ph, pw, CONV_IMPLICIT_FASTEST};
+    struct ibp_conv_geom g = {.H = H, .W = W, .C = C, .Ho = (H + 2 * ph - kh) / sh + 1,
+                              .Wo = (W + 2 * pw - kw) / sw + 1, .Co = Co, .kh = kh, .kw = kw,
+                              .sh = sh, .sw = sw, .ph = ph, .pw = pw, .dh = 1, .dw = 1,
+                              .groups = 1, .cg = C, .og = Co, .K = (long)kh * kw * C};
     char name[160];
     snprintf(name, sizeof name, "%dx%dx%d -> %dx%dx%d, %dx%d stride %dx%d pad %dx%d, %d samples%s",
              H, W, C, g.Ho, g.Wo, Co, kh, kw, sh, sw, ph, pw, ns, with_bias ? ", bias" : "");
@@ -127,9 +129,10 @@ static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int 
     float *dwp0 = fixture_random_floats(nw, &seed);
     struct ref r = reference(&g, x, wp, bias, gy, ns);
     static const char *const paths[] = {"fastest", "avx2", "portable"};
+    static const enum ibp_isa limits[] = {IBP_ISA_BEST, IBP_ISA_AVX2, IBP_ISA_PORTABLE};
     struct outputs fastest = {0};
-    for (int kernels = CONV_IMPLICIT_FASTEST; kernels <= CONV_IMPLICIT_PORTABLE; kernels++) {
-        g.kernels = (enum conv_implicit_kernels)kernels;
+    for (int kernels = 0; kernels < 3; kernels++) {
+        g.isa = limits[kernels];
         const char *path = paths[kernels];
         struct outputs o3 = run_module(&g, x, wp, bias, gy, gin0, dwp0, ns, 3);
         struct outputs o1 = run_module(&g, x, wp, bias, gy, gin0, dwp0, ns, 1);
@@ -139,7 +142,7 @@ static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int 
                   "%s (%s): 1 and 3 threads differ", name, path);
         /* the AVX-512 kernels (other tile sizes) and the AVX2 ones: the same fused
          * chains, so the same bits (both fall back to the portable set without FMA) */
-        if (kernels == CONV_IMPLICIT_AVX2)
+        if (limits[kernels] == IBP_ISA_AVX2)
             CHECK_MSG(memcmp(o3.y, fastest.y, nout * sizeof(float)) == 0 &&
                           memcmp(o3.gin, fastest.gin, nin * sizeof(float)) == 0 &&
                           memcmp(o3.dwp, fastest.dwp, nw * sizeof(float)) == 0,
@@ -158,7 +161,7 @@ static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int 
         CHECK_MSG(e[2] <= TOL, "%s (%s): weight gradient error %.3g", name, path, e[2]);
         for (int k = 0; k < 3; k++)
             worst[k] = fmax(worst[k], e[k]);
-        if (kernels == CONV_IMPLICIT_FASTEST)
+        if (limits[kernels] == IBP_ISA_BEST)
             fastest = o3;
         else
             outputs_free(&o3);
@@ -178,8 +181,9 @@ static void check_geom(int C, int H, int W, int Co, int kh, int kw, int sh, int 
  * ns samples covers one chunk of padded samples */
 static void test_chunks(void)
 {
-    struct conv_implicit_geom g = {28, 28, 64, 14, 14, 128, 4, 4, 2, 2, 1, 1,
-                                   CONV_IMPLICIT_FASTEST};
+    struct ibp_conv_geom g = {.H = 28, .W = 28, .C = 64, .Ho = 14, .Wo = 14, .Co = 128,
+                              .kh = 4, .kw = 4, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1,
+                              .dw = 1, .groups = 1, .cg = 64, .og = 128, .K = 4 * 4 * 64};
     int last = 0, ok = 1;
     for (int ns = 1; ns <= 300; ns++) {
         int c = conv_implicit_chunk(&g, ns);

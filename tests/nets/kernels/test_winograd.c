@@ -154,7 +154,7 @@ static void check_applies(const char *name, struct ibp_shape in, struct ibp_laye
     CHECK_OK(ibp_net_create(in, &conv, 1, &net, &err), err);
     if (!net)
         return;
-    CHECK_MSG(conv_winograd_applies(net, 0) == want, "%s: Winograd %s", name,
+    CHECK_MSG(conv_winograd_eligible(net, 0) == want, "%s: Winograd %s", name,
               want ? "should apply" : "should not apply");
     ibp_net_free(net);
 }
@@ -274,7 +274,7 @@ static void test_net(void)
     CHECK_OK(ibp_net_create((struct ibp_shape){16, 9, 10}, s, 8, &net, &err), err);
     if (!net)
         return;
-    CHECK(conv_winograd_applies(net, 0) && conv_winograd_applies(net, 3));
+    CHECK(conv_winograd_eligible(net, 0) && conv_winograd_eligible(net, 3));
     unsigned seed = 7;
     for (size_t i = 0; i < net->n_params; i++)
         net->params[i] = 0.3f * fixture_frand(&seed);
