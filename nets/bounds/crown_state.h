@@ -1,4 +1,4 @@
-/* bounds_impl.h — internal: the bounder's state, shared by nets/bounds/bounds.c (creation,
+/* crown_state.h — internal: the bounder's state, shared by nets/bounds/bounds.c (creation,
  * the forward interval pass, the run) and nets/bounds/crown.c (the backward linear pass).
  *
  * Layout: every value is kept per sample in NHWC order (vectors [c]), as in the
@@ -13,8 +13,8 @@
  * position of a convolution's output depends on a small receptive field of each
  * earlier value, so its window is small; rows that start at a vector (a Linear's
  * output) have full windows (the dense case). */
-#ifndef IBP_BOUNDS_IMPL_H
-#define IBP_BOUNDS_IMPL_H
+#ifndef IBP_CROWN_STATE_H
+#define IBP_CROWN_STATE_H
 
 #include <stddef.h>
 
