@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nets/bounds/crown_state.h"
+#include "nets/bounds/bounds_impl.h"
 #include "nets/kernels/conv_implicit.h"
 #include "nets/kernels/conv_taps.h"
 #include "nets/kernels/gemm.h"

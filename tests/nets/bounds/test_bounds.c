@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "nets/bounds/bounds.h"
-#include "nets/bounds/crown_state.h"
+#include "nets/bounds/bounds_impl.h"
 #include "nets/bounds/sound_fp.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
