@@ -178,6 +178,272 @@ static int share_value(const struct ibp_net *net, int v, int k_box)
     return k_box;
 }
 
+/* Step 1: layer k's own data (weights in the layouts its lowering reads, affine maps,
+ * relaxation slopes, sound-mode error sums); mix[] counts mixing layers up to each value
+ * (full CROWN tightens a ReLU input only past two of them); *col grows to the largest
+ * im2col or padded-input scratch, *max_relu_n to the largest value CROWN tightens. */
+static void plan_layer(const struct ibp_net *net, struct ibp_bounder *b, int k, int *mix,
+                       size_t *col_out, size_t *max_relu_out, int *okp)
+{
+    const struct ibp_bounder_config *cfg = &b->cfg;
+    int B = cfg->max_batch, crown = cfg->method != IBP_BOUND_IBP, ok = *okp;
+    size_t col = *col_out, max_relu_n = *max_relu_out;
+    const struct ibp_layer_spec *l = &net->layers[k];
+    struct bnd_layer *y = &b->cs.ly[k];
+    int a = l->in[0], C = net->shapes[a].c;
+    size_t n_out = b->cs.n[k + 1];
+    mix[k + 1] = mix[a];
+    if (l->kind == IBP_LAYER_ADD && mix[l->in[1]] > mix[a])
+        mix[k + 1] = mix[l->in[1]];
+    mix[k + 1] += mixing(l->kind);
+    switch (l->kind) {
+    case IBP_LAYER_LINEAR:
+    case IBP_LAYER_CONV2D: {
+        size_t nw = ibp_layer_param_count(net, k) - (l->no_bias ? 0 : (size_t)l->out);
+        y->wp = balloc(b, nw, sizeof(float), &ok);
+        y->wabs = balloc(b, nw, sizeof(float), &ok);
+        if (l->kind == IBP_LAYER_CONV2D &&
+            ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_FEW_TAPS) {
+            y->wtap = balloc(b, nw, sizeof(float), &ok);
+            y->wtapabs = balloc(b, nw, sizeof(float), &ok);
+            if (cfg->method != IBP_BOUND_IBP)
+                y->wtapz = balloc(b, (size_t)l->out * CONV_FEW_TAPS, sizeof(float), &ok);
+        }
+        y->babs = balloc(b, (size_t)l->out, sizeof(float), &ok);
+        y->bias = ibp_layer_bias(net, k);
+        if (l->kind == IBP_LAYER_CONV2D) {
+            struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+            y->K = g.K;
+            size_t c = (size_t)ibp_conv_chunk_samples(&g, B) * g.K * g.Ho * g.Wo;
+            if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_IMPLICIT) {
+                /* no im2col: the scratch holds a chunk of padded input */
+                struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
+                c = conv_implicit_scratch_floats(&ig, INT_MAX);
+                y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                if (cfg->method != IBP_BOUND_IBP && !cfg->sound &&
+                    ig.C >= CROWN_IMPLICIT_MIN_C)
+                    y->wtrans =
+                        balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+            }
+            size_t pad = conv_taps_scratch_floats(net, k, 1);
+            if (y->wtap && pad > c) /* at least one sample's padded input */
+                c = pad;
+            col = c > col ? c : col;
+            y->coef = fp_gamma((long)g.og + (long)g.kh * g.kw + 1);
+            y->nuf = (double)g.og * g.kh * g.kw;
+        } else {
+            y->K = l->in_size;
+            y->coef = fp_gamma((long)l->out + 1);
+            y->nuf = (double)l->out;
+        }
+        y->g_fwd = fp_to_float_up(fp_gamma_fwd(y->K + 1));
+        y->tiny_fwd = (float)(2 * (y->K + 1)) * FP_ETA;
+        break;
+    }
+    case IBP_LAYER_BATCHNORM:
+    case IBP_LAYER_NORMALIZE:
+        y->aff = balloc(b, (size_t)C, sizeof(struct fp_affine), &ok);
+        y->s_mid = balloc(b, (size_t)C, sizeof(float), &ok);
+        y->t_lo = balloc(b, (size_t)C, sizeof(float), &ok);
+        y->t_hi = balloc(b, (size_t)C, sizeof(float), &ok);
+        y->dev = balloc(b, (size_t)C, sizeof(float), &ok);
+        break;
+    case IBP_LAYER_RELU:
+        if (crown) {
+            y->slope_lo = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
+            y->slope_up = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
+            y->icpt = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
+        }
+        if (cfg->method == IBP_BOUND_CROWN && mix[a] >= 2) {
+            b->crown_at[a] = 1;
+            max_relu_n = b->cs.n[a] > max_relu_n ? b->cs.n[a] : max_relu_n;
+        }
+        break;
+    case IBP_LAYER_AVGPOOL:
+        y->coef = fp_gamma((long)l->kh * l->kw + 2);
+        y->nuf = (double)l->kh * l->kw;
+        break;
+    default:
+        break;
+    }
+    int has_q = l->kind == IBP_LAYER_LINEAR || l->kind == IBP_LAYER_CONV2D ||
+                l->kind == IBP_LAYER_BATCHNORM || l->kind == IBP_LAYER_NORMALIZE ||
+                l->kind == IBP_LAYER_RELU || l->kind == IBP_LAYER_AVGPOOL;
+    if (cfg->sound && has_q)
+        y->q = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
+    *col_out = col;
+    *max_relu_out = max_relu_n;
+    *okp = ok;
+}
+
+/* Step 2 (float-mode CROWN methods): a BATCHNORM whose input comes from a LINEAR or
+ * CONV2D and feeds nothing else is folded into that layer's backward map
+ * (crown_state.h). */
+static void plan_bn_folds(const struct ibp_net *net, struct ibp_bounder *b, int *okp)
+{
+    int L = b->L, ok = *okp;
+    /* float mode: a BATCHNORM whose input comes from a LINEAR or CONV2D and feeds
+     * nothing else is folded into that layer's backward map (bounds_impl.h) */
+    int uses[L + 1];
+    memset(uses, 0, sizeof uses);
+    for (int k = 0; k < L; k++) {
+        uses[net->layers[k].in[0]]++;
+        if (net->layers[k].kind == IBP_LAYER_ADD)
+            uses[net->layers[k].in[1]]++;
+    }
+    for (int k = 0; k < L; k++) {
+        int a = net->layers[k].in[0];
+        if (net->layers[k].kind != IBP_LAYER_BATCHNORM || a == 0 || uses[a] != 1 ||
+            (net->layers[a - 1].kind != IBP_LAYER_LINEAR &&
+             net->layers[a - 1].kind != IBP_LAYER_CONV2D))
+            continue;
+        struct bnd_layer *p = &b->cs.ly[a - 1];
+        b->cs.ly[k].folded = 1;
+        p->fold_bn = k;
+        p->wfold = balloc(b, (size_t)net->layers[a - 1].out * (size_t)p->K, sizeof(float),
+                          &ok);
+        p->bfold = balloc(b, (size_t)net->layers[a - 1].out, sizeof(float), &ok);
+    }
+    *okp = ok;
+}
+
+/* Step 3: every value's forward bounds and the forward scratch. */
+static void alloc_values(struct ibp_bounder *b, size_t col, int *okp)
+{
+    int L = b->L, B = b->cfg.max_batch, ok = *okp;
+    for (int v = 0; v <= L; v++) {
+        b->cs.lo[v] = balloc(b, (size_t)B * b->cs.n[v], sizeof(float), &ok);
+        b->cs.hi[v] = balloc(b, (size_t)B * b->cs.n[v], sizeof(float), &ok);
+        b->cs.msum[v] = balloc(b, (size_t)B, sizeof(double), &ok);
+    }
+    size_t scratch = (size_t)B * b->max_n;
+    b->cbuf = balloc(b, scratch, sizeof(float), &ok);
+    b->rbuf = balloc(b, scratch, sizeof(float), &ok);
+    b->abuf = balloc(b, scratch, sizeof(float), &ok);
+    b->ybuf = balloc(b, scratch, sizeof(float), &ok);
+    b->col_floats = col;
+    b->col = balloc(b, col, sizeof(float), &ok);
+    *okp = ok;
+}
+
+/* Step 4: the backward pass's slots and rows per chunk: slots by liveness, rows as many
+ * as the slot budget allows (full CROWN: also the most that one output position's
+ * windows fit). */
+static void plan_rows(const struct ibp_net *net, struct ibp_bounder *b, int rows,
+                      size_t max_relu_n, size_t *most_pos_out)
+{
+    const struct ibp_bounder_config *cfg = &b->cfg;
+    int L = b->L, B = cfg->max_batch, crown = cfg->method != IBP_BOUND_IBP;
+    char alias[L];
+    for (int k = 0; k < L; k++)
+        alias[k] = (char)b->cs.ly[k].folded;
+    b->n_slots = crown_plan_slots(net, alias, b->cs.slot_of);
+    size_t want = (size_t)B * rows;
+    if (cfg->method == IBP_BOUND_CROWN && 2 * (size_t)B * max_relu_n > want)
+        want = 2 * (size_t)B * max_relu_n;
+    if (!crown)
+        want = (size_t)B * rows; /* the fold step only */
+    size_t fit = SLOT_BUDGET_FLOATS / ((size_t)b->n_slots * b->max_n);
+    size_t rch = want < fit ? want : fit;
+    if (rch < (size_t)rows)
+        rch = (size_t)rows;
+    if (rch < 2)
+        rch = 2; /* full CROWN takes two rows per neuron */
+    b->cs.slot_floats = rch * b->max_n;
+    /* full CROWN's rows at one position of a convolution's output have small
+     * windows: a chunk holds as many as the slots fit (all of the position's
+     * unstable neurons of the batch at most) */
+    size_t rmax = rch, most_pos = 1;
+    for (int v = 0; v <= L && cfg->method == IBP_BOUND_CROWN; v++) {
+        if (!b->crown_at[v] || b->cs.slot_of[v] < 0)
+            continue;
+        struct ibp_shape s = net->shapes[v];
+        most_pos = (size_t)s.h * s.w > most_pos ? (size_t)s.h * s.w : most_pos;
+        for (int h = 0; h < s.h; h++)
+            for (int w = 0; w < s.w; w++) {
+                struct bnd_win x = {h, h + 1, w, w + 1};
+                size_t fit_w = (size_t)crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
+                size_t need = 2 * (size_t)B * (size_t)s.c;
+                fit_w = fit_w < need ? fit_w : need;
+                rmax = fit_w > rmax ? fit_w : rmax;
+            }
+    }
+    b->rmax = (int)rmax;
+    *most_pos_out = most_pos;
+}
+
+/* Step 5: each thread's context of rows (slots, per-row arrays, conv-transpose scratch). */
+static void alloc_contexts(const struct ibp_net *net, struct ibp_bounder *b, int *okp)
+{
+    int L = b->L, crown = b->cfg.method != IBP_BOUND_IBP, ok = *okp;
+    size_t rmax = (size_t)b->rmax;
+    long kmax = 1, omax = 1;
+    int few_taps = 0; /* a few-taps conv: crown.c's conv_transpose_taps scratch */
+    if (crown) {
+        b->cs.pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
+        for (int k = 0; k < L; k++)
+            if (net->layers[k].kind == IBP_LAYER_CONV2D) {
+                struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+                kmax = g.K > kmax ? g.K : kmax;
+                if (b->cs.ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
+                    struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
+                    long need = (long)conv_implicit_scratch_floats(&ig, INT_MAX);
+                    long per = (need + b->cs.pmax - 1) / b->cs.pmax;
+                    kmax = per > kmax ? per : kmax;
+                }
+                if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_FEW_TAPS) {
+                    few_taps = 1;
+                    kmax = kmax > CONV_FEW_TAPS ? kmax : CONV_FEW_TAPS;
+                }
+                omax = g.og > omax ? g.og : omax;
+            }
+    }
+    for (int t = 0; ok && t < b->n_ctx; t++) {
+        struct bnd_ctx *cx = &b->ctx[t];
+        cx->slot = balloc(b, (size_t)b->n_slots, sizeof(float *), &ok);
+        for (int i = 0; ok && i < b->n_slots; i++)
+            cx->slot[i] = balloc(b, b->cs.slot_floats, sizeof(float), &ok);
+        cx->row_sample = balloc(b, rmax, sizeof(int), &ok);
+        cx->cst = balloc(b, rmax, sizeof(double), &ok);
+        cx->rstart = balloc(b, rmax + 1, sizeof(long), &ok);
+        if (crown) {
+            cx->acomp = balloc(b, (size_t)b->cs.pmax * omax, sizeof(float), &ok);
+            cx->dcol = balloc(b, (size_t)b->cs.pmax * kmax, sizeof(float), &ok);
+            cx->cidx = balloc(b, (size_t)b->cs.pmax, sizeof(long), &ok);
+            if (few_taps)
+                cx->tapidx = balloc(b, 2 * (size_t)b->cs.pmax * CONV_FEW_TAPS, sizeof(int), &ok);
+        }
+    }
+    *okp = ok;
+}
+
+/* Step 6 (full CROWN): where shared rows stop, the shared-row buffers, the (sample,
+ * neuron) lists of unstable ReLUs and their chunk starts. */
+static void alloc_full_crown(const struct ibp_net *net, struct ibp_bounder *b,
+                             size_t max_relu_n, size_t most_pos, int *okp)
+{
+    const struct ibp_bounder_config *cfg = &b->cfg;
+    int L = b->L, B = cfg->max_batch, ok = *okp;
+    size_t most_c = 1;
+    b->share_at = balloc(b, (size_t)L + 1, sizeof(int), &ok);
+    for (int v = 0; ok && v <= L; v++) {
+        b->share_at[v] = share_value(net, v, b->k_box);
+        most_c = (size_t)net->shapes[v].c > most_c ? (size_t)net->shapes[v].c : most_c;
+    }
+    for (int t = 0; ok && t < b->n_ctx && !cfg->sound; t++) {
+        b->ctx[t].share = balloc(b, b->cs.slot_floats / 2 + 1, sizeof(float), &ok);
+        b->ctx[t].share_cst = balloc(b, most_c, sizeof(double), &ok);
+        b->ctx[t].share_row = balloc(b, (size_t)b->rmax, sizeof(int), &ok);
+        b->ctx[t].chan_row = balloc(b, most_c, sizeof(int), &ok);
+    }
+    size_t nu = (size_t)B * (max_relu_n ? max_relu_n : 1);
+    b->unstable = balloc(b, nu, sizeof(int), &ok);
+    b->task = balloc(b, nu + 1, sizeof(long), &ok);
+    b->pos_start = balloc(b, most_pos + 1, sizeof(long), &ok);
+    *okp = ok;
+}
+
 enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                                    const struct ibp_bounder_config *cfg,
                                    struct ibp_bounder **out, struct ibp_error *err)
@@ -230,130 +496,12 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         if (b->cs.n[v] > b->max_n)
             b->max_n = b->cs.n[v];
     }
-    for (int k = 0; k < L && own_pass; k++) {
-        const struct ibp_layer_spec *l = &net->layers[k];
-        struct bnd_layer *y = &b->cs.ly[k];
-        int a = l->in[0], C = net->shapes[a].c;
-        size_t n_out = b->cs.n[k + 1];
-        mix[k + 1] = mix[a];
-        if (l->kind == IBP_LAYER_ADD && mix[l->in[1]] > mix[a])
-            mix[k + 1] = mix[l->in[1]];
-        mix[k + 1] += mixing(l->kind);
-        switch (l->kind) {
-        case IBP_LAYER_LINEAR:
-        case IBP_LAYER_CONV2D: {
-            size_t nw = ibp_layer_param_count(net, k) - (l->no_bias ? 0 : (size_t)l->out);
-            y->wp = balloc(b, nw, sizeof(float), &ok);
-            y->wabs = balloc(b, nw, sizeof(float), &ok);
-            if (l->kind == IBP_LAYER_CONV2D &&
-                ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_FEW_TAPS) {
-                y->wtap = balloc(b, nw, sizeof(float), &ok);
-                y->wtapabs = balloc(b, nw, sizeof(float), &ok);
-                if (cfg->method != IBP_BOUND_IBP)
-                    y->wtapz = balloc(b, (size_t)l->out * CONV_FEW_TAPS, sizeof(float), &ok);
-            }
-            y->babs = balloc(b, (size_t)l->out, sizeof(float), &ok);
-            y->bias = ibp_layer_bias(net, k);
-            if (l->kind == IBP_LAYER_CONV2D) {
-                struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
-                y->K = g.K;
-                size_t c = (size_t)ibp_conv_chunk_samples(&g, B) * g.K * g.Ho * g.Wo;
-                if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_IMPLICIT) {
-                    /* no im2col: the scratch holds a chunk of padded input */
-                    struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-                    c = conv_implicit_scratch_floats(&ig, INT_MAX);
-                    y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
-                    y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
-                    if (cfg->method != IBP_BOUND_IBP && !cfg->sound &&
-                        ig.C >= CROWN_IMPLICIT_MIN_C)
-                        y->wtrans =
-                            balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
-                }
-                size_t pad = conv_taps_scratch_floats(net, k, 1);
-                if (y->wtap && pad > c) /* at least one sample's padded input */
-                    c = pad;
-                col = c > col ? c : col;
-                y->coef = fp_gamma((long)g.og + (long)g.kh * g.kw + 1);
-                y->nuf = (double)g.og * g.kh * g.kw;
-            } else {
-                y->K = l->in_size;
-                y->coef = fp_gamma((long)l->out + 1);
-                y->nuf = (double)l->out;
-            }
-            y->g_fwd = fp_to_float_up(fp_gamma_fwd(y->K + 1));
-            y->tiny_fwd = (float)(2 * (y->K + 1)) * FP_ETA;
-            break;
-        }
-        case IBP_LAYER_BATCHNORM:
-        case IBP_LAYER_NORMALIZE:
-            y->aff = balloc(b, (size_t)C, sizeof(struct fp_affine), &ok);
-            y->s_mid = balloc(b, (size_t)C, sizeof(float), &ok);
-            y->t_lo = balloc(b, (size_t)C, sizeof(float), &ok);
-            y->t_hi = balloc(b, (size_t)C, sizeof(float), &ok);
-            y->dev = balloc(b, (size_t)C, sizeof(float), &ok);
-            break;
-        case IBP_LAYER_RELU:
-            if (crown) {
-                y->slope_lo = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
-                y->slope_up = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
-                y->icpt = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
-            }
-            if (cfg->method == IBP_BOUND_CROWN && mix[a] >= 2) {
-                b->crown_at[a] = 1;
-                max_relu_n = b->cs.n[a] > max_relu_n ? b->cs.n[a] : max_relu_n;
-            }
-            break;
-        case IBP_LAYER_AVGPOOL:
-            y->coef = fp_gamma((long)l->kh * l->kw + 2);
-            y->nuf = (double)l->kh * l->kw;
-            break;
-        default:
-            break;
-        }
-        int has_q = l->kind == IBP_LAYER_LINEAR || l->kind == IBP_LAYER_CONV2D ||
-                    l->kind == IBP_LAYER_BATCHNORM || l->kind == IBP_LAYER_NORMALIZE ||
-                    l->kind == IBP_LAYER_RELU || l->kind == IBP_LAYER_AVGPOOL;
-        if (cfg->sound && has_q)
-            y->q = balloc(b, (size_t)B * n_out, sizeof(float), &ok);
-    }
-    if (crown && !cfg->sound) {
-        /* float mode: a BATCHNORM whose input comes from a LINEAR or CONV2D and feeds
-         * nothing else is folded into that layer's backward map (bounds_impl.h) */
-        int uses[L + 1];
-        memset(uses, 0, sizeof uses);
-        for (int k = 0; k < L; k++) {
-            uses[net->layers[k].in[0]]++;
-            if (net->layers[k].kind == IBP_LAYER_ADD)
-                uses[net->layers[k].in[1]]++;
-        }
-        for (int k = 0; k < L; k++) {
-            int a = net->layers[k].in[0];
-            if (net->layers[k].kind != IBP_LAYER_BATCHNORM || a == 0 || uses[a] != 1 ||
-                (net->layers[a - 1].kind != IBP_LAYER_LINEAR &&
-                 net->layers[a - 1].kind != IBP_LAYER_CONV2D))
-                continue;
-            struct bnd_layer *p = &b->cs.ly[a - 1];
-            b->cs.ly[k].folded = 1;
-            p->fold_bn = k;
-            p->wfold = balloc(b, (size_t)net->layers[a - 1].out * (size_t)p->K, sizeof(float),
-                              &ok);
-            p->bfold = balloc(b, (size_t)net->layers[a - 1].out, sizeof(float), &ok);
-        }
-    }
-    if (own_pass) {
-        for (int v = 0; v <= L; v++) {
-            b->cs.lo[v] = balloc(b, (size_t)B * b->cs.n[v], sizeof(float), &ok);
-            b->cs.hi[v] = balloc(b, (size_t)B * b->cs.n[v], sizeof(float), &ok);
-            b->cs.msum[v] = balloc(b, (size_t)B, sizeof(double), &ok);
-        }
-        size_t scratch = (size_t)B * b->max_n;
-        b->cbuf = balloc(b, scratch, sizeof(float), &ok);
-        b->rbuf = balloc(b, scratch, sizeof(float), &ok);
-        b->abuf = balloc(b, scratch, sizeof(float), &ok);
-        b->ybuf = balloc(b, scratch, sizeof(float), &ok);
-        b->col_floats = col;
-        b->col = balloc(b, col, sizeof(float), &ok);
-    }
+    for (int k = 0; k < L && own_pass; k++)
+        plan_layer(net, b, k, mix, &col, &max_relu_n, &ok);
+    if (crown && !cfg->sound)
+        plan_bn_folds(net, b, &ok);
+    if (own_pass)
+        alloc_values(b, col, &ok);
     int rows = cfg->max_rows > ibp_net_outputs(net) ? cfg->max_rows : ibp_net_outputs(net);
     b->ibp_lb = balloc(b, (size_t)B * rows, sizeof(float), &ok);
     b->own_lb = balloc(b, (size_t)B * rows, sizeof(float), &ok);
@@ -366,100 +514,16 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         b->ctx[t].wn = balloc(b, (size_t)L + 1, sizeof(size_t), &ok);
     }
     if (!ok) {
+        size_t bytes = b->bytes; /* read before the free */
         ibp_bounder_free(b);
-        return ibp_fail(err, IBP_ERR_NOMEM, "bounder: out of memory (%zu bytes)", b->bytes);
+        return ibp_fail(err, IBP_ERR_NOMEM, "bounder: out of memory (%zu bytes)", bytes);
     }
     if (own_pass) {
-        char alias[L];
-        for (int k = 0; k < L; k++)
-            alias[k] = (char)b->cs.ly[k].folded;
-        b->n_slots = crown_plan_slots(net, alias, b->cs.slot_of);
-        size_t want = (size_t)B * rows;
-        if (cfg->method == IBP_BOUND_CROWN && 2 * (size_t)B * max_relu_n > want)
-            want = 2 * (size_t)B * max_relu_n;
-        if (!crown)
-            want = (size_t)B * rows; /* the fold step only */
-        size_t fit = SLOT_BUDGET_FLOATS / ((size_t)b->n_slots * b->max_n);
-        size_t rch = want < fit ? want : fit;
-        if (rch < (size_t)rows)
-            rch = (size_t)rows;
-        if (rch < 2)
-            rch = 2; /* full CROWN takes two rows per neuron */
-        b->cs.slot_floats = rch * b->max_n;
-        /* full CROWN's rows at one position of a convolution's output have small
-         * windows: a chunk holds as many as the slots fit (all of the position's
-         * unstable neurons of the batch at most) */
-        size_t rmax = rch, most_pos = 1;
-        for (int v = 0; v <= L && cfg->method == IBP_BOUND_CROWN; v++) {
-            if (!b->crown_at[v] || b->cs.slot_of[v] < 0)
-                continue;
-            struct ibp_shape s = net->shapes[v];
-            most_pos = (size_t)s.h * s.w > most_pos ? (size_t)s.h * s.w : most_pos;
-            for (int h = 0; h < s.h; h++)
-                for (int w = 0; w < s.w; w++) {
-                    struct bnd_win x = {h, h + 1, w, w + 1};
-                    size_t fit_w = (size_t)crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
-                    size_t need = 2 * (size_t)B * (size_t)s.c;
-                    fit_w = fit_w < need ? fit_w : need;
-                    rmax = fit_w > rmax ? fit_w : rmax;
-                }
-        }
-        b->rmax = (int)rmax;
-        long kmax = 1, omax = 1;
-        int few_taps = 0; /* a few-taps conv: crown.c's conv_transpose_taps scratch */
-        if (crown) {
-            b->cs.pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
-            for (int k = 0; k < L; k++)
-                if (net->layers[k].kind == IBP_LAYER_CONV2D) {
-                    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
-                    kmax = g.K > kmax ? g.K : kmax;
-                    if (b->cs.ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
-                        struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-                        long need = (long)conv_implicit_scratch_floats(&ig, INT_MAX);
-                        long per = (need + b->cs.pmax - 1) / b->cs.pmax;
-                        kmax = per > kmax ? per : kmax;
-                    }
-                    if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_FEW_TAPS) {
-                        few_taps = 1;
-                        kmax = kmax > CONV_FEW_TAPS ? kmax : CONV_FEW_TAPS;
-                    }
-                    omax = g.og > omax ? g.og : omax;
-                }
-        }
-        for (int t = 0; ok && t < b->n_ctx; t++) {
-            struct bnd_ctx *cx = &b->ctx[t];
-            cx->slot = balloc(b, (size_t)b->n_slots, sizeof(float *), &ok);
-            for (int i = 0; ok && i < b->n_slots; i++)
-                cx->slot[i] = balloc(b, b->cs.slot_floats, sizeof(float), &ok);
-            cx->row_sample = balloc(b, rmax, sizeof(int), &ok);
-            cx->cst = balloc(b, rmax, sizeof(double), &ok);
-            cx->rstart = balloc(b, rmax + 1, sizeof(long), &ok);
-            if (crown) {
-                cx->acomp = balloc(b, (size_t)b->cs.pmax * omax, sizeof(float), &ok);
-                cx->dcol = balloc(b, (size_t)b->cs.pmax * kmax, sizeof(float), &ok);
-                cx->cidx = balloc(b, (size_t)b->cs.pmax, sizeof(long), &ok);
-                if (few_taps)
-                    cx->tapidx = balloc(b, 2 * (size_t)b->cs.pmax * CONV_FEW_TAPS, sizeof(int), &ok);
-            }
-        }
-        if (cfg->method == IBP_BOUND_CROWN) {
-            size_t most_c = 1;
-            b->share_at = balloc(b, (size_t)L + 1, sizeof(int), &ok);
-            for (int v = 0; ok && v <= L; v++) {
-                b->share_at[v] = share_value(net, v, b->k_box);
-                most_c = (size_t)net->shapes[v].c > most_c ? (size_t)net->shapes[v].c : most_c;
-            }
-            for (int t = 0; ok && t < b->n_ctx && !cfg->sound; t++) {
-                b->ctx[t].share = balloc(b, b->cs.slot_floats / 2 + 1, sizeof(float), &ok);
-                b->ctx[t].share_cst = balloc(b, most_c, sizeof(double), &ok);
-                b->ctx[t].share_row = balloc(b, (size_t)b->rmax, sizeof(int), &ok);
-                b->ctx[t].chan_row = balloc(b, most_c, sizeof(int), &ok);
-            }
-            size_t nu = (size_t)B * (max_relu_n ? max_relu_n : 1);
-            b->unstable = balloc(b, nu, sizeof(int), &ok);
-            b->task = balloc(b, nu + 1, sizeof(long), &ok);
-            b->pos_start = balloc(b, most_pos + 1, sizeof(long), &ok);
-        }
+        size_t most_pos = 1;
+        plan_rows(net, b, rows, max_relu_n, &most_pos);
+        alloc_contexts(net, b, &ok);
+        if (cfg->method == IBP_BOUND_CROWN)
+            alloc_full_crown(net, b, max_relu_n, most_pos, &ok);
     }
     if (!ok) {
         size_t bytes = b->bytes;

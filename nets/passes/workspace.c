@@ -126,23 +126,14 @@ static float *alloc_floats(size_t n, int *ok)
     return p;
 }
 
-enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned flags,
-                              struct ibp_workspace **out, struct ibp_error *err)
+/* The largest scratch any layer or value asks for, gathered while sizing them. */
+struct ws_sizes {
+    size_t most_partial, most_col, most_channels, most_wino, most_wino_du;
+};
+
+/* Step 1: the per-layer and per-value tables (zeroed; layers fill them as they need). */
+static int alloc_tables(struct ibp_workspace *ws, int L, size_t B)
 {
-    *out = NULL;
-    if (max_batch <= 0)
-        return ibp_fail(err, IBP_ERR_ARG, "workspace: batch size %d must be positive", max_batch);
-    if (!(flags & (IBP_WS_CLEAN | IBP_WS_BOUNDS)))
-        return ibp_fail(err, IBP_ERR_ARG, "workspace: needs IBP_WS_CLEAN and/or IBP_WS_BOUNDS");
-    struct ibp_workspace *ws = calloc(1, sizeof *ws);
-    if (!ws)
-        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
-    int L = net->n_layers, ok = 1;
-    size_t B = (size_t)max_batch;
-    ws->n_layers = L;
-    ws->max_batch = max_batch;
-    ws->flags = flags;
-    ws->threads = omp_get_max_threads();
     ws->v = calloc((size_t)L + 1, sizeof *ws->v);
     ws->bn = calloc((size_t)L, sizeof *ws->bn);
     ws->wpack = calloc((size_t)L, sizeof(float *));
@@ -163,15 +154,18 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     ws->kinds = calloc((size_t)L, sizeof *ws->kinds);
     ws->in0 = calloc((size_t)L, sizeof *ws->in0);
     ws->layer_seconds = calloc(2 * (size_t)L, sizeof(double));
-    if (!ws->kinds || !ws->in0 || !ws->layer_seconds || !ws->v || !ws->bn || !ws->wpack || !ws->colkeep || !ws->wabs || !ws->dwpack || !ws->wino_u || !ws->wino_uabs || !ws->wimp || !ws->wimpabs || !ws->dwabs || !ws->wtap || !ws->wtapabs ||
-        !ws->labels || !ws->needs_grad || !ws->grad_unset) {
-        ibp_ws_free(ws);
-        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
-    }
-    int bounds = (flags & IBP_WS_BOUNDS) != 0, grad = (flags & IBP_WS_GRAD) != 0;
-    size_t xrows = bounds ? 2 * B : B;
-    size_t max_partial = 0, max_col = 0, max_channels = 1, max_wino = 0, max_wino_du = 0;
-    for (int v = 0; v <= L && ok; v++) {
+    return ws->kinds && ws->in0 && ws->layer_seconds && ws->v && ws->bn && ws->wpack &&
+           ws->colkeep && ws->wabs && ws->dwpack && ws->wino_u && ws->wino_uabs && ws->wimp &&
+           ws->wimpabs && ws->dwabs && ws->wtap && ws->wtapabs && ws->labels &&
+           ws->needs_grad && ws->grad_unset;
+}
+
+/* Step 2: every value's streams (clean and centre rows, radius, their gradients). */
+static void alloc_values(struct ibp_workspace *ws, const struct ibp_net *net, size_t B,
+                         size_t xrows, int bounds, int grad, struct ws_sizes *z, int *okp)
+{
+    int ok = *okp;
+    for (int v = 0; v <= net->n_layers && ok; v++) {
         struct ibp_shape s = net->shapes[v];
         size_t size = ibp_shape_size(s);
         ws->v[v].size = size;
@@ -184,92 +178,104 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 ws->v[v].gr = alloc_floats(B * size, &ok);
         }
         size_t part = ceil_div(xrows * (size_t)s.h * s.w, REDUCE_CHUNK) * (size_t)s.c;
-        if (part > max_partial)
-            max_partial = part;
-        if ((size_t)s.c > max_channels)
-            max_channels = (size_t)s.c;
+        if (part > z->most_partial)
+            z->most_partial = part;
+        if ((size_t)s.c > z->most_channels)
+            z->most_channels = (size_t)s.c;
     }
-    for (int k = 0; k < L && ok; k++) {
-        const struct ibp_layer_spec *l = &net->layers[k];
-        size_t np = ibp_layer_param_count(net, k);
-        if (l->kind == IBP_LAYER_BATCHNORM) {
-            int c = net->shapes[l->in[0]].c;
-            ws->bn[k].channels = c;
-            ws->bn[k].mean = alloc_floats((size_t)c, &ok);
-            ws->bn[k].var = alloc_floats((size_t)c, &ok);
-            ws->bn[k].s = alloc_floats((size_t)c, &ok);
-            ws->bn[k].t = alloc_floats((size_t)c, &ok);
-            ws->bn[k].sabs = alloc_floats((size_t)c, &ok);
-            ws->bn[k].ds = calloc((size_t)c, sizeof(double));
-            ws->bn[k].dt = calloc((size_t)c, sizeof(double));
-            ws->bn[k].xds = calloc((size_t)c, sizeof(double));
-            ws->bn[k].xdt = calloc((size_t)c, sizeof(double));
-            if (!ws->bn[k].ds || !ws->bn[k].dt || !ws->bn[k].xds || !ws->bn[k].xdt)
-                ok = 0;
-        } else if (l->kind == IBP_LAYER_CONV2D || l->kind == IBP_LAYER_LINEAR) {
-            size_t nw = np - (l->no_bias ? 0 : (size_t)l->out);
-            if (l->kind == IBP_LAYER_CONV2D) {
-                ws->wpack[k] = alloc_floats(nw, &ok);
-                if (grad)
-                    ws->dwpack[k] = alloc_floats(nw, &ok);
-                struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
-                enum ibp_conv_lowering low = ibp_conv_lowering(net, k, IBP_CONV_FOR_PASSES);
-                size_t kdim = (size_t)g.K;
-                size_t samples = (size_t)ibp_conv_chunk_samples(&g, INT_MAX);
-                if (samples > xrows)
-                    samples = xrows;
-                size_t col = samples * (size_t)g.Ho * g.Wo * kdim;
-                if (low == IBP_CONV_IMPLICIT) {
-                    /* no im2col: the scratch holds a chunk of padded input */
-                    col = conv_implicit_scratch_floats(&g, INT_MAX);
-                    size_t nimp = conv_implicit_packed_floats(&g);
-                    ws->wimp[k] = alloc_floats(nimp, &ok);
-                    ws->lowered_floats += nimp;
-                    if (bounds) {
-                        ws->wimpabs[k] = alloc_floats(nimp, &ok);
-                        ws->lowered_floats += nimp;
-                    }
-                }
-                if (col > max_col)
-                    max_col = col;
-                /* a small im2col is kept from forward so that backward need not redo it */
-                size_t keep = (2 * B + B) * (size_t)g.Ho * g.Wo * kdim;
-                if (low == IBP_CONV_WINOGRAD) {
-                    /* no im2col kept: backward recomputes the (smaller) input transform */
-                    size_t nu = conv_winograd_weight_floats(net, k);
-                    size_t nut = conv_winograd_u_floats(net, k);
-                    size_t scratch = conv_winograd_scratch_floats(net, k);
-                    ws->wino_u[k] = alloc_floats(nut, &ok);
-                    ws->lowered_floats += nut;
-                    if (bounds) {
-                        ws->wino_uabs[k] = alloc_floats(nut, &ok);
-                        ws->lowered_floats += nut;
-                    }
-                    max_wino = scratch > max_wino ? scratch : max_wino;
-                    if (grad)
-                        max_wino_du = nu > max_wino_du ? nu : max_wino_du;
-                } else if (low == IBP_CONV_FEW_TAPS) {
-                    /* direct forward and weight gradient (no im2col to keep) */
-                    ws->wtap[k] = alloc_floats(nw, &ok);
-                    size_t pad = conv_taps_scratch_floats(net, k, 1);
-                    if (grad)
-                        pad += conv_taps_weight_grad_floats(net, k);
-                    max_col = pad > max_col ? pad : max_col;
-                    if (bounds)
-                        ws->wtapabs[k] = alloc_floats(nw, &ok);
-                } else if (grad && bounds && low == IBP_CONV_IM2COL && l->groups == 1 &&
-                           keep <= COL_KEEP_FLOATS) {
-                    ws->colkeep[k] = alloc_floats(keep, &ok);
-                    ws->colkeep_floats += keep;
-                }
-            }
-            if (bounds) {
-                ws->wabs[k] = alloc_floats(nw, &ok);
-                if (grad)
-                    ws->dwabs[k] = alloc_floats(nw, &ok);
-            }
+    *okp = ok;
+}
+
+/* Step 3a: a BATCHNORM's statistics, affine map and their gradient sums. */
+static void alloc_bn(struct ibp_workspace *ws, const struct ibp_net *net, int k, int *okp)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    int ok = *okp;
+    int c = net->shapes[l->in[0]].c;
+    ws->bn[k].channels = c;
+    ws->bn[k].mean = alloc_floats((size_t)c, &ok);
+    ws->bn[k].var = alloc_floats((size_t)c, &ok);
+    ws->bn[k].s = alloc_floats((size_t)c, &ok);
+    ws->bn[k].t = alloc_floats((size_t)c, &ok);
+    ws->bn[k].sabs = alloc_floats((size_t)c, &ok);
+    ws->bn[k].ds = calloc((size_t)c, sizeof(double));
+    ws->bn[k].dt = calloc((size_t)c, sizeof(double));
+    ws->bn[k].xds = calloc((size_t)c, sizeof(double));
+    ws->bn[k].xdt = calloc((size_t)c, sizeof(double));
+    if (!ws->bn[k].ds || !ws->bn[k].dt || !ws->bn[k].xds || !ws->bn[k].xdt)
+        ok = 0;
+    *okp = ok;
+}
+
+/* Step 3b: a CONV2D's weight in the layout of its lowering (conv.h), with the scratch
+ * that lowering needs and, where it pays, the forward's im2col kept for backward. */
+static void alloc_conv(struct ibp_workspace *ws, const struct ibp_net *net, int k, size_t nw,
+                       size_t B, size_t xrows, int bounds, int grad, struct ws_sizes *z,
+                       int *okp)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    int ok = *okp;
+    ws->wpack[k] = alloc_floats(nw, &ok);
+    if (grad)
+        ws->dwpack[k] = alloc_floats(nw, &ok);
+    struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
+    enum ibp_conv_lowering low = ibp_conv_lowering(net, k, IBP_CONV_FOR_PASSES);
+    size_t kdim = (size_t)g.K;
+    size_t samples = (size_t)ibp_conv_chunk_samples(&g, INT_MAX);
+    if (samples > xrows)
+        samples = xrows;
+    size_t col = samples * (size_t)g.Ho * g.Wo * kdim;
+    if (low == IBP_CONV_IMPLICIT) {
+        /* no im2col: the scratch holds a chunk of padded input */
+        col = conv_implicit_scratch_floats(&g, INT_MAX);
+        size_t nimp = conv_implicit_packed_floats(&g);
+        ws->wimp[k] = alloc_floats(nimp, &ok);
+        ws->lowered_floats += nimp;
+        if (bounds) {
+            ws->wimpabs[k] = alloc_floats(nimp, &ok);
+            ws->lowered_floats += nimp;
         }
     }
+    if (col > z->most_col)
+        z->most_col = col;
+    /* a small im2col is kept from forward so that backward need not redo it */
+    size_t keep = (2 * B + B) * (size_t)g.Ho * g.Wo * kdim;
+    if (low == IBP_CONV_WINOGRAD) {
+        /* no im2col kept: backward recomputes the (smaller) input transform */
+        size_t nu = conv_winograd_weight_floats(net, k);
+        size_t nut = conv_winograd_u_floats(net, k);
+        size_t scratch = conv_winograd_scratch_floats(net, k);
+        ws->wino_u[k] = alloc_floats(nut, &ok);
+        ws->lowered_floats += nut;
+        if (bounds) {
+            ws->wino_uabs[k] = alloc_floats(nut, &ok);
+            ws->lowered_floats += nut;
+        }
+        z->most_wino = scratch > z->most_wino ? scratch : z->most_wino;
+        if (grad)
+            z->most_wino_du = nu > z->most_wino_du ? nu : z->most_wino_du;
+    } else if (low == IBP_CONV_FEW_TAPS) {
+        /* direct forward and weight gradient (no im2col to keep) */
+        ws->wtap[k] = alloc_floats(nw, &ok);
+        size_t pad = conv_taps_scratch_floats(net, k, 1);
+        if (grad)
+            pad += conv_taps_weight_grad_floats(net, k);
+        z->most_col = pad > z->most_col ? pad : z->most_col;
+        if (bounds)
+            ws->wtapabs[k] = alloc_floats(nw, &ok);
+    } else if (grad && bounds && low == IBP_CONV_IM2COL && l->groups == 1 &&
+               keep <= COL_KEEP_FLOATS) {
+        ws->colkeep[k] = alloc_floats(keep, &ok);
+        ws->colkeep_floats += keep;
+    }
+    *okp = ok;
+}
+
+/* Step 4: the scratch shared by all layers, sized by the largest user. */
+static void alloc_scratch(struct ibp_workspace *ws, const struct ibp_net *net, size_t B,
+                          int bounds, int grad, const struct ws_sizes *z, int *okp)
+{
+    int L = net->n_layers, ok = *okp;
     size_t max_pool = 0;
     for (int k = 0; k < L; k++)
         if (net->layers[k].kind == IBP_LAYER_MAXPOOL && ibp_shape_size(net->shapes[k + 1]) > max_pool)
@@ -277,35 +283,36 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
     if (ok && grad && bounds && max_pool)
         ws->pool_tmp = alloc_floats(2 * B * max_pool, &ok);
     if (ok) {
-        ws->col_floats = max_col;
-        ws->col = alloc_floats(max_col, &ok);
-        if (max_wino) {
-            ws->wino_v = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino, &ok);
-            ws->wino_m = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino, &ok);
-            ws->lowered_floats += 2 * CONV_WINOGRAD_SLOTS * max_wino;
+        ws->col_floats = z->most_col;
+        ws->col = alloc_floats(z->most_col, &ok);
+        if (z->most_wino) {
+            ws->wino_v = alloc_floats(CONV_WINOGRAD_SLOTS * z->most_wino, &ok);
+            ws->wino_m = alloc_floats(CONV_WINOGRAD_SLOTS * z->most_wino, &ok);
+            ws->lowered_floats += 2 * CONV_WINOGRAD_SLOTS * z->most_wino;
         }
-        if (max_wino_du) {
-            ws->wino_du = alloc_floats(CONV_WINOGRAD_SLOTS * max_wino_du, &ok);
-            ws->lowered_floats += CONV_WINOGRAD_SLOTS * max_wino_du;
+        if (z->most_wino_du) {
+            ws->wino_du = alloc_floats(CONV_WINOGRAD_SLOTS * z->most_wino_du, &ok);
+            ws->lowered_floats += CONV_WINOGRAD_SLOTS * z->most_wino_du;
         }
         if (grad)
-            ws->dcol = alloc_floats(max_col, &ok);
+            ws->dcol = alloc_floats(z->most_col, &ok);
         /* reduce_rows_prod_sum keeps two sets of partial sums, layer_relu_bn_backward three */
-        ws->partial_doubles = 3 * max_partial;
-        ws->partial = calloc(max_partial ? 3 * max_partial : 1, sizeof(double));
-        ws->chsum = calloc(max_channels, sizeof(double));
-        ws->chsum2 = calloc(max_channels, sizeof(double));
-        ws->chabs = calloc(max_channels, sizeof(float));
+        ws->partial_doubles = 3 * z->most_partial;
+        ws->partial = calloc(z->most_partial ? 3 * z->most_partial : 1, sizeof(double));
+        ws->chsum = calloc(z->most_channels, sizeof(double));
+        ws->chsum2 = calloc(z->most_channels, sizeof(double));
+        ws->chabs = calloc(z->most_channels, sizeof(float));
         if (!ws->partial || !ws->chsum || !ws->chsum2 || !ws->chabs)
             ok = 0;
     }
-    if (ok && bounds && !ws_spec_reserve(ws, net, ibp_net_outputs(net)))
-        ok = 0;
-    if (!ok) {
-        ibp_ws_free(ws);
-        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace of batch %d",
-                        max_batch);
-    }
+    *okp = ok;
+}
+
+/* Step 5: the layer kinds the passes dispatch on, and which values need a gradient (a
+ * parameter lies upstream of them). */
+static void mark_layers(struct ibp_workspace *ws, const struct ibp_net *net)
+{
+    int L = net->n_layers;
     for (int k = 0; k < L; k++) {
         ws->kinds[k] = net->layers[k].kind;
         ws->in0[k] = net->layers[k].in[0];
@@ -317,6 +324,55 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                        (l->kind == IBP_LAYER_ADD && ws->needs_grad[l->in[1]]);
         ws->needs_grad[k + 1] = upstream || ibp_layer_param_count(net, k) > 0;
     }
+}
+
+enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned flags,
+                              struct ibp_workspace **out, struct ibp_error *err)
+{
+    *out = NULL;
+    if (max_batch <= 0)
+        return ibp_fail(err, IBP_ERR_ARG, "workspace: batch size %d must be positive", max_batch);
+    if (!(flags & (IBP_WS_CLEAN | IBP_WS_BOUNDS)))
+        return ibp_fail(err, IBP_ERR_ARG, "workspace: needs IBP_WS_CLEAN and/or IBP_WS_BOUNDS");
+    struct ibp_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
+    int L = net->n_layers, ok = 1;
+    size_t B = (size_t)max_batch;
+    ws->n_layers = L;
+    ws->max_batch = max_batch;
+    ws->flags = flags;
+    ws->threads = omp_get_max_threads();
+    if (!alloc_tables(ws, L, B)) {
+        ibp_ws_free(ws);
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace");
+    }
+    int bounds = (flags & IBP_WS_BOUNDS) != 0, grad = (flags & IBP_WS_GRAD) != 0;
+    size_t xrows = bounds ? 2 * B : B;
+    struct ws_sizes z = {.most_channels = 1};
+    alloc_values(ws, net, B, xrows, bounds, grad, &z, &ok);
+    for (int k = 0; k < L && ok; k++) {
+        const struct ibp_layer_spec *l = &net->layers[k];
+        size_t nw = ibp_layer_param_count(net, k) - (l->no_bias ? 0 : (size_t)l->out);
+        if (l->kind == IBP_LAYER_BATCHNORM)
+            alloc_bn(ws, net, k, &ok);
+        if (l->kind == IBP_LAYER_CONV2D)
+            alloc_conv(ws, net, k, nw, B, xrows, bounds, grad, &z, &ok);
+        if ((l->kind == IBP_LAYER_CONV2D || l->kind == IBP_LAYER_LINEAR) && bounds) {
+            ws->wabs[k] = alloc_floats(nw, &ok);
+            if (grad)
+                ws->dwabs[k] = alloc_floats(nw, &ok);
+        }
+    }
+    alloc_scratch(ws, net, B, bounds, grad, &z, &ok);
+    if (ok && bounds && !ws_spec_reserve(ws, net, ibp_net_outputs(net)))
+        ok = 0;
+    if (!ok) {
+        ibp_ws_free(ws);
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for a workspace of batch %d",
+                        max_batch);
+    }
+    mark_layers(ws, net);
     *out = ws;
     return IBP_OK;
 }
