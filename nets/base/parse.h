@@ -1,9 +1,10 @@
 /* parse.h — the project's one strict number parser, for options, config files and the
  * number fields of text formats.
  *
- * The whole text must be the number: no leading or trailing space, no '+', no junk, no
- * overflow; doubles must be finite (no "nan", "inf", no hex). `what` names the source in
- * messages ("--batch", "run.cfg:4 batch"). */
+ * The whole text must be the number: no leading or trailing space, no junk, no overflow;
+ * integers take no '+'; doubles may carry a sign (in the mantissa and the exponent) and
+ * must be finite (no "nan", "inf", no hex). `what` names the source in messages
+ * ("--batch", "run.cfg:4 batch"); err may be NULL when the caller words its own. */
 #ifndef IBP_PARSE_H
 #define IBP_PARSE_H
 
