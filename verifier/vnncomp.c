@@ -535,7 +535,8 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
     if (st == IBP_OK && !found)
         st = attack_round(&s, cfg->first_restarts, 1, 0, &found, err);
     int all_proved = 0;
-    for (int m = 0; st == IBP_OK && !found && !all_proved && m < 3; m++) {
+    for (int m = 0; st == IBP_OK && !found && !all_proved && m < IBP_BOUND_METHOD_COUNT;
+         m++) {
         if (!(cfg->methods & (1 << m)))
             continue;
         if (out_of_time(&s))

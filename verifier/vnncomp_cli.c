@@ -232,15 +232,17 @@ static enum ibp_status run_one(const struct options *o, const char *onnx, const 
 
 static void print_verbose(const struct ibp_vnncomp_result *r)
 {
-    static const char *const names[3] = {"ibp", "crown-ibp", "crown"};
     fprintf(stderr, "vnncomp: %s (%s) in %.3f s; boxes %d; attack %.3f s, %d restarts",
             ibp_vnn_answer_name(r->answer), r->decided_by[0] ? r->decided_by : "-",
             r->seconds_total, r->boxes, r->seconds[0], r->attack_restarts);
-    for (int k = 0; k < 3; k++)
+    int any_ran = 0;
+    for (int k = 0; k < IBP_BOUND_METHOD_COUNT; k++) {
         if (r->method_ran[k])
-            fprintf(stderr, "; %s %.3f s, %d proved", names[k], r->seconds[k + 1],
-                    r->proved[k]);
-    if (r->method_ran[0] || r->method_ran[1] || r->method_ran[2])
+            fprintf(stderr, "; %s %.3f s, %d proved", ibp_bound_method_name(k),
+                    r->seconds[k + 1], r->proved[k]);
+        any_ran |= r->method_ran[k];
+    }
+    if (any_ran)
         fprintf(stderr, "; proof margin %.4g", r->proof_margin);
     fprintf(stderr, "\n");
     if (r->note[0])
