@@ -20,7 +20,6 @@
 #include "nets/base/options.h"
 #include "nets/formats/model_file.h"
 #include "nets/base/parse.h"
-#include "trainer/schedule.h"
 #include "verifier/certify.h"
 #include "verifier/report.h"
 #include "verifier/vnncomp_cli.h"
@@ -447,7 +446,7 @@ static int prepare(const struct options *o, struct state *s)
         return EXIT_ERROR;
     }
     for (int e = 0; e < s->n_eps; e++)
-        if (ibp_eps_parse(s->eps_text[e], "--eps", &s->eps[e], &err) != IBP_OK) {
+        if (ibp_parse_eps(s->eps_text[e], "--eps", &s->eps[e], &err) != IBP_OK) {
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }

@@ -26,6 +26,13 @@ enum ibp_status ibp_parse_u64(const char *text, const char *what, uint64_t max,
 enum ibp_status ibp_parse_double(const char *text, const char *what, double *out,
                                  struct ibp_error *err);
 
+/* A perturbation radius as ibp-train and ibp-verify take it: a decimal ("0.1", "1e-2")
+ * or a fraction of two decimals ("8/255"), no spaces, in [0, 1]. Errors: IBP_ERR_ARG
+ * ("--eps: '0.1x' is not a number or fraction", "--eps: eps 2 must be in [0, 1]",
+ * "--eps: '8/0' divides by zero"). */
+enum ibp_status ibp_parse_eps(const char *text, const char *what, double *eps,
+                              struct ibp_error *err);
+
 /* The run of decimal digits at *s (at least one, value <= INT64_MAX), for list syntaxes
  * such as "0-99,200": stores it in *out, advances *s past it and returns 0; returns -1
  * (nothing advanced) when *s does not start with a digit or the value overflows. */

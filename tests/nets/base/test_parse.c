@@ -1,5 +1,5 @@
-/* The one strict number parser (nets/base/parse): what it accepts, what it refuses and
- * the messages, which name the source. */
+/* The one strict number parser (nets/base/parse): what it accepts (eps fractions too),
+ * what it refuses and the messages, which name the source. */
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
@@ -90,6 +90,36 @@ static void test_double(void)
     CHECK(strcmp(err.msg, "--eps: '1e400' is out of range") == 0);
 }
 
+static void test_eps(void)
+{
+    struct ibp_error err = {0};
+    double v = -1;
+    CHECK_OK(ibp_parse_eps("0.1", "--eps", &v, &err), err);
+    CHECK(v == 0.1);
+    CHECK_OK(ibp_parse_eps("8/255", "--eps", &v, &err), err);
+    CHECK(v == 8.0 / 255.0);
+    CHECK_OK(ibp_parse_eps("1/255", "--eps", &v, &err), err);
+    CHECK(v == 1.0 / 255.0);
+    CHECK_OK(ibp_parse_eps("0", "--eps", &v, &err), err);
+    CHECK(v == 0.0);
+    CHECK_OK(ibp_parse_eps("1", "--eps", &v, &err), err);
+    CHECK(v == 1.0);
+    CHECK_OK(ibp_parse_eps("1e-2", "--eps", &v, &err), err);
+    CHECK(v == 0.01);
+    CHECK_OK(ibp_parse_eps("2.5/10", "--eps", &v, &err), err);
+    CHECK(v == 0.25);
+    const char *bad[] = {"", "nan", "NaN", "inf", "-0.1", "-0", "1.5", "2/1", "0.1x", " 0.1",
+                         "0.1 ", "8/", "/255", "8/0", "8/-255", "8//255", "8/255/2", "0x1p-3",
+                         "+", ".", "e5", "1e999", "8 / 255", "1/2x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = ibp_parse_eps(bad[i], "--eps", &v, &err);
+        CHECK_MSG(rc == IBP_ERR_ARG, "'%s' accepted", bad[i]);
+        CHECK(strncmp(err.msg, "--eps: ", 7) == 0);
+    }
+    ibp_parse_eps("2", "--eps", &v, &err);
+    CHECK(strcmp(err.msg, "--eps: eps 2 must be in [0, 1]") == 0);
+}
+
 static void test_scan_index(void)
 {
     const char *s = "12-34";
@@ -110,6 +140,7 @@ int main(void)
     test_int();
     test_u64();
     test_double();
+    test_eps();
     test_scan_index();
     return check_report();
 }
