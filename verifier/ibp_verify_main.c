@@ -184,8 +184,7 @@ static enum ibp_status set_accuracy(void *dest, const char *name, const char *va
     return IBP_OK;
 }
 
-#define N_OPTS (IBP_OPEN_N_OPTS + 28)
-
+/* Writes the options, parsing into *o, to t[0..IBP_OPTS_MAX); returns their count. */
 static int options_table(struct options *o, struct ibp_opt *t)
 {
     struct ibp_certify_config *c = &o->cfg;
@@ -261,6 +260,9 @@ static int options_table(struct options *o, struct ibp_opt *t)
         {.kind = IBP_OPT_FLAG, .name = "--no-progress", .dest = &o->progress, .flag = 0,
          .help = "no progress line (shown only when stderr is a terminal)", .def = ""},
     };
+    _Static_assert(sizeof inputs / sizeof inputs[0] + IBP_OPEN_N_OPTS +
+                           sizeof rest / sizeof rest[0] <= IBP_OPTS_MAX,
+                   "ibp-verify has more options than IBP_OPTS_MAX");
     int n = 0;
     memcpy(t + n, inputs, sizeof inputs);
     n += (int)(sizeof inputs / sizeof inputs[0]);
@@ -313,7 +315,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->count = -1;
     o->min_acc = -1.0;
     o->progress = 1;
-    struct ibp_opt table[N_OPTS];
+    struct ibp_opt table[IBP_OPTS_MAX];
     int n = options_table(o, table), help = 0;
     struct ibp_error err;
     if (ibp_opts_parse(table, n, argc, argv, 1, NULL, 0, NULL, &help, &err)) {

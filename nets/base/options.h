@@ -43,6 +43,11 @@ struct ibp_opt {
     const char *def;
 };
 
+/* Room for one program's table: programs build theirs into an array of this many
+ * entries, with a _Static_assert that the entries fit, so adding an option is one
+ * table entry and nothing else. */
+#define IBP_OPTS_MAX 64
+
 /* Parses argv[first..argc) against opts[0..n). Positional arguments go to
  * positional[0..max_positional) (count in *n_positional; NULL with max 0 when none are
  * allowed). *help is set to 1 when --help or -h was given (parsing stops there).
