@@ -58,7 +58,7 @@ static void usage(const struct ibp_opt *t, int n)
            "  cifar10:PATH[,PATH..], cifar100:PATH[,PATH..], png:FOLDER, csv:FILE,\n"
            "  or a file or folder whose kind is recognised.\n"
            "\n"
-           "%s  --help                  this text\n",
+           "%s",
            w.failed || !w.data ? "" : (const char *)w.data);
     ibp_wbuf_free(&w);
 }

@@ -287,7 +287,7 @@ static void usage(const struct ibp_opt *t, int n)
            "upper bound), samples left unknown, wall time. Results do not depend on the\n"
            "thread count.\n"
            "\n"
-           "%s  --help                  this text\n"
+           "%s"
            "\n"
            "exit codes:\n"
            "  0  ran (and met --min-verified-accuracy)\n"

@@ -115,7 +115,7 @@ static void usage(const struct ibp_opt *t, int n)
            "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
            "when an answer is wrong or an instance fails.\n"
            "\n"
-           "%s  --help                  this text\n",
+           "%s",
            w.failed || !w.data ? "" : (const char *)w.data);
     ibp_wbuf_free(&w);
 }

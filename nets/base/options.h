@@ -58,8 +58,9 @@ enum ibp_status ibp_opts_parse(const struct ibp_opt *opts, int n, int argc, char
                                int max_positional, int *n_positional, int *help,
                                struct ibp_error *err);
 
-/* Appends the options' help, one aligned entry per option with its default, sections as
- * headings, to w. */
+/* Appends the options' help to w: one aligned entry per option with its default (on a
+ * line of its own when it would run past 80 columns), sections as headings, and last
+ * the --help entry itself. */
 void ibp_opts_help(const struct ibp_opt *opts, int n, struct ibp_wbuf *w);
 
 #endif

@@ -1,5 +1,6 @@
 /* Table-driven command lines (nets/base/options): every kind of entry, the errors, each
- * naming the option, and the generated --help with its defaults. */
+ * naming the option, and the generated --help with its defaults (a long one wrapped) and
+ * its own --help entry. */
 #include <stdint.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@ static enum ibp_status take_mode(void *dest, const char *name, const char *value
     return IBP_OK;
 }
 
-#define N_OPTS 9
+#define N_OPTS 10
 
 static void table(struct values *v, struct ibp_opt t[N_OPTS])
 {
@@ -43,6 +44,8 @@ static void table(struct values *v, struct ibp_opt t[N_OPTS])
         {.kind = IBP_OPT_SECTION, .help = "Output"},
         {.kind = IBP_OPT_STRING, .name = "--out", .arg = "FILE", .dest = &v->out,
          .help = "report file"},
+        {.kind = IBP_OPT_STRING, .name = "--save-adv", .arg = "DIR", .dest = &v->out,
+         .help = "a PNG per counterexample, in a folder this long help names"},
         {.kind = IBP_OPT_FLAG, .name = "--verbose", .dest = &v->verbose, .flag = 1,
          .help = "more lines", .def = ""},
         {.kind = IBP_OPT_CALL, .name = "--mode", .arg = "M", .dest = v, .call = take_mode,
@@ -145,8 +148,11 @@ static void test_help(void)
         "  --eps E                 radius (default 0.25)\n",
         "\nOutput:\n",
         "  --out FILE              report file (default none)\n",
+        "  --save-adv DIR          a PNG per counterexample, in a folder this long help names\n"
+        "                          (default none)\n",
         "  --verbose               more lines\n",
         "  --mode M                a or b (default a)\n",
+        "  --help, -h              this text\n",
     };
     const char *at = h;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
