@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "nets/base/options.h"
 #include "nets/kernels/gemm.h"
 #include "nets/graph/init.h"
 #include "nets/passes/passes.h"
@@ -181,17 +182,27 @@ int main(int argc, char **argv)
 {
     const char *models = "cnn-small,cnn7";
     int batch = 128, reps = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--models") == 0)
-            models = argv[i + 1];
-        else if (strcmp(argv[i], "--batch") == 0)
-            batch = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--reps") == 0)
-            reps = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "usage: bench_ibp [--models a,b] [--batch N] [--reps N]\n");
-            return 2;
-        }
+    const struct ibp_opt opts[] = {
+        {.kind = IBP_OPT_STRING, .name = "--models", .arg = "A,B", .dest = &models,
+         .help = "zoo models to time"},
+        {.kind = IBP_OPT_INT, .name = "--batch", .arg = "N", .dest = &batch, .lo = 1,
+         .hi = 65536, .help = "batch size"},
+        {.kind = IBP_OPT_INT, .name = "--reps", .arg = "N", .dest = &reps, .lo = 0,
+         .hi = 1000000, .help = "timed steps per model, 0 = 20 (cnn7: 5)"},
+    };
+    const int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    struct ibp_error err = {0};
+    int help = 0;
+    if (ibp_opts_parse(opts, n_opts, argc, argv, 1, NULL, 0, NULL, &help, &err) != IBP_OK ||
+        help) {
+        struct ibp_wbuf w = {0};
+        ibp_opts_help(opts, n_opts, &w);
+        if (!help)
+            fprintf(stderr, "bench_ibp: %s\n", err.msg);
+        fprintf(help ? stdout : stderr, "usage: bench_ibp [options]\n%s",
+                w.data ? (const char *)w.data : "");
+        ibp_wbuf_free(&w);
+        return help ? 0 : 2;
     }
     ibp_blas_setup();
     char buf[256];

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nets/base/parse.h"
+
 /* Reads the whole file into a NUL-terminated buffer. */
 static enum ibp_status slurp(const char *path, char **buf, size_t *len, struct ibp_error *err)
 {
@@ -59,18 +61,19 @@ static enum ibp_status parse_row(const char *path, int64_t row, const char *line
                         (long long)row, (long long)fields, (long long)count + 1);
     const char *p = line, *end = line + len;
     for (int64_t f = 0; f <= count; f++) {
-        /* strtol alone would accept " 5", "+5": a field is [-]digits and nothing else */
-        const char *q = p + (*p == '-');
-        char *stop = NULL;
-        errno = 0;
-        long v = (q < end && *q >= '0' && *q <= '9') ? strtol(p, &stop, 10) : 0;
-        if (q >= end || *q < '0' || *q > '9' || errno || (stop != end && *stop != ',')) {
+        /* a field is [-]digits and nothing else (no space, no '+') */
+        int negative = p < end && *p == '-';
+        const char *stop = p + negative;
+        int64_t magnitude = 0;
+        if (stop >= end || ibp_scan_index(&stop, &magnitude) != 0 ||
+            (stop != end && *stop != ',')) {
             const char *comma = memchr(p, ',', (size_t)(end - p));
             int shown = (int)((comma ? comma : end) - p);
             return ibp_fail(err, IBP_ERR_FORMAT,
                             "%s: row %lld, field %lld: \"%.*s\" is not an integer", path,
                             (long long)row, (long long)f, shown > 40 ? 40 : shown, p);
         }
+        long v = negative ? -(long)magnitude : (long)magnitude;
         if (f == 0) {
             if (v < 0 || v >= n_classes)
                 return ibp_fail(err, IBP_ERR_FORMAT, "%s: row %lld: label %ld outside 0..%d", path,

@@ -18,8 +18,7 @@ struct options {
     int n_grid, cols;
 };
 
-#define N_OPTS (IBP_OPEN_N_OPTS + 7)
-
+/* Writes the options, parsing into *o, to t[0..IBP_OPTS_MAX); returns their count. */
 static int options_table(struct options *o, struct ibp_opt *t)
 {
     int n = 0;
@@ -39,6 +38,8 @@ static int options_table(struct options *o, struct ibp_opt *t)
         {.kind = IBP_OPT_INT, .name = "--cols", .arg = "N", .dest = &o->cols, .lo = 0,
          .hi = 1 << 16, .help = "grid: columns, 0 = square"},
     };
+    _Static_assert(1 + IBP_OPEN_N_OPTS + sizeof rest / sizeof rest[0] <= IBP_OPTS_MAX,
+                   "ibp-data has more options than IBP_OPTS_MAX");
     memcpy(t + n, rest, sizeof rest);
     return n + (int)(sizeof rest / sizeof rest[0]);
 }
@@ -57,7 +58,7 @@ static void usage(const struct ibp_opt *t, int n)
            "  cifar10:PATH[,PATH..], cifar100:PATH[,PATH..], png:FOLDER, csv:FILE,\n"
            "  or a file or folder whose kind is recognised.\n"
            "\n"
-           "%s  --help                  this text\n",
+           "%s",
            w.failed || !w.data ? "" : (const char *)w.data);
     ibp_wbuf_free(&w);
 }
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 {
     const char *cmd = "summary";
     struct options o = {.open.split = "train", .count = -1, .n_grid = 64};
-    struct ibp_opt table[N_OPTS];
+    struct ibp_opt table[IBP_OPTS_MAX];
     int n_opts = options_table(&o, table);
     int first = 1;
     if (argc > 1 && (strcmp(argv[1], "summary") == 0 || strcmp(argv[1], "grid") == 0))

@@ -239,7 +239,7 @@ static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *va
     }
     case T_EPS: {
         double v;
-        enum ibp_status st = ibp_eps_parse(value, what, &v, err);
+        enum ibp_status st = ibp_parse_eps(value, what, &v, err);
         if (st != IBP_OK)
             return st;
         if (strlen(value) >= sizeof c->eps_text)

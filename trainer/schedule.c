@@ -77,40 +77,6 @@ double ibp_lr_at_epoch(double lr0, double decay, const int *milestones, int n_mi
     return lr;
 }
 
-enum ibp_status ibp_eps_parse(const char *text, const char *what, double *eps,
-                              struct ibp_error *err)
-{
-    const char *slash = strchr(text, '/');
-    double v;
-    if (text[0] == '-')
-        return ibp_fail(err, IBP_ERR_ARG, "%s: eps %s must be in [0, 1]", what, text);
-    if (!slash) {
-        if (ibp_parse_double(text, what, &v, NULL) != IBP_OK)
-            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number or fraction", what,
-                            text);
-    } else {
-        size_t n = (size_t)(slash - text);
-        char num[64];
-        double a, b;
-        if (n == 0 || n >= sizeof num || slash[1] == '-' ||
-            ibp_parse_double(slash + 1, what, &b, NULL) != IBP_OK)
-            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number or fraction", what,
-                            text);
-        memcpy(num, text, n);
-        num[n] = '\0';
-        if (ibp_parse_double(num, what, &a, NULL) != IBP_OK)
-            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number or fraction", what,
-                            text);
-        if (b == 0.0)
-            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' divides by zero", what, text);
-        v = a / b;
-    }
-    if (!(v >= 0.0 && v <= 1.0))
-        return ibp_fail(err, IBP_ERR_ARG, "%s: eps %s must be in [0, 1]", what, text);
-    *eps = v;
-    return IBP_OK;
-}
-
 /* The next '+'- or ','-separated item of text as an integer in [min, max]. */
 static enum ibp_status next_int(const char **p, char sep, const char *what, const char *text,
                                 long min, long max, long *v, struct ibp_error *err)

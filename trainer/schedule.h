@@ -1,6 +1,7 @@
 /* schedule.h — what changes during a run: the smoothed epsilon ramp, the regulariser
  * weight lambda, the multi-step learning rate (SPEC §4.5, §4.3, §4.6), and the parsers
- * for epsilon ("0.1", "8/255"), the "a+b+c" epoch notation and milestone lists.
+ * for the "a+b+c" epoch notation and milestone lists (epsilon's "8/255" syntax is
+ * ibp_parse_eps in nets/base/parse.h).
  *
  * Steps s are a global batch counter from 0 over the whole run; epochs are 1-based.
  * Everything is computed in double. */
@@ -50,13 +51,6 @@ double ibp_reg_lambda(double lambda0, double eps_t, double eps_max);
  * epoch). The multiplications are done one by one, as torch does. */
 double ibp_lr_at_epoch(double lr0, double decay, const int *milestones, int n_milestones,
                        int epoch);
-
-/* Parses epsilon: a decimal ("0.1", "1e-2") or a fraction of two decimals ("8/255"),
- * no spaces, in [0,1]. `what` names the source in messages ("--eps", "run.cfg:3").
- * Errors: IBP_ERR_ARG ("--eps: '0.1x' is not a number or fraction", "... must be in
- * [0, 1]", "... division by zero"). */
-enum ibp_status ibp_eps_parse(const char *text, const char *what, double *eps,
-                              struct ibp_error *err);
 
 /* The "a+b+c" epoch notation: a epochs at eps = 0, b ramp epochs, c at eps_max. */
 struct ibp_epoch_plan {

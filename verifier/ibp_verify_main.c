@@ -20,7 +20,6 @@
 #include "nets/base/options.h"
 #include "nets/formats/model_file.h"
 #include "nets/base/parse.h"
-#include "trainer/schedule.h"
 #include "verifier/certify.h"
 #include "verifier/report.h"
 #include "verifier/vnncomp_cli.h"
@@ -185,8 +184,7 @@ static enum ibp_status set_accuracy(void *dest, const char *name, const char *va
     return IBP_OK;
 }
 
-#define N_OPTS (IBP_OPEN_N_OPTS + 28)
-
+/* Writes the options, parsing into *o, to t[0..IBP_OPTS_MAX); returns their count. */
 static int options_table(struct options *o, struct ibp_opt *t)
 {
     struct ibp_certify_config *c = &o->cfg;
@@ -262,6 +260,9 @@ static int options_table(struct options *o, struct ibp_opt *t)
         {.kind = IBP_OPT_FLAG, .name = "--no-progress", .dest = &o->progress, .flag = 0,
          .help = "no progress line (shown only when stderr is a terminal)", .def = ""},
     };
+    _Static_assert(sizeof inputs / sizeof inputs[0] + IBP_OPEN_N_OPTS +
+                           sizeof rest / sizeof rest[0] <= IBP_OPTS_MAX,
+                   "ibp-verify has more options than IBP_OPTS_MAX");
     int n = 0;
     memcpy(t + n, inputs, sizeof inputs);
     n += (int)(sizeof inputs / sizeof inputs[0]);
@@ -286,7 +287,7 @@ static void usage(const struct ibp_opt *t, int n)
            "upper bound), samples left unknown, wall time. Results do not depend on the\n"
            "thread count.\n"
            "\n"
-           "%s  --help                  this text\n"
+           "%s"
            "\n"
            "exit codes:\n"
            "  0  ran (and met --min-verified-accuracy)\n"
@@ -314,7 +315,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->count = -1;
     o->min_acc = -1.0;
     o->progress = 1;
-    struct ibp_opt table[N_OPTS];
+    struct ibp_opt table[IBP_OPTS_MAX];
     int n = options_table(o, table), help = 0;
     struct ibp_error err;
     if (ibp_opts_parse(table, n, argc, argv, 1, NULL, 0, NULL, &help, &err)) {
@@ -447,7 +448,7 @@ static int prepare(const struct options *o, struct state *s)
         return EXIT_ERROR;
     }
     for (int e = 0; e < s->n_eps; e++)
-        if (ibp_eps_parse(s->eps_text[e], "--eps", &s->eps[e], &err) != IBP_OK) {
+        if (ibp_parse_eps(s->eps_text[e], "--eps", &s->eps[e], &err) != IBP_OK) {
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }

@@ -1,6 +1,5 @@
 #include "verifier/vnncomp.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "nets/base/bytes.h"
 #include "nets/bounds/bounds.h"
 #include "nets/base/gzread.h"
+#include "nets/base/parse.h"
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
 #include "verifier/attack.h"
@@ -535,7 +535,8 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
     if (st == IBP_OK && !found)
         st = attack_round(&s, cfg->first_restarts, 1, 0, &found, err);
     int all_proved = 0;
-    for (int m = 0; st == IBP_OK && !found && !all_proved && m < 3; m++) {
+    for (int m = 0; st == IBP_OK && !found && !all_proved && m < IBP_BOUND_METHOD_COUNT;
+         m++) {
         if (!(cfg->methods & (1 << m)))
             continue;
         if (out_of_time(&s))
@@ -656,9 +657,9 @@ enum ibp_status ibp_vnncomp_counterexample_parse(const char *text, size_t len,
             while (q < end && k + 1 < sizeof num && *q >= '0' && *q <= '9')
                 num[k++] = *q++;
             num[k] = '\0';
-            char *e;
-            errno = 0;
-            long idx = k && k < 10 ? strtol(num, &e, 10) : -1;
+            long idx = -1; /* stays -1 unless num is 1 to 9 digits */
+            if (k < 10)
+                ibp_parse_int(num, name, 0, 999999999, &idx, NULL);
             long lim = var == 'X' ? n_inputs : n_outputs;
             if (idx < 0 || idx >= lim) {
                 st = ibp_fail(err, IBP_ERR_FORMAT, "%s: variable %c_%s out of range (%ld declared)",
@@ -672,9 +673,8 @@ enum ibp_status ibp_vnncomp_counterexample_parse(const char *text, size_t len,
                    *q != '\n' && *q != '\r')
                 num[k++] = *q++;
             num[k] = '\0';
-            errno = 0;
-            double v = strtod(num, &e);
-            if (!k || *e || errno || !isfinite(v)) {
+            double v;
+            if (ibp_parse_double(num, name, &v, NULL) != IBP_OK) {
                 st = ibp_fail(err, IBP_ERR_FORMAT, "%s: %c_%ld: '%s' is not a finite number",
                               name, var, idx, num);
                 break;
@@ -883,10 +883,8 @@ struct inst_ctx {
 static enum ibp_status inst_row(void *ctx, int line, char **f, int n, struct ibp_error *err)
 {
     struct inst_ctx *c = ctx;
-    char *end;
-    errno = 0;
-    double timeout = strtod(f[2], &end);
-    if (end == f[2] || *end || errno || !isfinite(timeout)) {
+    double timeout;
+    if (ibp_parse_double(f[2], "timeout", &timeout, NULL) != IBP_OK) {
         if (c->t->n == 0 && line == 1)
             return IBP_OK; /* a header */
         return ibp_fail(err, IBP_ERR_FORMAT, "timeout '%s' is not a number", f[2]);

@@ -31,8 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nets/graph/net.h"
 #include "nets/base/status.h"
+#include "nets/bounds/bounds.h"
+#include "nets/graph/net.h"
 #include "verifier/vnnlib.h"
 
 enum ibp_vnn_answer {
@@ -79,10 +80,11 @@ struct ibp_vnncomp_result {
                                (best lower bound of m(y)): > 0 when proved; -inf when no
                                bound ran */
     int boxes;              /* boxes of the property */
-    int proved[3];          /* boxes proved after each bound method (cumulative) */
-    int method_ran[3];      /* 1 when the method ran on the open boxes */
+    int proved[IBP_BOUND_METHOD_COUNT];     /* boxes proved after each bound method
+                                               (cumulative) */
+    int method_ran[IBP_BOUND_METHOD_COUNT]; /* 1 when the method ran on the open boxes */
     int attack_restarts;    /* attack restarts run, all boxes and rounds */
-    double seconds[4];      /* attack, ibp, crown-ibp, crown */
+    double seconds[1 + IBP_BOUND_METHOD_COUNT]; /* attack, then each bound method */
     double seconds_total;
     char note[IBP_ERROR_LEN]; /* why a method was skipped ("crown: ..."), or "" */
 };

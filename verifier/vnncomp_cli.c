@@ -47,12 +47,11 @@ static enum ibp_status set_methods(void *dest, const char *name, const char *val
     return IBP_OK;
 }
 
-#define N_OPTS 20
-
+/* Writes the options, parsing into *o, to t[0..IBP_OPTS_MAX); returns their count. */
 static int options_table(struct options *o, struct ibp_opt *t)
 {
     struct ibp_vnncomp_config *c = &o->cfg;
-    const struct ibp_opt opts[N_OPTS] = {
+    const struct ibp_opt opts[] = {
         {.kind = IBP_OPT_SECTION, .help = "options"},
         {.kind = IBP_OPT_DOUBLE, .name = "--timeout", .arg = "S", .dest = &o->timeout, .lo = 0,
          .lo_open = 1, .hi = 1e9,
@@ -97,8 +96,10 @@ static int options_table(struct options *o, struct ibp_opt *t)
         {.kind = IBP_OPT_FLAG, .name = "--quiet", .dest = &o->quiet, .flag = 1,
          .help = "only the summary", .def = ""},
     };
+    _Static_assert(sizeof opts / sizeof opts[0] <= IBP_OPTS_MAX,
+                   "ibp-verify vnncomp has more options than IBP_OPTS_MAX");
     memcpy(t, opts, sizeof opts);
-    return N_OPTS;
+    return (int)(sizeof opts / sizeof opts[0]);
 }
 
 static void usage(const struct ibp_opt *t, int n)
@@ -114,7 +115,7 @@ static void usage(const struct ibp_opt *t, int n)
            "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
            "when an answer is wrong or an instance fails.\n"
            "\n"
-           "%s  --help                  this text\n",
+           "%s",
            w.failed || !w.data ? "" : (const char *)w.data);
     ibp_wbuf_free(&w);
 }
@@ -129,7 +130,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->mean_arg = o->std_arg = NAN;
     const char *pos[3];
     int n_pos = 0, help = 0;
-    struct ibp_opt table[N_OPTS];
+    struct ibp_opt table[IBP_OPTS_MAX];
     int n_opts = options_table(o, table);
     struct ibp_error err;
     if (ibp_opts_parse(table, n_opts, argc, argv, 1, pos, 3, &n_pos, &help, &err)) {
@@ -232,15 +233,17 @@ static enum ibp_status run_one(const struct options *o, const char *onnx, const 
 
 static void print_verbose(const struct ibp_vnncomp_result *r)
 {
-    static const char *const names[3] = {"ibp", "crown-ibp", "crown"};
     fprintf(stderr, "vnncomp: %s (%s) in %.3f s; boxes %d; attack %.3f s, %d restarts",
             ibp_vnn_answer_name(r->answer), r->decided_by[0] ? r->decided_by : "-",
             r->seconds_total, r->boxes, r->seconds[0], r->attack_restarts);
-    for (int k = 0; k < 3; k++)
+    int any_ran = 0;
+    for (int k = 0; k < IBP_BOUND_METHOD_COUNT; k++) {
         if (r->method_ran[k])
-            fprintf(stderr, "; %s %.3f s, %d proved", names[k], r->seconds[k + 1],
-                    r->proved[k]);
-    if (r->method_ran[0] || r->method_ran[1] || r->method_ran[2])
+            fprintf(stderr, "; %s %.3f s, %d proved", ibp_bound_method_name(k),
+                    r->seconds[k + 1], r->proved[k]);
+        any_ran |= r->method_ran[k];
+    }
+    if (any_ran)
         fprintf(stderr, "; proof margin %.4g", r->proof_margin);
     fprintf(stderr, "\n");
     if (r->note[0])

@@ -1,6 +1,5 @@
 #include "verifier/vnnlib.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "nets/base/gzread.h"
+#include "nets/base/parse.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_VARS (1 << 24)    /* largest X_i / Y_j index + 1 */
@@ -116,62 +116,31 @@ static enum ibp_status expect(struct parser *ps, enum tok t, const char *what)
     return IBP_OK;
 }
 
-/* Strict decimal number: [+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?, finite. */
+/* A VNN-LIB number: [+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?, finite, at most 1000
+ * characters. This is exactly the decimal syntax the project's number parser accepts
+ * (an underflowing value reads as its rounded result); the word is not NUL-terminated,
+ * so it is copied first. */
 static int parse_number(const char *s, size_t n, double *out)
 {
-    size_t i = 0, digits = 0;
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-        i++;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-        i++, digits++;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++, digits++;
-    }
-    if (!digits)
-        return 0;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t ed = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++, ed++;
-        if (!ed)
-            return 0;
-    }
-    if (i != n || n > 1000)
-        return 0;
     char buf[1001];
+    if (n == 0 || n >= sizeof buf)
+        return 0;
     memcpy(buf, s, n);
     buf[n] = '\0';
-    char *end;
-    errno = 0;
-    double v = strtod(buf, &end);
-    /* ERANGE with a tiny result is underflow: the rounded value is what was written */
-    if (end != buf + n || !isfinite(v) || (errno == ERANGE && fabs(v) > 1.0))
-        return 0;
-    *out = v;
-    return 1;
+    return ibp_parse_double(buf, "VNN-LIB", out, NULL) == IBP_OK;
 }
 
 /* X_i / Y_j with i a decimal without leading zeros: 'X' or 'Y' and *idx, else 0. */
 static char parse_var(const char *s, size_t n, long *idx)
 {
-    if (n < 3 || (s[0] != 'X' && s[0] != 'Y') || s[1] != '_')
+    char digits[10]; /* MAX_VARS - 1 has 8 */
+    if (n < 3 || n - 2 >= sizeof digits || (s[0] != 'X' && s[0] != 'Y') || s[1] != '_' ||
+        s[2] < '0' || s[2] > '9' || (s[2] == '0' && n > 3))
         return 0;
-    if (s[2] == '0' && n > 3)
+    memcpy(digits, s + 2, n - 2);
+    digits[n - 2] = '\0';
+    if (ibp_parse_int(digits, "VNN-LIB", 0, MAX_VARS - 1, idx, NULL) != IBP_OK)
         return 0;
-    long v = 0;
-    for (size_t i = 2; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-        if (v >= MAX_VARS)
-            return 0;
-    }
-    *idx = v;
     return s[0];
 }
 

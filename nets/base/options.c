@@ -145,6 +145,7 @@ static void default_text(const struct ibp_opt *o, char *buf, size_t size)
 }
 
 #define HELP_COLUMN 26
+#define HELP_WIDTH 80 /* a default note that would run past this starts a line of its own */
 
 void ibp_opts_help(const struct ibp_opt *opts, int n, struct ibp_wbuf *w)
 {
@@ -167,17 +168,21 @@ void ibp_opts_help(const struct ibp_opt *opts, int n, struct ibp_wbuf *w)
         else
             ibp_wbuf_printf(w, "%-*s", HELP_COLUMN, label);
         /* the help text, continuation lines aligned under its first */
+        size_t last_len = 0;
         for (const char *p = o->help;;) {
             const char *nl = strchr(p, '\n');
-            size_t len = nl ? (size_t)(nl - p) : strlen(p);
-            ibp_wbuf_printf(w, "%.*s", (int)len, p);
+            last_len = nl ? (size_t)(nl - p) : strlen(p);
+            ibp_wbuf_printf(w, "%.*s", (int)last_len, p);
             if (!nl)
                 break;
             ibp_wbuf_printf(w, "\n%*s", HELP_COLUMN, "");
             p = nl + 1;
         }
-        if (def[0])
+        if (def[0] && HELP_COLUMN + last_len + strlen(def) + 11 > HELP_WIDTH)
+            ibp_wbuf_printf(w, "\n%*s(default %s)", HELP_COLUMN, "", def);
+        else if (def[0])
             ibp_wbuf_printf(w, " (default %s)", def);
         ibp_wbuf_printf(w, "\n");
     }
+    ibp_wbuf_printf(w, "%-*sthis text\n", HELP_COLUMN, "  --help, -h");
 }

@@ -43,6 +43,11 @@ struct ibp_opt {
     const char *def;
 };
 
+/* Room for one program's table: programs build theirs into an array of this many
+ * entries, with a _Static_assert that the entries fit, so adding an option is one
+ * table entry and nothing else. */
+#define IBP_OPTS_MAX 64
+
 /* Parses argv[first..argc) against opts[0..n). Positional arguments go to
  * positional[0..max_positional) (count in *n_positional; NULL with max 0 when none are
  * allowed). *help is set to 1 when --help or -h was given (parsing stops there).
@@ -53,8 +58,9 @@ enum ibp_status ibp_opts_parse(const struct ibp_opt *opts, int n, int argc, char
                                int max_positional, int *n_positional, int *help,
                                struct ibp_error *err);
 
-/* Appends the options' help, one aligned entry per option with its default, sections as
- * headings, to w. */
+/* Appends the options' help to w: one aligned entry per option with its default (on a
+ * line of its own when it would run past 80 columns), sections as headings, and last
+ * the --help entry itself. */
 void ibp_opts_help(const struct ibp_opt *opts, int n, struct ibp_wbuf *w);
 
 #endif

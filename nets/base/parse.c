@@ -58,6 +58,40 @@ enum ibp_status ibp_parse_double(const char *text, const char *what, double *out
     return IBP_OK;
 }
 
+enum ibp_status ibp_parse_eps(const char *text, const char *what, double *eps,
+                              struct ibp_error *err)
+{
+    const char *slash = strchr(text, '/');
+    double v;
+    if (text[0] == '-')
+        return ibp_fail(err, IBP_ERR_ARG, "%s: eps %s must be in [0, 1]", what, text);
+    if (!slash) {
+        if (ibp_parse_double(text, what, &v, NULL) != IBP_OK)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number or fraction", what,
+                            text);
+    } else {
+        size_t n = (size_t)(slash - text);
+        char num[64];
+        double a, b;
+        if (n == 0 || n >= sizeof num || slash[1] == '-' ||
+            ibp_parse_double(slash + 1, what, &b, NULL) != IBP_OK)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number or fraction", what,
+                            text);
+        memcpy(num, text, n);
+        num[n] = '\0';
+        if (ibp_parse_double(num, what, &a, NULL) != IBP_OK)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a number or fraction", what,
+                            text);
+        if (b == 0.0)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' divides by zero", what, text);
+        v = a / b;
+    }
+    if (!(v >= 0.0 && v <= 1.0))
+        return ibp_fail(err, IBP_ERR_ARG, "%s: eps %s must be in [0, 1]", what, text);
+    *eps = v;
+    return IBP_OK;
+}
+
 int ibp_scan_index(const char **s, int64_t *out)
 {
     if (!(**s >= '0' && **s <= '9'))

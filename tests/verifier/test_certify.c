@@ -267,6 +267,14 @@ static void test_bad_inputs(void)
     CHECK(ibp_bound_methods_parse("ibp,", "--methods", m, &n, &err) == IBP_ERR_ARG);
     CHECK(ibp_bound_methods_parse("crown-ib", "--methods", m, &n, &err) == IBP_ERR_ARG);
     CHECK(strstr(err.msg, "crown-ib") != NULL);
+    /* the help texts' list is the table's names, in enum order */
+    char list[128] = "";
+    for (int k = 0; k < IBP_BOUND_METHOD_COUNT; k++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                 ibp_bound_method_name((enum ibp_bound_method)k));
+    CHECK_MSG(strcmp(list, IBP_BOUND_METHOD_LIST) == 0, "\"%s\" vs \"%s\"", list,
+              IBP_BOUND_METHOD_LIST);
+    CHECK(strcmp(ibp_bound_method_name((enum ibp_bound_method)IBP_BOUND_METHOD_COUNT), "?") == 0);
     ibp_dataset_free(other);
     ibp_dataset_free(ds);
     ibp_net_free(net);
