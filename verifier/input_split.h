@@ -39,8 +39,8 @@ struct ibp_input_split_problem {
     const float *lo, *hi;  /* [n_inputs], lo <= hi */
     const float *C;        /* [rows][n_outputs] */
     const double *offset;  /* [rows]; NULL means 0 */
-    const int *disjunct;   /* [rows] disjunct id of each row, non-decreasing from 0;
-                              NULL means each row its own disjunct */
+    const int *disjunct;   /* [rows] disjunct id of each row, non-decreasing; NULL
+                              means each row its own disjunct */
     int rows;              /* >= 1 */
 };
 
@@ -72,8 +72,7 @@ struct ibp_input_split_result {
 
 /* Runs the search on net (read-only). x [n_inputs] (caller-owned) receives the
  * counterexample when the answer is sat (inside [lo, hi], float32 values). Errors:
- * IBP_ERR_ARG (config out of range, rows < 1, lo > hi, disjunct ids not
- * non-decreasing from 0), IBP_ERR_UNSUPPORTED / IBP_ERR_NOMEM from the bounder (CROWN
+ * IBP_ERR_ARG (config out of range, rows < 1, lo > hi, disjunct ids decreasing), IBP_ERR_UNSUPPORTED / IBP_ERR_NOMEM from the bounder (CROWN
  * on this net), IBP_ERR_NOMEM, IBP_ERR_NUMERIC (NaN in the box). */
 enum ibp_status ibp_input_split_run(const struct ibp_net *net,
                                     const struct ibp_input_split_problem *prob,

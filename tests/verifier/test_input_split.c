@@ -176,6 +176,9 @@ static void test_disjuncts_and_cap(void)
     cfg.batch = 0;
     CHECK(ibp_input_split_run(net, &p, &cfg, x, &res, &err) == IBP_ERR_ARG);
     cfg.batch = 4;
+    dj[1] = -1;
+    CHECK(ibp_input_split_run(net, &p, &cfg, x, &res, &err) == IBP_ERR_ARG);
+    dj[1] = 1;
     lo[1] = 2;
     CHECK(ibp_input_split_run(net, &p, &cfg, x, &res, &err) == IBP_ERR_ARG);
     ibp_net_free(net);
