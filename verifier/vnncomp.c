@@ -14,6 +14,7 @@
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
 #include "verifier/attack.h"
+#include "verifier/input_split.h"
 
 #define MAX_CSV_BYTES ((size_t)1 << 26)
 
@@ -76,6 +77,7 @@ void ibp_vnncomp_config_default(struct ibp_vnncomp_config *cfg)
     cfg->round_restarts = 16;
     cfg->rounds = 8;
     cfg->methods = (1 << IBP_BOUND_IBP) | (1 << IBP_BOUND_CROWN_IBP) | (1 << IBP_BOUND_CROWN);
+    cfg->input_split = 1;
     cfg->seed = 20221;
     cfg->threads = 0;
 }
@@ -356,6 +358,54 @@ static double proof_margin(const struct search *s)
     return margin;
 }
 
+/* Inputs of at most this many dimensions get input splitting (SPEC §3.4). */
+#define INPUT_SPLIT_MAX_DIMS 16
+
+/* Input splitting on every open box, within the time left; proves boxes or finds a
+ * counterexample (re-checked by try_candidate). A net CROWN cannot bound is skipped. */
+static enum ibp_status input_split_stage(struct search *s, int *found, struct ibp_error *err)
+{
+    double t = now_seconds();
+    struct ibp_input_split_config ic;
+    ibp_input_split_config_default(&ic);
+    ic.sound = s->cfg->sound;
+    ic.threads = s->cfg->threads;
+    enum ibp_status st = IBP_OK;
+    *found = 0;
+    for (int b = 0; b < s->prop->n_boxes && st == IBP_OK && !*found; b++) {
+        if (s->proved[b] || out_of_time(s))
+            continue;
+        int rows;
+        load_box(s, b, &rows);
+        if (rows == 0)
+            continue;
+        ic.time_limit = isfinite(s->deadline) ? fmax(s->deadline - now_seconds(), 1e-3) : 0.0;
+        struct ibp_input_split_problem p = {.lo = s->lo, .hi = s->hi, .C = s->C,
+                                            .offset = s->offset, .disjunct = s->disjunct,
+                                            .rows = rows};
+        struct ibp_input_split_result r;
+        struct ibp_error e2 = {0};
+        st = ibp_input_split_run(s->net, &p, &ic, s->x_adv, &r, &e2);
+        if (st == IBP_ERR_UNSUPPORTED || st == IBP_ERR_NOMEM) {
+            size_t len = strlen(s->res->note);
+            snprintf(s->res->note + len, sizeof s->res->note - len, "%sinput-split skipped: %s",
+                     len ? "; " : "", e2.msg);
+            st = IBP_OK;
+            break;
+        }
+        if (st != IBP_OK)
+            st = ibp_fail(err, st, "%s", e2.msg);
+        else if (r.answer == IBP_INPUT_SPLIT_UNSAT)
+            s->proved[b] = 1;
+        else if (r.answer == IBP_INPUT_SPLIT_SAT)
+            st = try_candidate(s, b, s->x_adv, found, err);
+        else if (strcmp(r.why, "time limit") == 0)
+            s->timed_out = 1;
+    }
+    s->res->input_split_seconds += now_seconds() - t;
+    return st;
+}
+
 /* Bounds of every open box with method m; updates best_lb and proved. */
 static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
                                    struct ibp_error *err)
@@ -548,13 +598,22 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
         if (st == IBP_OK && all_proved)
             res->decided_by = ibp_bound_method_name(m);
     }
+    if (st == IBP_OK && !found && !all_proved && cfg->input_split &&
+        s.n_in <= INPUT_SPLIT_MAX_DIMS && !out_of_time(&s)) {
+        st = input_split_stage(&s, &found, err);
+        all_proved = 1;
+        for (int b = 0; b < prop->n_boxes; b++)
+            all_proved &= s.proved[b];
+        if (st == IBP_OK && (all_proved || found))
+            res->decided_by = "input-split";
+    }
     for (int r = 0; st == IBP_OK && !found && !all_proved && r < cfg->rounds; r++) {
         if (out_of_time(&s))
             break;
         st = attack_round(&s, cfg->round_restarts, 0, 1, &found, err);
     }
     if (st == IBP_OK) {
-        if (found)
+        if (found && !res->decided_by[0])
             res->decided_by = "attack";
         else if (all_proved)
             res->answer = IBP_VNN_UNSAT;

@@ -17,7 +17,9 @@
  *      floating-point sound by default; a box is proved when every one of its disjuncts
  *      has a row whose lower bound (the best over the methods run so far) plus its
  *      offset is positive (ibp_vnnlib_proved); the property is unsat when every box is;
- *   3. if some box is still open, more attack rounds (fresh seeds) up to a cap, each on
+ *   3. for inputs of at most 16 dimensions, input splitting (input_split.h) on every
+ *      box still open, within the time left;
+ *   4. if some box is still open, more attack rounds (fresh seeds) up to a cap, each on
  *      the whole property and on each of its disjuncts alone (targeted).
  * The clock is read between stages, between boxes and between attack rounds; a stage
  * that would start after the limit is not started.
@@ -56,6 +58,7 @@ struct ibp_vnncomp_config {
                             property and as many on each of its disjuncts alone */
     int rounds;          /* later attack rounds at most (>= 0) */
     int methods;         /* bit k set: run bound method k (enum ibp_bound_method) */
+    int input_split;     /* 1: input splitting (stage 3) for inputs of <= 16 dimensions */
     uint64_t seed;
     int threads;         /* threads for bounds and attacks; 0: OpenMP's default */
 };
@@ -68,8 +71,9 @@ void ibp_vnncomp_config_default(struct ibp_vnncomp_config *cfg);
  * owned by the result (ibp_vnncomp_result_clear frees them). */
 struct ibp_vnncomp_result {
     enum ibp_vnn_answer answer;
-    const char *decided_by; /* static: "attack", "ibp", "crown-ibp", "crown", "empty" (no
-                               box: trivially unsat), or "" when undecided */
+    const char *decided_by; /* static: "attack", "ibp", "crown-ibp", "crown",
+                               "input-split", "empty" (no box: trivially unsat), or ""
+                               when undecided */
     int box;                /* sat: the box the counterexample lies in */
     int n_inputs, n_outputs;
     double *x;              /* sat: [n_inputs], float32 values inside box `box` */
@@ -85,6 +89,7 @@ struct ibp_vnncomp_result {
     int method_ran[IBP_BOUND_METHOD_COUNT]; /* 1 when the method ran on the open boxes */
     int attack_restarts;    /* attack restarts run, all boxes and rounds */
     double seconds[1 + IBP_BOUND_METHOD_COUNT]; /* attack, then each bound method */
+    double input_split_seconds;
     double seconds_total;
     char note[IBP_ERROR_LEN]; /* why a method was skipped ("crown: ..."), or "" */
 };

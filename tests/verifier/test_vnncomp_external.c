@@ -93,7 +93,9 @@ static int counterexample_ok(const struct loaded *l, const struct ibp_vnncomp_re
     return valid;
 }
 
-static void test_small(void)
+/* The five test instances, with the default chain, and with input splitting alone
+ * (no one-shot bound method, a one-restart one-step attack). */
+static void test_small(int split_only)
 {
     char csv[1024];
     snprintf(csv, sizeof csv, "%s/vnncomp2022/test/instances.csv", data_dir);
@@ -119,6 +121,12 @@ static void test_small(void)
             ibp_vnncomp_config_default(&cfg);
             cfg.threads = 1; /* tests run side by side: no OpenMP team waiting on a core */
             cfg.time_limit = t->rows[i].timeout;
+            if (split_only) {
+                cfg.methods = 0;
+                cfg.first_restarts = 1;
+                cfg.attack_steps = 1;
+                cfg.rounds = 0;
+            }
             struct ibp_vnncomp_result res = {0};
             st = ibp_vnncomp_verify(l.net, l.prop, &cfg, &res, &err);
             CHECK_OK(st, err);
@@ -131,6 +139,8 @@ static void test_small(void)
                 ok = counterexample_ok(&l, &res, t->rows[i].onnx);
             CHECK_MSG(ok, "%s %s: %s, expected %s", t->rows[i].onnx, t->rows[i].vnnlib,
                       ibp_vnn_answer_name(res.answer), ibp_vnn_verdict_name(want));
+            if (split_only && res.answer == IBP_VNN_UNSAT)
+                CHECK(strcmp(res.decided_by, "input-split") == 0);
             right += ok;
             printf("test/%-16s %-18s %-6s (%s, %.3f s)\n", t->rows[i].onnx, t->rows[i].vnnlib,
                    ibp_vnn_answer_name(res.answer), res.decided_by, res.seconds_total);
@@ -551,7 +561,8 @@ int main(int argc, char **argv)
         return 77;
     }
     fclose(f);
-    test_small();
+    test_small(0);
+    test_small(1);
     test_reference_counterexamples();
     test_eran_eps();
     test_fuzz_files();
