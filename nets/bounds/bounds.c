@@ -466,7 +466,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
     /* backward passes end at the box: the input, or the output of a leading NORMALIZE,
      * an element-wise affine map of the input box whose forward bounds are exactly its
      * image (outward-rounded in sound mode), so Lambda needs no step through it */
-    b->k_box = net->layers[0].kind == IBP_LAYER_NORMALIZE ? 1 : 0;
+    b->k_box = ibp_net_box_value(net);
     b->threads = omp_get_max_threads();
     b->cs.n = balloc(b, (size_t)L + 1, sizeof(size_t), &ok);
     b->cs.lo = balloc(b, (size_t)L + 1, sizeof(float *), &ok);

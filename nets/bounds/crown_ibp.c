@@ -71,7 +71,7 @@ enum ibp_status ibp_crown_ibp_create(const struct ibp_net *net, int max_batch,
         return ibp_fail(err, IBP_ERR_ARG, "crown-ibp: batch %d must be positive", max_batch);
     if (L < 1 || net->layers[L - 1].kind != IBP_LAYER_LINEAR)
         return ibp_fail(err, IBP_ERR_ARG, "crown-ibp: the last layer must be linear");
-    int v0 = net->layers[0].kind == IBP_LAYER_NORMALIZE && net->layers[0].in[0] == 0 ? 1 : 0;
+    int v0 = ibp_net_box_value(net);
     for (int k = v0; k < L; k++) {
         const struct ibp_layer_spec *l = &net->layers[k];
         if (!supported(l->kind))

@@ -378,3 +378,11 @@ enum ibp_status ibp_net_check_finite(const struct ibp_net *net, struct ibp_error
     }
     return IBP_OK;
 }
+
+int ibp_net_box_value(const struct ibp_net *net)
+{
+    return net->n_layers > 0 && net->layers[0].kind == IBP_LAYER_NORMALIZE &&
+                   net->layers[0].in[0] == 0
+               ? 1
+               : 0;
+}

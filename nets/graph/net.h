@@ -93,6 +93,11 @@ enum ibp_status ibp_net_clone(const struct ibp_net *net, struct ibp_net **out,
 size_t ibp_shape_size(struct ibp_shape s);
 int ibp_net_outputs(const struct ibp_net *net);
 
+/* The value whose box the bound methods start from: 1 when the net begins with a
+ * NORMALIZE of its input (an element-wise affine map whose bounds are exactly the
+ * normalised box), else 0 (the input). */
+int ibp_net_box_value(const struct ibp_net *net);
+
 /* Lower-case kind name ("conv2d"), for messages and files. */
 const char *ibp_layer_kind_name(enum ibp_layer_kind kind);
 

@@ -373,6 +373,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                         max_batch);
     }
     mark_layers(ws, net);
+    ws->box_value = ibp_net_box_value(net);
     *out = ws;
     return IBP_OK;
 }
@@ -540,7 +541,7 @@ enum ibp_status ibp_ws_relu_bounds(struct ibp_workspace *ws, struct ibp_relu_bou
     if (found != n)
         return ibp_fail(err, IBP_ERR_ARG, "relu bounds: the network has %d ReLU layers, not %d",
                         found, n);
-    int v0 = ws->n_layers > 0 && ws->kinds[0] == IBP_LAYER_NORMALIZE && ws->in0[0] == 0 ? 1 : 0;
+    int v0 = ws->box_value;
     *input_r = ws->v[v0].r;
     *input_size = ws->v[v0].size;
     return IBP_OK;

@@ -54,6 +54,7 @@ struct ibp_workspace {
                             * largest conv_winograd_scratch_floats) */
     float *wino_du;        /* Winograd weight-gradient slots, with IBP_WS_GRAD */
     size_t lowered_floats; /* the total of the Winograd and implicit-GEMM buffers */
+    int box_value;         /* ibp_net_box_value of the net */
     int winograd;          /* run the layers where it applies as Winograd (default 1) */
     float **dwpack;        /* [n_layers]: packed dW (c and clean streams) for CONV2D */
     float **dwabs;         /* [n_layers]: packed d|W| for LINEAR/CONV2D */
