@@ -256,7 +256,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             size_t nw = ibp_layer_param_count(net, k) - (l->no_bias ? 0 : (size_t)l->out);
             y->wp = balloc(b, nw, sizeof(float), &ok);
             y->wabs = balloc(b, nw, sizeof(float), &ok);
-            if (conv_few_taps(net, k)) {
+            if (ibp_conv_few_taps(net, k)) {
                 y->wtap = balloc(b, nw, sizeof(float), &ok);
                 y->wtapabs = balloc(b, nw, sizeof(float), &ok);
                 if (cfg->method != IBP_BOUND_IBP)
@@ -268,18 +268,18 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
                 struct cgeom g = cgeom_of(net, k);
                 y->K = g.K;
                 size_t c = (size_t)conv_chunk(net, k, B) * g.K * g.Ho * g.Wo;
-                if (conv_implicit_applies(net, k)) {
+                if (ibp_conv_implicit_applies(net, k)) {
                     /* no im2col: the scratch holds a chunk of padded input */
-                    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-                    c = conv_implicit_scratch_floats(&ig, INT_MAX);
-                    y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
-                    y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                    struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+                    c = ibp_conv_implicit_scratch_floats(&ig, INT_MAX);
+                    y->wimp = balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                    y->wimpabs = balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                     if (cfg->method != IBP_BOUND_IBP && !cfg->sound &&
                         ig.C >= CROWN_IMPLICIT_MIN_C)
                         y->wtrans =
-                            balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                            balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                 }
-                size_t pad = conv_taps_scratch_floats(net, k, 1);
+                size_t pad = ibp_conv_taps_scratch_floats(net, k, 1);
                 if (y->wtap && pad > c) /* at least one sample's padded input */
                     c = pad;
                 col = c > col ? c : col;
@@ -383,7 +383,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         char alias[L];
         for (int k = 0; k < L; k++)
             alias[k] = (char)b->ly[k].folded;
-        b->n_slots = crown_plan_slots(net, alias, b->slot_of);
+        b->n_slots = ibp_crown_plan_slots(net, alias, b->slot_of);
         size_t want = (size_t)B * rows;
         if (cfg->method == IBP_BOUND_CROWN && 2 * (size_t)B * max_relu_n > want)
             want = 2 * (size_t)B * max_relu_n;
@@ -408,7 +408,7 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
             for (int h = 0; h < s.h; h++)
                 for (int w = 0; w < s.w; w++) {
                     struct bnd_win x = {h, h + 1, w, w + 1};
-                    size_t fit_w = (size_t)crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
+                    size_t fit_w = (size_t)ibp_crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
                     size_t need = 2 * (size_t)B * (size_t)s.c;
                     fit_w = fit_w < need ? fit_w : need;
                     rmax = fit_w > rmax ? fit_w : rmax;
@@ -418,18 +418,18 @@ enum ibp_status ibp_bounder_create(const struct ibp_net *net,
         long kmax = 1, omax = 1;
         int few_taps = 0; /* a few-taps conv: crown.c's conv_transpose_taps scratch */
         if (crown) {
-            b->pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
+            b->pmax = ibp_crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
             for (int k = 0; k < L; k++)
                 if (net->layers[k].kind == IBP_LAYER_CONV2D) {
                     struct cgeom g = cgeom_of(net, k);
                     kmax = g.K > kmax ? g.K : kmax;
-                    if (b->ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
-                        struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-                        long need = (long)conv_implicit_scratch_floats(&ig, INT_MAX);
+                    if (b->ly[k].wtrans) { /* dcol is ibp_conv_implicit_input_grad's scratch */
+                        struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+                        long need = (long)ibp_conv_implicit_scratch_floats(&ig, INT_MAX);
                         long per = (need + b->pmax - 1) / b->pmax;
                         kmax = per > kmax ? per : kmax;
                     }
-                    if (conv_few_taps(net, k)) {
+                    if (ibp_conv_few_taps(net, k)) {
                         few_taps = 1;
                         kmax = kmax > CONV_FEW_TAPS ? kmax : CONV_FEW_TAPS;
                     }
@@ -528,13 +528,13 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
             for (size_t i = 0; i < nw; i++)
                 y->wabs[i] = fabsf(y->wp[i]);
             if (y->wtap) {
-                conv_taps_transpose(net, k, y->wp, y->wtap);
-                conv_taps_transpose(net, k, y->wabs, y->wtapabs);
+                ibp_conv_taps_transpose(net, k, y->wp, y->wtap);
+                ibp_conv_taps_transpose(net, k, y->wabs, y->wtapabs);
             }
             if (y->wimp) {
-                struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-                conv_implicit_pack(&ig, y->wp, y->wimp);
-                conv_implicit_pack(&ig, y->wabs, y->wimpabs);
+                struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+                ibp_conv_implicit_pack(&ig, y->wp, y->wimp);
+                ibp_conv_implicit_pack(&ig, y->wabs, y->wimpabs);
             }
             for (int o = 0; o < l->out; o++)
                 y->babs[o] = y->bias ? fabsf(y->bias[o]) : 0.0f;
@@ -591,8 +591,8 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
         }
         const float *w = y->wfold ? y->wfold : y->wp, *bias = y->bfold ? y->bfold : y->bias;
         if (y->wtrans) {
-            struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-            conv_implicit_pack(&ig, w, y->wtrans);
+            struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+            ibp_conv_implicit_pack(&ig, w, y->wtrans);
         }
         if (!y->wtapz)
             continue;
@@ -676,12 +676,12 @@ static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k,
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (wt) {
-        conv_taps_forward(net, k, x, y, batch, wt, bias, 0, b->col, b->col_floats, b->threads);
+        ibp_conv_taps_forward(net, k, x, y, batch, wt, bias, 0, b->col, b->col_floats, b->threads);
         return;
     }
     if (wi) {
-        struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-        conv_implicit_forward(&ig, x, y, batch, wi, bias, b->col, b->threads);
+        struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+        ibp_conv_implicit_forward(&ig, x, y, batch, wi, bias, b->col, b->threads);
         return;
     }
     int out = l->kind == IBP_LAYER_LINEAR ? l->out : net->shapes[k + 1].c;
@@ -982,18 +982,18 @@ static void spec_rows(const struct ibp_net *net, struct ibp_bounder *b, struct b
 static void spec_bounds(const struct ibp_net *net, struct ibp_bounder *b,
                         const struct ibp_spec *spec, int batch, int rows, int k_stop, float *lb)
 {
-    long fit = crown_plan_windows(net, b, &b->ctx[0], net->n_layers, k_stop, NULL);
+    long fit = ibp_crown_plan_windows(net, b, &b->ctx[0], net->n_layers, k_stop, NULL);
     int per = (int)((fit < b->rmax ? fit : b->rmax) / rows);
     int chunks = (batch + per - 1) / per;
 #pragma omp parallel num_threads(bnd_chunk_threads(b, chunks))
     {
         struct bnd_ctx *cx = &b->ctx[omp_get_thread_num()];
-        crown_plan_windows(net, b, cx, net->n_layers, k_stop, NULL);
+        ibp_crown_plan_windows(net, b, cx, net->n_layers, k_stop, NULL);
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < chunks; c++) {
             int s0 = c * per, ns = batch - s0 < per ? batch - s0 : per;
             spec_rows(net, b, cx, spec, s0, ns, rows);
-            crown_backward(net, b, cx, net->n_layers, k_stop, ns * rows, 1);
+            ibp_crown_backward(net, b, cx, net->n_layers, k_stop, ns * rows, 1);
             for (int i = 0; i < ns * rows; i++)
                 lb[(size_t)s0 * rows + i] = fp_to_float_dn(cx->cst[i]);
         }
@@ -1029,7 +1029,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[nu] = 0.0;
             cx->chan_row[c] = nu++;
         }
-        crown_backward(net, b, cx, v, vs, nu, 0);
+        ibp_crown_backward(net, b, cx, v, vs, nu, 0);
         size_t ws = cx->wn[vs];
         float *ls = cx->slot[b->slot_of[vs]];
         memcpy(cx->share, ls, (size_t)nu * ws * sizeof(float));
@@ -1042,8 +1042,8 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[2 * q + 1] = -cx->share_cst[r];
         }
         if (vs > b->k_box) { /* layer vs - 1 is the ReLU (share_value) */
-            crown_relu_shared(net, b, cx, vs, cx->share, cx->share_row, np);
-            crown_backward(net, b, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
+            ibp_crown_relu_shared(net, b, cx, vs, cx->share, cx->share_row, np);
+            ibp_crown_backward(net, b, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
         } else {
             for (int q = 0; q < np; q++) {
                 const float *src = cx->share + (size_t)cx->share_row[q] * ws;
@@ -1053,7 +1053,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
                     dn[j] = -src[j];
                 }
             }
-            crown_backward(net, b, cx, vs, b->k_box, 2 * np, 1);
+            ibp_crown_backward(net, b, cx, vs, b->k_box, 2 * np, 1);
         }
     } else {
         for (int q = 0; q < 2 * np; q++) {
@@ -1064,7 +1064,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->row_sample[q] = (int)((size_t)i / n);
             cx->cst[q] = 0.0;
         }
-        crown_backward(net, b, cx, v, b->k_box, 2 * np, 1);
+        ibp_crown_backward(net, b, cx, v, b->k_box, 2 * np, 1);
     }
     /* the backward pass reads no bound of v itself: chunks may write them meanwhile */
     for (int q = 0; q < np; q++) {
@@ -1103,7 +1103,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
         if (count == b->pos_start[p])
             continue;
         struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-        long fit = crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
+        long fit = ibp_crown_plan_windows(net, b, &b->ctx[0], v, b->k_box, &x);
         long per = (fit < b->rmax ? fit : b->rmax) / 2;
         for (long u = b->pos_start[p]; u < count; u += per)
             b->task[n_task++] = u;
@@ -1122,7 +1122,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
                 end = b->pos_start[p + 1];
             if (p != planned) {
                 struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-                crown_plan_windows(net, b, cx, v, b->k_box, &x);
+                ibp_crown_plan_windows(net, b, cx, v, b->k_box, &x);
                 planned = p;
             }
             tighten_chunk(net, b, cx, v, p / sh.w, p % sh.w, u0, (int)(end - u0));

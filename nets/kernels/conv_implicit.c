@@ -382,17 +382,17 @@ static const struct kernels *kernels_for(const struct conv_implicit_geom *g)
     return &kernels_avx2;
 }
 
-int conv_implicit_applies(const struct ibp_net *net, int k)
+int ibp_conv_implicit_applies(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (l->kind != IBP_LAYER_CONV2D || l->groups != 1 || l->dh != 1 || l->dw != 1)
         return 0;
     int one_by_one = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->ph == 0 &&
                      l->pw == 0;
-    return !one_by_one && !conv_few_taps(net, k) && !conv_winograd_applies(net, k);
+    return !one_by_one && !ibp_conv_few_taps(net, k) && !ibp_conv_winograd_applies(net, k);
 }
 
-struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k)
+struct conv_implicit_geom ibp_conv_implicit_geom_of(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     struct ibp_shape in = net->shapes[l->in[0]], out = net->shapes[k + 1];
@@ -401,14 +401,14 @@ struct conv_implicit_geom conv_implicit_geom_of(const struct ibp_net *net, int k
                                        .sh = l->sh, .sw = l->sw, .ph = l->ph, .pw = l->pw};
 }
 
-size_t conv_implicit_packed_floats(const struct conv_implicit_geom *g)
+size_t ibp_conv_implicit_packed_floats(const struct conv_implicit_geom *g)
 {
     struct dims d = dims_of(g);
     long pc = (g->C + LANES - 1) / LANES;
     return (size_t)(d.P * d.K * LANES + pc * LANES * g->Co * g->kh * g->kw);
 }
 
-void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed)
+void ibp_conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, float *packed)
 {
     struct dims d = dims_of(g);
     /* forward [P][K][16] */
@@ -437,7 +437,7 @@ void conv_implicit_pack(const struct conv_implicit_geom *g, const float *wp, flo
     }
 }
 
-int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
+int ibp_conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
 {
     struct dims d = dims_of(g);
     long c = CHUNK_FLOATS / (d.per > d.perq ? d.per : d.perq);
@@ -446,10 +446,10 @@ int conv_implicit_chunk(const struct conv_implicit_geom *g, int ns)
     return c < 1 ? 1 : (int)c;
 }
 
-size_t conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns)
+size_t ibp_conv_implicit_scratch_floats(const struct conv_implicit_geom *g, int ns)
 {
     struct dims d = dims_of(g);
-    return (size_t)conv_implicit_chunk(g, ns) * (size_t)(d.per > d.perq ? d.per : d.perq) +
+    return (size_t)ibp_conv_implicit_chunk(g, ns) * (size_t)(d.per > d.perq ? d.per : d.perq) +
            SLACK;
 }
 
@@ -498,13 +498,13 @@ static void pad_gout_chunk(const struct conv_implicit_geom *g, const struct dims
     }
 }
 
-void conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, float *out,
+void ibp_conv_implicit_forward(const struct conv_implicit_geom *g, const float *in, float *out,
                            int ns, const float *packed, const float *bias, float *scratch,
                            int threads)
 {
     struct dims d = dims_of(g);
     const struct kernels *kr = kernels_for(g);
-    int chunk = conv_implicit_chunk(g, ns);
+    int chunk = ibp_conv_implicit_chunk(g, ns);
     size_t in_per = (size_t)g->H * g->W * g->C;
 #pragma omp parallel num_threads(threads)
     {
@@ -573,13 +573,13 @@ static void input_grad_tile(const struct kernels *kr, const struct conv_implicit
              min_long(g->C - c0, LANES), 1);
 }
 
-void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
+void ibp_conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *gout,
                               float *gin, int ns, const float *packed, float *scratch,
                               int threads)
 {
     struct dims d = dims_of(g);
     const struct kernels *kr = kernels_for(g);
-    int chunk = conv_implicit_chunk(g, ns);
+    int chunk = ibp_conv_implicit_chunk(g, ns);
     const float *ig = packed + d.P * d.K * LANES;
     long pc = (g->C + LANES - 1) / LANES, nph = phase_count(g);
 #pragma omp parallel num_threads(threads)
@@ -616,13 +616,13 @@ void conv_implicit_input_grad(const struct conv_implicit_geom *g, const float *g
     }
 }
 
-void conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *in,
+void ibp_conv_implicit_weight_grad(const struct conv_implicit_geom *g, const float *in,
                                const float *gout, int ns, float *dwp, float *scratch,
                                int threads)
 {
     struct dims d = dims_of(g);
     const struct kernels *kr = kernels_for(g);
-    int chunk = conv_implicit_chunk(g, ns);
+    int chunk = ibp_conv_implicit_chunk(g, ns);
     size_t in_per = (size_t)g->H * g->W * g->C;
     long otiles = (g->Co + kr->tile - 1) / kr->tile, ntask = g->kh * d.nb * otiles;
     /* samples per partial sum: about WG_POSITIONS positions */

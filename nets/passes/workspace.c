@@ -31,7 +31,7 @@ static size_t conv_chunk_samples(const struct ibp_net *net, int k)
     return s ? s : 1;
 }
 
-size_t ws_conv_chunk_samples(const struct ibp_net *net, int k)
+size_t ibp_ws_conv_chunk_samples(const struct ibp_net *net, int k)
 {
     return conv_chunk_samples(net, k);
 }
@@ -46,7 +46,7 @@ static int grow(void **p, size_t bytes)
     return 1;
 }
 
-int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows)
+int ibp_ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows)
 {
     if (rows <= ws->spec_cap)
         return 1;
@@ -235,11 +235,11 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 if (samples > xrows)
                     samples = xrows;
                 size_t col = samples * (size_t)o.h * o.w * kdim;
-                if (conv_implicit_applies(net, k)) {
+                if (ibp_conv_implicit_applies(net, k)) {
                     /* no im2col: the scratch holds a chunk of padded input */
-                    struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-                    col = conv_implicit_scratch_floats(&ig, INT_MAX);
-                    size_t nimp = conv_implicit_packed_floats(&ig);
+                    struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+                    col = ibp_conv_implicit_scratch_floats(&ig, INT_MAX);
+                    size_t nimp = ibp_conv_implicit_packed_floats(&ig);
                     ws->wimp[k] = alloc_floats(nimp, &ok);
                     ws->lowered_floats += nimp;
                     if (bounds) {
@@ -253,11 +253,11 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                 size_t keep = (2 * B + B) * (size_t)o.h * o.w * kdim;
                 int direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
                              l->ph == 0 && l->pw == 0;
-                if (conv_winograd_applies(net, k)) {
+                if (ibp_conv_winograd_applies(net, k)) {
                     /* no im2col kept: backward recomputes the (smaller) input transform */
-                    size_t nu = conv_winograd_weight_floats(net, k);
-                    size_t nut = conv_winograd_u_floats(net, k);
-                    size_t scratch = conv_winograd_scratch_floats(net, k);
+                    size_t nu = ibp_conv_winograd_weight_floats(net, k);
+                    size_t nut = ibp_conv_winograd_u_floats(net, k);
+                    size_t scratch = ibp_conv_winograd_scratch_floats(net, k);
                     ws->wino_u[k] = alloc_floats(nut, &ok);
                     ws->lowered_floats += nut;
                     if (bounds) {
@@ -267,12 +267,12 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
                     max_wino = scratch > max_wino ? scratch : max_wino;
                     if (grad)
                         max_wino_du = nu > max_wino_du ? nu : max_wino_du;
-                } else if (conv_few_taps(net, k)) {
+                } else if (ibp_conv_few_taps(net, k)) {
                     /* direct forward and weight gradient (no im2col to keep) */
                     ws->wtap[k] = alloc_floats(nw, &ok);
-                    size_t pad = conv_taps_scratch_floats(net, k, 1);
+                    size_t pad = ibp_conv_taps_scratch_floats(net, k, 1);
                     if (grad)
-                        pad += conv_taps_weight_grad_floats(net, k);
+                        pad += ibp_conv_taps_weight_grad_floats(net, k);
                     max_col = pad > max_col ? pad : max_col;
                     if (bounds)
                         ws->wtapabs[k] = alloc_floats(nw, &ok);
@@ -309,7 +309,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
         }
         if (grad)
             ws->dcol = alloc_floats(max_col, &ok);
-        /* reduce_rows_prod_sum keeps two sets of partial sums, layer_relu_bn_backward three */
+        /* ibp_reduce_rows_prod_sum keeps two sets of partial sums, ibp_layer_relu_bn_backward three */
         ws->partial_doubles = 3 * max_partial;
         ws->partial = calloc(max_partial ? 3 * max_partial : 1, sizeof(double));
         ws->chsum = calloc(max_channels, sizeof(double));
@@ -318,7 +318,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
         if (!ws->partial || !ws->chsum || !ws->chsum2 || !ws->chabs)
             ok = 0;
     }
-    if (ok && bounds && !ws_spec_reserve(ws, net, ibp_net_outputs(net)))
+    if (ok && bounds && !ibp_ws_spec_reserve(ws, net, ibp_net_outputs(net)))
         ok = 0;
     if (!ok) {
         ibp_ws_free(ws);
@@ -354,7 +354,7 @@ size_t ibp_ws_bytes(const struct ibp_workspace *ws)
     return floats * sizeof(float) + ws->partial_doubles * sizeof(double);
 }
 
-void ws_set_winograd(struct ibp_workspace *ws, int enable)
+void ibp_ws_set_winograd(struct ibp_workspace *ws, int enable)
 {
     ws->winograd = enable != 0;
 }
@@ -374,7 +374,7 @@ int ibp_ws_spec_rows(const struct ibp_workspace *ws)
     return ws->rows;
 }
 
-void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
+void ibp_reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
                  const float *b, const double *center, size_t rows, int channels, double *out)
 {
     size_t nchunk = ceil_div(rows, REDUCE_CHUNK);
@@ -408,7 +408,7 @@ void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, c
             out[c] += part[ch * C + c];
 }
 
-void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
+void ibp_reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
                           size_t rows, int channels, double *prod, double *sum)
 {
     size_t nchunk = ceil_div(rows, REDUCE_CHUNK);
@@ -437,7 +437,7 @@ void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a,
         }
 }
 
-void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
+void ibp_weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
                      int with_abs)
 {
     for (int k = 0; k < net->n_layers; k++) {
@@ -468,20 +468,20 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
                         wa[dst] = fabsf(val);
                 }
         if (ws->wino_u[k] && ws->winograd) {
-            conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
+            ibp_conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
             if (wa)
-                conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
+                ibp_conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
         }
         if (ws->wimp[k]) {
-            struct conv_implicit_geom ig = conv_implicit_geom_of(net, k);
-            conv_implicit_pack(&ig, packed, ws->wimp[k]);
+            struct conv_implicit_geom ig = ibp_conv_implicit_geom_of(net, k);
+            ibp_conv_implicit_pack(&ig, packed, ws->wimp[k]);
             if (wa)
-                conv_implicit_pack(&ig, wa, ws->wimpabs[k]);
+                ibp_conv_implicit_pack(&ig, wa, ws->wimpabs[k]);
         }
         if (ws->wtap[k])
-            conv_taps_transpose(net, k, packed, ws->wtap[k]);
+            ibp_conv_taps_transpose(net, k, packed, ws->wtap[k]);
         if (ws->wtapabs[k] && wa)
-            conv_taps_transpose(net, k, wa, ws->wtapabs[k]);
+            ibp_conv_taps_transpose(net, k, wa, ws->wtapabs[k]);
     }
 }
 

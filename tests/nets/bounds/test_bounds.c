@@ -380,7 +380,7 @@ static void test_windows(struct ibp_rng *rng)
                 struct ibp_bounder *b;
                 struct ibp_error err;
                 CHECK_OK(ibp_bounder_create(net, &cfg, &b, &err), err);
-                crown_set_full_windows(b, full);
+                ibp_crown_set_full_windows(b, full);
                 CHECK_OK(ibp_bounder_run(net, b, bx.lo, bx.hi, BATCH, &spec, lb[full], &err),
                          err);
                 memcpy(raw[full], ibp_bounder_crown_bounds(b), sizeof(float) * (size_t)n);
