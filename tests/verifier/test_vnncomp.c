@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "nets/formats/onnx_import.h"
-#include "tests/nets/formats/onnx_builder.h"
+#include "tests/common/onnx_builder.h"
 #include "tests/common/check.h"
 #include "verifier/vnncomp.h"
 #include "verifier/vnncomp_cli.h"

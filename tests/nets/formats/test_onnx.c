@@ -9,10 +9,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "tests/nets/formats/naive_forward.h"
+#include "tests/common/naive_forward.h"
 #include "nets/formats/onnx_export.h"
 #include "nets/formats/onnx_import.h"
-#include "tests/nets/formats/onnx_builder.h"
+#include "tests/common/onnx_builder.h"
 #include "tests/common/check.h"
 
 static uint64_t rng = 88172645463325252ULL;

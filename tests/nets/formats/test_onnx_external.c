@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/nets/formats/naive_forward.h"
+#include "tests/common/naive_forward.h"
 #include "nets/base/gzread.h"
 #include "nets/formats/onnx_import.h"
 #include "nets/passes/passes.h"

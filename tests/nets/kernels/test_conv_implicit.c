@@ -16,7 +16,7 @@
 
 #include "nets/kernels/conv_implicit.h"
 #include "tests/common/check.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 /* relative error allowed against the sum of |products| of an element */
 #define TOL 1e-5

@@ -18,7 +18,7 @@
 #include "nets/kernels/conv_taps.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 static void check_gemm(int ta, int tb, long m, long n, long k, float alpha, float beta)
 {

@@ -20,7 +20,7 @@
 #include "nets/passes/passes.h"
 #include "nets/passes/workspace.h"
 #include "tests/common/check.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 #define L(...) ((struct ibp_layer_spec){__VA_ARGS__, .in = {IBP_PREV, 0}})
 

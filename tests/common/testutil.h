@@ -1,6 +1,6 @@
-/* testutil.h — temp folders and small file writers for the datasets tests. */
-#ifndef IBP_TESTS_DATASETS_TESTUTIL_H
-#define IBP_TESTS_DATASETS_TESTUTIL_H
+/* testutil.h — the tests' scratch folder and small file writers. */
+#ifndef IBP_TEST_TESTUTIL_H
+#define IBP_TEST_TESTUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "tests/nets/formats/naive_forward.h"
+#include "tests/common/naive_forward.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #define _XOPEN_SOURCE 700 /* nftw */
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 
 #include <ftw.h>
 #include <stdio.h>
