@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/common/naive_forward.h"
+#include "tests/common/ref_net.h"
 #include "nets/base/gzread.h"
 #include "nets/formats/onnx_import.h"
 #include "nets/passes/passes.h"
@@ -177,7 +177,7 @@ static void test_eran(void)
         CHECK(engine_forward(net, pixels, n_img, y32) == 0);
         for (int i = 0; i < n_img; i++) {
             double y[10];
-            CHECK(naive_forward(net, &pixels[(size_t)i * 784], y) == 0);
+            CHECK(ref_forward(net, &pixels[(size_t)i * 784], y) == 0);
             for (int j = 0; j < 10; j++)
                 agree &= fabs(y[j] - y32[i * 10 + j]) <= 1e-4;
             agree &= argmax(y, 10) == argmax(&y32[i * 10], 10);
@@ -308,7 +308,7 @@ static void test_counterexamples(void)
         if (rc)
             continue;
         double z32[10];
-        CHECK(naive_forward(nets[which], x, z) == 0);
+        CHECK(ref_forward(nets[which], x, z) == 0);
         CHECK(engine_forward(nets[which], x, 1, z32) == 0);
         for (int j = 0; j < 10; j++) {
             CHECK_NEAR(z[j], y[j], 1e-4);
