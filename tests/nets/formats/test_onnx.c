@@ -14,6 +14,7 @@
 #include "nets/formats/onnx_import.h"
 #include "tests/common/onnx_builder.h"
 #include "tests/common/check.h"
+#include "tests/common/testutil.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -184,8 +185,8 @@ static void test_roundtrip(void)
     if (net) {
         roundtrip(net, "cnn", NULL);
         /* through a file: temporary + rename */
-        char dir[] = "/tmp/ibp_onnx_XXXXXX", path[64];
-        CHECK(mkdtemp(dir) != NULL);
+        char dir[256], path[300];
+        CHECK(tu_mkdtemp(dir, sizeof dir, "onnx") == 0);
         snprintf(path, sizeof path, "%s/m.onnx", dir);
         struct ibp_error err = {0};
         CHECK_OK(ibp_onnx_export(net, path, &err), err);

@@ -1,7 +1,7 @@
 /* External ONNX models (../shared/data): every ERAN MNIST and VNN-COMP 2022 network
  * imports with the expected structure; the import computes what the original networks
  * compute (the VNN-COMP counterexamples' outputs, ERAN's known misclassified images).
- * Usage: test_onnx_external DATA_DIR; exit 77 (skip) when the data is missing. */
+ * Data: IBP_TEST_SHARED_DATA (tests/common/test_paths.h); exit 77 (skip) when the data is missing. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -14,6 +14,7 @@
 #include "nets/formats/onnx_import.h"
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
+#include "tests/common/test_paths.h"
 
 static const char *data_dir;
 
@@ -327,11 +328,7 @@ static void test_counterexamples(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
-        return 2;
-    }
-    data_dir = argv[1];
+    data_dir = IBP_TEST_SHARED_DATA;
     char probe[1024];
     path_of(probe, sizeof probe, "vnncomp2022/mnist_fc/instances.csv");
     FILE *f = fopen(probe, "r");
