@@ -218,15 +218,15 @@ static void plan_layer(const struct ibp_net *net, struct ibp_bounder *b, int k, 
             if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_IMPLICIT) {
                 /* no im2col: the scratch holds a chunk of padded input */
                 struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-                c = conv_implicit_scratch_floats(&ig, INT_MAX);
-                y->wimp = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
-                y->wimpabs = balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                c = ibp_conv_implicit_scratch_floats(&ig, INT_MAX);
+                y->wimp = balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                y->wimpabs = balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
                 if (cfg->method != IBP_BOUND_IBP && !cfg->sound &&
                     ig.C >= CROWN_IMPLICIT_MIN_C)
                     y->wtrans =
-                        balloc(b, conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                        balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
             }
-            size_t pad = conv_taps_scratch_floats(net, k, 1);
+            size_t pad = ibp_conv_taps_scratch_floats(net, k, 1);
             if (y->wtap && pad > c) /* at least one sample's padded input */
                 c = pad;
             col = c > col ? c : col;
@@ -338,7 +338,7 @@ static void plan_rows(const struct ibp_net *net, struct ibp_bounder *b, int rows
     char alias[L];
     for (int k = 0; k < L; k++)
         alias[k] = (char)b->cs.ly[k].folded;
-    b->n_slots = crown_plan_slots(net, alias, b->cs.slot_of);
+    b->n_slots = ibp_crown_plan_slots(net, alias, b->cs.slot_of);
     size_t want = (size_t)B * rows;
     if (cfg->method == IBP_BOUND_CROWN && 2 * (size_t)B * max_relu_n > want)
         want = 2 * (size_t)B * max_relu_n;
@@ -363,7 +363,7 @@ static void plan_rows(const struct ibp_net *net, struct ibp_bounder *b, int rows
         for (int h = 0; h < s.h; h++)
             for (int w = 0; w < s.w; w++) {
                 struct bnd_win x = {h, h + 1, w, w + 1};
-                size_t fit_w = (size_t)crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
+                size_t fit_w = (size_t)ibp_crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
                 size_t need = 2 * (size_t)B * (size_t)s.c;
                 fit_w = fit_w < need ? fit_w : need;
                 rmax = fit_w > rmax ? fit_w : rmax;
@@ -381,14 +381,14 @@ static void alloc_contexts(const struct ibp_net *net, struct ibp_bounder *b, int
     long kmax = 1, omax = 1;
     int few_taps = 0; /* a few-taps conv: crown.c's conv_transpose_taps scratch */
     if (crown) {
-        b->cs.pmax = crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
+        b->cs.pmax = ibp_crown_conv_pmax(net, CONVT_BUDGET_FLOATS);
         for (int k = 0; k < L; k++)
             if (net->layers[k].kind == IBP_LAYER_CONV2D) {
                 struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
                 kmax = g.K > kmax ? g.K : kmax;
-                if (b->cs.ly[k].wtrans) { /* dcol is conv_implicit_input_grad's scratch */
+                if (b->cs.ly[k].wtrans) { /* dcol is ibp_conv_implicit_input_grad's scratch */
                     struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-                    long need = (long)conv_implicit_scratch_floats(&ig, INT_MAX);
+                    long need = (long)ibp_conv_implicit_scratch_floats(&ig, INT_MAX);
                     long per = (need + b->cs.pmax - 1) / b->cs.pmax;
                     kmax = per > kmax ? per : kmax;
                 }
@@ -580,13 +580,13 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
             for (size_t i = 0; i < nw; i++)
                 y->wabs[i] = fabsf(y->wp[i]);
             if (y->wtap) {
-                conv_taps_transpose(net, k, y->wp, y->wtap);
-                conv_taps_transpose(net, k, y->wabs, y->wtapabs);
+                ibp_conv_taps_transpose(net, k, y->wp, y->wtap);
+                ibp_conv_taps_transpose(net, k, y->wabs, y->wtapabs);
             }
             if (y->wimp) {
                 struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-                conv_implicit_pack(&ig, y->wp, y->wimp);
-                conv_implicit_pack(&ig, y->wabs, y->wimpabs);
+                ibp_conv_implicit_pack(&ig, y->wp, y->wimp);
+                ibp_conv_implicit_pack(&ig, y->wabs, y->wimpabs);
             }
             for (int o = 0; o < l->out; o++)
                 y->babs[o] = y->bias ? fabsf(y->bias[o]) : 0.0f;
@@ -644,7 +644,7 @@ static enum ibp_status prepare(const struct ibp_net *net, struct ibp_bounder *b,
         const float *w = y->wfold ? y->wfold : y->wp, *bias = y->bfold ? y->bfold : y->bias;
         if (y->wtrans) {
             struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-            conv_implicit_pack(&ig, w, y->wtrans);
+            ibp_conv_implicit_pack(&ig, w, y->wtrans);
         }
         if (!y->wtapz)
             continue;
@@ -703,12 +703,12 @@ static void affine_gemm(const struct ibp_net *net, struct ibp_bounder *b, int k,
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (wt) {
-        conv_taps_forward(net, k, x, y, batch, wt, bias, 0, b->col, b->col_floats, b->threads);
+        ibp_conv_taps_forward(net, k, x, y, batch, wt, bias, 0, b->col, b->col_floats, b->threads);
         return;
     }
     if (wi) {
         struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-        conv_implicit_forward(&ig, x, y, batch, wi, bias, b->col, b->threads);
+        ibp_conv_implicit_forward(&ig, x, y, batch, wi, bias, b->col, b->threads);
         return;
     }
     int out = l->kind == IBP_LAYER_LINEAR ? l->out : net->shapes[k + 1].c;
@@ -1010,18 +1010,18 @@ static void spec_rows(const struct ibp_net *net, struct ibp_bounder *b, struct b
 static void spec_bounds(const struct ibp_net *net, struct ibp_bounder *b,
                         const struct ibp_spec *spec, int batch, int rows, int k_stop, float *lb)
 {
-    long fit = crown_plan_windows(net, &b->cs, &b->ctx[0], net->n_layers, k_stop, NULL);
+    long fit = ibp_crown_plan_windows(net, &b->cs, &b->ctx[0], net->n_layers, k_stop, NULL);
     int per = (int)((fit < b->rmax ? fit : b->rmax) / rows);
     int chunks = (batch + per - 1) / per;
 #pragma omp parallel num_threads(bnd_chunk_threads(b, chunks))
     {
         struct bnd_ctx *cx = &b->ctx[omp_get_thread_num()];
-        crown_plan_windows(net, &b->cs, cx, net->n_layers, k_stop, NULL);
+        ibp_crown_plan_windows(net, &b->cs, cx, net->n_layers, k_stop, NULL);
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < chunks; c++) {
             int s0 = c * per, ns = batch - s0 < per ? batch - s0 : per;
             spec_rows(net, b, cx, spec, s0, ns, rows);
-            crown_backward(net, &b->cs, cx, net->n_layers, k_stop, ns * rows, 1);
+            ibp_crown_backward(net, &b->cs, cx, net->n_layers, k_stop, ns * rows, 1);
             for (int i = 0; i < ns * rows; i++)
                 lb[(size_t)s0 * rows + i] = fp_to_float_dn(cx->cst[i]);
         }
@@ -1057,7 +1057,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[nu] = 0.0;
             cx->chan_row[c] = nu++;
         }
-        crown_backward(net, &b->cs, cx, v, vs, nu, 0);
+        ibp_crown_backward(net, &b->cs, cx, v, vs, nu, 0);
         size_t ws = cx->wn[vs];
         float *ls = cx->slot[b->cs.slot_of[vs]];
         memcpy(cx->share, ls, (size_t)nu * ws * sizeof(float));
@@ -1070,8 +1070,8 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->cst[2 * q + 1] = -cx->share_cst[r];
         }
         if (vs > b->k_box) { /* layer vs - 1 is the ReLU (share_value) */
-            crown_relu_shared(net, &b->cs, cx, vs, cx->share, cx->share_row, np);
-            crown_backward(net, &b->cs, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
+            ibp_crown_relu_shared(net, &b->cs, cx, vs, cx->share, cx->share_row, np);
+            ibp_crown_backward(net, &b->cs, cx, net->layers[vs - 1].in[0], b->k_box, 2 * np, 1);
         } else {
             for (int q = 0; q < np; q++) {
                 const float *src = cx->share + (size_t)cx->share_row[q] * ws;
@@ -1081,7 +1081,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
                     dn[j] = -src[j];
                 }
             }
-            crown_backward(net, &b->cs, cx, vs, b->k_box, 2 * np, 1);
+            ibp_crown_backward(net, &b->cs, cx, vs, b->k_box, 2 * np, 1);
         }
     } else {
         for (int q = 0; q < 2 * np; q++) {
@@ -1092,7 +1092,7 @@ static void tighten_chunk(const struct ibp_net *net, struct ibp_bounder *b,
             cx->row_sample[q] = (int)((size_t)i / n);
             cx->cst[q] = 0.0;
         }
-        crown_backward(net, &b->cs, cx, v, b->k_box, 2 * np, 1);
+        ibp_crown_backward(net, &b->cs, cx, v, b->k_box, 2 * np, 1);
     }
     /* the backward pass reads no bound of v itself: chunks may write them meanwhile */
     for (int q = 0; q < np; q++) {
@@ -1131,7 +1131,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
         if (count == b->pos_start[p])
             continue;
         struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-        long fit = crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
+        long fit = ibp_crown_plan_windows(net, &b->cs, &b->ctx[0], v, b->k_box, &x);
         long per = (fit < b->rmax ? fit : b->rmax) / 2;
         for (long u = b->pos_start[p]; u < count; u += per)
             b->task[n_task++] = u;
@@ -1150,7 +1150,7 @@ static void tighten(const struct ibp_net *net, struct ibp_bounder *b, int v, int
                 end = b->pos_start[p + 1];
             if (p != planned) {
                 struct bnd_win x = {p / sh.w, p / sh.w + 1, p % sh.w, p % sh.w + 1};
-                crown_plan_windows(net, &b->cs, cx, v, b->k_box, &x);
+                ibp_crown_plan_windows(net, &b->cs, cx, v, b->k_box, &x);
                 planned = p;
             }
             tighten_chunk(net, b, cx, v, p / sh.w, p % sh.w, u0, (int)(end - u0));

@@ -39,7 +39,7 @@ struct ibp_bounder {
  * than it saves on them (and much more on a loaded machine). Results do not depend on
  * it (every loop iteration and GEMM block computes the same thing either way). */
 /* Fewest input channels for which crown.c runs a conv's transpose by
- * conv_implicit_input_grad (bnd_layer.wtrans): it computes channels in panels of 16. */
+ * ibp_conv_implicit_input_grad (bnd_layer.wtrans): it computes channels in panels of 16. */
 #define CROWN_IMPLICIT_MIN_C 16
 #define BND_PAR_MIN ((size_t)1 << 15)
 

@@ -48,7 +48,7 @@ static float *lam_of(const struct bnd_crown_state *cs, struct bnd_ctx *cx, int v
     return cx->slot[cs->slot_of[v]];
 }
 
-int crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of)
+int ibp_crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of)
 {
     int L = net->n_layers, n_slots = 0, n_free = 0;
     int free_list[2 * L + 2];
@@ -72,7 +72,7 @@ int crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of)
     return n_slots;
 }
 
-long crown_conv_pmax(const struct ibp_net *net, size_t budget_floats)
+long ibp_crown_conv_pmax(const struct ibp_net *net, size_t budget_floats)
 {
     long pmax = 1;
     for (int k = 0; k < net->n_layers; k++) {
@@ -130,7 +130,7 @@ static struct bnd_win win_back(const struct bnd_win *o, struct ibp_shape in, int
     return w;
 }
 
-long crown_plan_windows(const struct ibp_net *net, const struct bnd_crown_state *cs,
+long ibp_crown_plan_windows(const struct ibp_net *net, const struct bnd_crown_state *cs,
                         struct bnd_ctx *cx, int v_start, int k_stop, const struct bnd_win *w)
 {
     int L = net->n_layers;
@@ -587,7 +587,7 @@ static void conv_transpose_implicit(const struct ibp_net *net, int k, struct bnd
                                     const float *Lo, float *Li, int nrows, const float *wt)
 {
     struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-    conv_implicit_input_grad(&ig, Lo, Li, nrows, wt, cx->dcol, 1);
+    ibp_conv_implicit_input_grad(&ig, Lo, Li, nrows, wt, cx->dcol, 1);
 }
 
 typedef float v8f __attribute__((vector_size(32)));
@@ -831,7 +831,7 @@ copy_add(const float *Lo, size_t n_out, float *Li,
         }
 }
 
-void crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
+void ibp_crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                        int vs, const float *share, const int *row_of, int np)
 {
     int k = vs - 1, a = net->layers[k].in[0];
@@ -842,7 +842,7 @@ void crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, st
     relu_transpose(cs, cx, &cs->ly[k], share, n_out, Li, n_in, 2 * np, &sd, cs->n[vs], row_of);
 }
 
-void crown_backward(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
+void ibp_crown_backward(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                     int v_start, int k_stop, int nrows, int concretize)
 {
     int sound = cs->sound;

@@ -186,7 +186,7 @@ static void propagate_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
     case IBP_LAYER_CONV2D: {
         struct pass_ctx p = ctx(net, ws);
-        conv_samples_backward(&p, k, li, lo, li, B, NULL);
+        ibp_conv_samples_backward(&p, k, li, lo, li, B, NULL);
         const float *b = ibp_layer_bias(net, k);
         int C = l->out;
         size_t pos = positions(net, k + 1);
@@ -247,7 +247,7 @@ static void propagate_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
     case IBP_LAYER_FLATTEN: {
         struct ibp_shape s = net->shapes[vi];
-        flatten_rows(lo, li, (size_t)B, (size_t)s.h * s.w, (size_t)s.c, 1, threads);
+        ibp_flatten_rows(lo, li, (size_t)B, (size_t)s.h * s.w, (size_t)s.c, 1, threads);
         break;
     }
     case IBP_LAYER_ADD: {
@@ -372,8 +372,8 @@ static void reverse_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
     case IBP_LAYER_CONV2D: {
         struct pass_ctx p = ctx(net, ws);
-        conv_samples_forward(&p, k, di, dout, B);
-        conv_samples_backward(&p, k, di, lo, NULL, B, ws->dwpack[k]);
+        ibp_conv_samples_forward(&p, k, di, dout, B);
+        ibp_conv_samples_backward(&p, k, di, lo, NULL, B, ws->dwpack[k]);
         const float *b = ibp_layer_bias(net, k);
         if (!b)
             break;
@@ -453,7 +453,7 @@ static void reverse_layer(struct ibp_crown_ibp *c, const struct ibp_net *net,
     }
     case IBP_LAYER_FLATTEN: {
         struct ibp_shape s = net->shapes[vi];
-        flatten_rows(di, dout, (size_t)B, (size_t)s.h * s.w, (size_t)s.c, 0, threads);
+        ibp_flatten_rows(di, dout, (size_t)B, (size_t)s.h * s.w, (size_t)s.c, 0, threads);
         break;
     }
     case IBP_LAYER_ADD: {
@@ -526,6 +526,6 @@ enum ibp_status ibp_crown_ibp_backward(struct ibp_crown_ibp *c, const struct ibp
     struct pass_ctx p = ctx(net, ws);
     for (int k = c->v0; k < L - 1; k++)
         if (net->layers[k].kind == IBP_LAYER_CONV2D)
-            conv_grad_unpack_add(&p, k, ws->dwpack[k], NULL, grad + net->param_off[k]);
+            ibp_conv_grad_unpack_add(&p, k, ws->dwpack[k], NULL, grad + net->param_off[k]);
     return IBP_OK;
 }

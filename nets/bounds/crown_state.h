@@ -34,14 +34,14 @@ struct bnd_layer {
                               * beyond K (crown.c's conv_transpose_taps) */
     float *wtrans;           /* float-mode CROWN methods, a CONV2D where the implicit GEMM lowering (conv.h)
                               * with at least 16 input channels: the backward map's weight
-                              * (wfold or wp) packed for conv_implicit_input_grad, which
+                              * (wfold or wp) packed for ibp_conv_implicit_input_grad, which
                               * crown.c runs on rows spanning the whole image */
     int tapz_bias;           /* float mode, K < CONV_FEW_TAPS: column K of wtapz holds the
                               * bias of the backward map (crown.c adds Lambda . bias from it) */
     /* float-mode CROWN methods, a LINEAR / CONV2D whose output only feeds a BATCHNORM
      * (y = s (W x + b) + t): the backward pass goes through both at once with
      * wfold = s W (packed) and bfold = s b + t; that BATCHNORM is marked folded and its
-     * input shares its output's slot (bounds.c, crown_plan_slots) */
+     * input shares its output's slot (bounds.c, ibp_crown_plan_slots) */
     float *wfold, *bfold;
     int fold_bn;             /* index of the folded BATCHNORM layer (0: none) */
     int folded;              /* BATCHNORM: folded into the layer before it */
@@ -105,33 +105,33 @@ struct bnd_crown_state {
  * there; NULL: the whole value) down to layer k_stop into cx->win, cx->wn; returns the
  * most rows one chunk can hold with them (the slots' capacity, at most rmax when the
  * bounder is made). */
-long crown_plan_windows(const struct ibp_net *net, const struct bnd_crown_state *cs,
+long ibp_crown_plan_windows(const struct ibp_net *net, const struct bnd_crown_state *cs,
                         struct bnd_ctx *cx, int v_start, int k_stop, const struct bnd_win *w);
 
 /* Runs layers [v_start - 1 .. k_stop] backward on the context's rows [0, nrows) (one
  * thread, no parallel region inside) whose Lambda for value v_start the caller put
  * into that value's slot in the layout of the windows
- * crown_plan_windows planned for the same (v_start, k_stop) (and cst[] = 0); on return
+ * ibp_crown_plan_windows planned for the same (v_start, k_stop) (and cst[] = 0); on return
  * cst[i] is a lower bound of row i's function over the box (sound in sound mode).
  * With concretize = 0 it stops at value k_stop instead: Lambda there (in its slot) and
  * cst are the exact affine rest (no box yet). */
-void crown_backward(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
+void ibp_crown_backward(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                     int v_start, int k_stop, int nrows, int concretize);
 
 /* Float mode, full CROWN's shared rows (bounds.c): layer vs - 1 is a RELU with input a;
  * for q < np, rows 2q and 2q + 1 of a (in its slot, window layout of the current plan)
  * become the ReLU transpose of +share[row_of[q]] and -share[row_of[q]] (rows of
  * value vs's window), their cst (set by the caller) gaining the intercepts; then
- * crown_backward from a goes on. Saves writing the +- copies at vs. */
-void crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
+ * ibp_crown_backward from a goes on. Saves writing the +- copies at vs. */
+void ibp_crown_relu_shared(const struct ibp_net *net, struct bnd_crown_state *cs, struct bnd_ctx *cx,
                        int vs, const float *share, const int *row_of, int np);
 
 /* Assigns each value reached backward from the output a slot (values share slots when
  * their Lambdas are never alive together; the input of a layer k with alias[k] takes its
  * output's slot); returns the number of slots. */
-int crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of);
+int ibp_crown_plan_slots(const struct ibp_net *net, const char *alias, int *slot_of);
 
 /* Largest compacted (row, position) count and conv-T scratch a layer needs per chunk. */
-long crown_conv_pmax(const struct ibp_net *net, size_t budget_floats);
+long ibp_crown_conv_pmax(const struct ibp_net *net, size_t budget_floats);
 
 #endif

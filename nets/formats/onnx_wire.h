@@ -1,4 +1,5 @@
-/* onnx_wire.h — a protobuf wire-format reader and the few ONNX messages the importer needs.
+/* onnx_wire.h — internal: a protobuf wire-format reader and the few ONNX messages the
+ * importer needs.
  *
  * The input is untrusted. Every length is checked against the buffer, sizes are computed
  * without overflow, and messages are decoded by fixed code paths (Model > Graph > Node >

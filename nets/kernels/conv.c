@@ -30,9 +30,9 @@ enum ibp_conv_lowering ibp_conv_lowering(const struct ibp_net *net, int k,
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     int plain = ibp_conv_plain_1x1(&g);
-    if (conv_few_taps(net, k))
+    if (ibp_conv_few_taps(net, k))
         return IBP_CONV_FEW_TAPS;
-    if (conv_winograd_eligible(net, k))
+    if (ibp_conv_winograd_eligible(net, k))
         return user == IBP_CONV_FOR_PASSES ? IBP_CONV_WINOGRAD : IBP_CONV_IM2COL;
     if (g.groups == 1 && g.dh == 1 && g.dw == 1 && !plain)
         return IBP_CONV_IMPLICIT;

@@ -8,7 +8,7 @@
  * The lowering rule (ibp_conv_lowering), in order, for CONV2D layer k:
  *   1. few taps (kh kw C <= CONV_FEW_TAPS, one group, not a plain 1x1): a direct loop
  *      over the taps (conv_taps.h), in the passes and in the bounder;
- *   2. Winograd-eligible (conv_winograd_eligible: 3x3, stride 1, dilation 1, one group,
+ *   2. Winograd-eligible (ibp_conv_winograd_eligible: 3x3, stride 1, dilation 1, one group,
  *      padding 0 or 1, 16+ channels in and out, tiles mostly inside the output):
  *      the passes run Winograd F(4x4, 3x3) (conv_winograd.h) unless the workspace turns
  *      it off; the bounder runs im2col + GEMM (every output a plain dot product, whose

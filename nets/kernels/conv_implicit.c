@@ -378,14 +378,14 @@ static const struct kernels *kernels_for(const struct ibp_conv_geom *g)
     return isa == IBP_ISA_AVX512 ? &kernels_avx512 : &kernels_avx2;
 }
 
-size_t conv_implicit_packed_floats(const struct ibp_conv_geom *g)
+size_t ibp_conv_implicit_packed_floats(const struct ibp_conv_geom *g)
 {
     struct dims d = dims_of(g);
     long pc = (g->C + LANES - 1) / LANES;
     return (size_t)(d.P * d.K * LANES + pc * LANES * g->Co * g->kh * g->kw);
 }
 
-void conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *packed)
+void ibp_conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *packed)
 {
     struct dims d = dims_of(g);
     /* forward [P][K][16] */
@@ -414,7 +414,7 @@ void conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *p
     }
 }
 
-int conv_implicit_chunk(const struct ibp_conv_geom *g, int ns)
+int ibp_conv_implicit_chunk(const struct ibp_conv_geom *g, int ns)
 {
     struct dims d = dims_of(g);
     long c = CHUNK_FLOATS / (d.per > d.perq ? d.per : d.perq);
@@ -423,10 +423,10 @@ int conv_implicit_chunk(const struct ibp_conv_geom *g, int ns)
     return c < 1 ? 1 : (int)c;
 }
 
-size_t conv_implicit_scratch_floats(const struct ibp_conv_geom *g, int ns)
+size_t ibp_conv_implicit_scratch_floats(const struct ibp_conv_geom *g, int ns)
 {
     struct dims d = dims_of(g);
-    return (size_t)conv_implicit_chunk(g, ns) * (size_t)(d.per > d.perq ? d.per : d.perq) +
+    return (size_t)ibp_conv_implicit_chunk(g, ns) * (size_t)(d.per > d.perq ? d.per : d.perq) +
            SLACK;
 }
 
@@ -475,13 +475,13 @@ static void pad_gout_chunk(const struct ibp_conv_geom *g, const struct dims *d,
     }
 }
 
-void conv_implicit_forward(const struct ibp_conv_geom *g, const float *in, float *out,
+void ibp_conv_implicit_forward(const struct ibp_conv_geom *g, const float *in, float *out,
                            int ns, const float *packed, const float *bias, float *scratch,
                            int threads)
 {
     struct dims d = dims_of(g);
     const struct kernels *kr = kernels_for(g);
-    int chunk = conv_implicit_chunk(g, ns);
+    int chunk = ibp_conv_implicit_chunk(g, ns);
     size_t in_per = (size_t)g->H * g->W * g->C;
 #pragma omp parallel num_threads(threads)
     {
@@ -550,13 +550,13 @@ static void input_grad_tile(const struct kernels *kr, const struct ibp_conv_geom
              min_long(g->C - c0, LANES), 1);
 }
 
-void conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
+void ibp_conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
                               float *gin, int ns, const float *packed, float *scratch,
                               int threads)
 {
     struct dims d = dims_of(g);
     const struct kernels *kr = kernels_for(g);
-    int chunk = conv_implicit_chunk(g, ns);
+    int chunk = ibp_conv_implicit_chunk(g, ns);
     const float *ig = packed + d.P * d.K * LANES;
     long pc = (g->C + LANES - 1) / LANES, nph = phase_count(g);
 #pragma omp parallel num_threads(threads)
@@ -593,13 +593,13 @@ void conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
     }
 }
 
-void conv_implicit_weight_grad(const struct ibp_conv_geom *g, const float *in,
+void ibp_conv_implicit_weight_grad(const struct ibp_conv_geom *g, const float *in,
                                const float *gout, int ns, float *dwp, float *scratch,
                                int threads)
 {
     struct dims d = dims_of(g);
     const struct kernels *kr = kernels_for(g);
-    int chunk = conv_implicit_chunk(g, ns);
+    int chunk = ibp_conv_implicit_chunk(g, ns);
     size_t in_per = (size_t)g->H * g->W * g->C;
     long otiles = (g->Co + kr->tile - 1) / kr->tile, ntask = g->kh * d.nb * otiles;
     /* samples per partial sum: about WG_POSITIONS positions */

@@ -6,7 +6,7 @@
  * Ho = (H + 2 ph - kh) / sh + 1 >= 1 and Wo likewise. K = kh kw C taps per output, each
  * kernel row i contributing one run of L = kw C taps.
  *
- * How: samples are processed in chunks of a fixed number of samples (conv_implicit_chunk,
+ * How: samples are processed in chunks of a fixed number of samples (ibp_conv_implicit_chunk,
  * a function of the geometry and ns only). A chunk of the input is copied into a
  * zero-padded buffer pad [chunk][Hp][Wp][C], Hp = (Ho - 1) sh + kh, Wp = (Wo - 1) sw + kw,
  * so that every tap of every output lies inside it: the im2col row of output (n, oh, ow)
@@ -53,45 +53,45 @@
  * rounding). Which layers run here: ibp_conv_lowering (conv.h). */
 
 /* Floats of the packed weight (both layouts below, one after the other). */
-size_t conv_implicit_packed_floats(const struct ibp_conv_geom *g);
+size_t ibp_conv_implicit_packed_floats(const struct ibp_conv_geom *g);
 
 /* packed = wp [Co][kh][kw][C] (the project's packed layout, row-major) rearranged for the
- * kernels, overwriting packed (conv_implicit_packed_floats floats, caller-owned):
+ * kernels, overwriting packed (ibp_conv_implicit_packed_floats floats, caller-owned):
  *   forward [ceil(Co/16) panels][K][16 outputs], columns past Co zero;
  *   then the input gradient, phase after phase (rh, rw) in row-major order,
  *   [ceil(C/16) panels][ka][kb][Co][16 inputs] with ka = ceil((kh - rh) / sh) kernel
  *   rows rh + (ka - 1 - a) sh (flipped; kb likewise), columns past C zero.
  * Repack whenever wp changes. */
-void conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *packed);
+void ibp_conv_implicit_pack(const struct ibp_conv_geom *g, const float *wp, float *packed);
 
 /* Samples per chunk for a call with ns samples (at least 1 when ns >= 1, never more than
  * ns, nondecreasing in ns). The weight gradient's sample blocks start at chunk starts. */
-int conv_implicit_chunk(const struct ibp_conv_geom *g, int ns);
+int ibp_conv_implicit_chunk(const struct ibp_conv_geom *g, int ns);
 
 /* Floats of scratch any of the three calls below needs for at most ns samples: one chunk
  * of the padded input (or of the padded output gradient) and 16 floats of slack. It does
  * not depend on the thread count. The contents need not be initialised and are
  * overwritten. */
-size_t conv_implicit_scratch_floats(const struct ibp_conv_geom *g, int ns);
+size_t ibp_conv_implicit_scratch_floats(const struct ibp_conv_geom *g, int ns);
 
 /* out [ns][Ho][Wo][Co] = conv(in [ns][H][W][C]) + bias (bias [Co], or NULL: zero),
- * overwriting out. packed: from conv_implicit_pack. */
-void conv_implicit_forward(const struct ibp_conv_geom *g, const float *in, float *out,
+ * overwriting out. packed: from ibp_conv_implicit_pack. */
+void ibp_conv_implicit_forward(const struct ibp_conv_geom *g, const float *in, float *out,
                            int ns, const float *packed, const float *bias, float *scratch,
                            int threads);
 
 /* gin [ns][H][W][C] += conv^T(gout [ns][Ho][Wo][Co]), the gradient with respect to the
  * input (accumulated into what gin holds: each element gets one addition of its whole
- * sum). packed: from conv_implicit_pack. Any ns (e.g. the rows of a backward bound
+ * sum). packed: from ibp_conv_implicit_pack. Any ns (e.g. the rows of a backward bound
  * pass). */
-void conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
+void ibp_conv_implicit_input_grad(const struct ibp_conv_geom *g, const float *gout,
                               float *gin, int ns, const float *packed, float *scratch,
                               int threads);
 
 /* dwp [Co][kh][kw][C] += sum over samples and output positions of gout (x) the input
  * taps, the gradient with respect to the weight (accumulated: the sum over each block
  * of samples is added in turn). */
-void conv_implicit_weight_grad(const struct ibp_conv_geom *g, const float *in,
+void ibp_conv_implicit_weight_grad(const struct ibp_conv_geom *g, const float *in,
                                const float *gout, int ns, float *dwp, float *scratch,
                                int threads);
 

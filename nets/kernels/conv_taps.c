@@ -5,7 +5,7 @@
 #include "nets/base/cpu.h"
 #include "nets/kernels/conv.h"
 
-int conv_few_taps(const struct ibp_net *net, int k)
+int ibp_conv_few_taps(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (l->kind != IBP_LAYER_CONV2D || l->groups != 1)
@@ -14,7 +14,7 @@ int conv_few_taps(const struct ibp_net *net, int k)
     return !ibp_conv_plain_1x1(&g) && g.K <= CONV_FEW_TAPS;
 }
 
-void conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, float *wt)
+void ibp_conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, float *wt)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     size_t taps = (size_t)l->kh * l->kw * net->shapes[l->in[0]].c;
@@ -35,7 +35,7 @@ void conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, floa
 
 typedef float v8f __attribute__((vector_size(32)));
 
-size_t conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns)
+size_t ibp_conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     return (size_t)ns * (size_t)(g.H + 2 * g.ph) * (size_t)(g.W + 2 * g.pw) * (size_t)g.C;
@@ -161,14 +161,14 @@ static void tap_offsets(const struct ibp_conv_geom *g, int off[CONV_FEW_TAPS])
                 off[t++] = ((i * g->dh) * Wp + j * g->dw) * g->C + c;
 }
 
-void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
+void ibp_conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
                        const float *wt, const float *bias, int accumulate, float *scratch,
                        size_t scratch_floats, int threads)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     int off[CONV_FEW_TAPS];
     tap_offsets(&g, off);
-    size_t per = conv_taps_scratch_floats(net, k, 1);
+    size_t per = ibp_conv_taps_scratch_floats(net, k, 1);
     int chunk = (int)(scratch_floats / per);
     size_t in_per = (size_t)g.H * g.W * g.C, out_per = (size_t)g.Ho * g.Wo * g.Co;
     for (int s0 = 0; s0 < ns; s0 += chunk) {
@@ -250,20 +250,20 @@ static void taps_wgrad_scalar(const struct ibp_conv_geom *g, const float *pad, c
     dwt[(size_t)t * g->Co + o] = a;
 }
 
-size_t conv_taps_weight_grad_floats(const struct ibp_net *net, int k)
+size_t ibp_conv_taps_weight_grad_floats(const struct ibp_net *net, int k)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     return (size_t)g.kh * g.kw * g.C * g.Co;
 }
 
-void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, const float *gout,
+void ibp_conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, const float *gout,
                            int ns, float *dwp, float *scratch, size_t scratch_floats,
                            int threads)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
     int off[CONV_FEW_TAPS], T = g.kh * g.kw * g.C, Co = g.Co;
     tap_offsets(&g, off);
-    size_t nwt = conv_taps_weight_grad_floats(net, k);
+    size_t nwt = ibp_conv_taps_weight_grad_floats(net, k);
     float *dwt = scratch, *pad = scratch + nwt;
     for (int t = 0; t < T; t++)
         for (int o = 0; o < Co; o++)
@@ -275,7 +275,7 @@ void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, co
     int ntb = (T + tb - 1) / tb;
     /* tasks: (output block, tap block), or (output, tap) for the scalar loop */
     long ntask = blocks ? (long)(Co / 16) * ntb : (long)Co * T;
-    size_t per = conv_taps_scratch_floats(net, k, 1);
+    size_t per = ibp_conv_taps_scratch_floats(net, k, 1);
     int chunk = (int)((scratch_floats - nwt) / per);
     size_t in_per = (size_t)g.H * g.W * g.C, out_per = (size_t)g.Ho * g.Wo * g.Co;
     for (int s0 = 0; s0 < ns; s0 += chunk) {

@@ -16,34 +16,34 @@
 #define CONV_FEW_TAPS 32
 
 /* Whether layer k is a CONV2D that runs the direct loop. */
-int conv_few_taps(const struct ibp_net *net, int k);
+int ibp_conv_few_taps(const struct ibp_net *net, int k);
 
 /* wt[tap][out] from the packed weight wp[out][tap] (tap = (i, j, c) as in im2col rows). */
-void conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, float *wt);
+void ibp_conv_taps_transpose(const struct ibp_net *net, int k, const float *wp, float *wt);
 
-/* Floats of scratch conv_taps_forward needs per chunk of ns samples (a zero-padded copy
+/* Floats of scratch ibp_conv_taps_forward needs per chunk of ns samples (a zero-padded copy
  * of their input). */
-size_t conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns);
+size_t ibp_conv_taps_scratch_floats(const struct ibp_net *net, int k, int ns);
 
 /* out = conv(in) for samples [0, ns) (NHWC), each output starting from bias[o] (zero
  * when bias is NULL), or from its value in out when accumulate is set. scratch (owned by
- * the caller) holds scratch_floats >= conv_taps_scratch_floats(net, k, 1) floats; the
+ * the caller) holds scratch_floats >= ibp_conv_taps_scratch_floats(net, k, 1) floats; the
  * samples are processed in chunks that fit in it. Each output is its starting value
  * plus the taps in (i, j, c) order, one multiply and one add each, whatever the CPU
  * (AVX2 is used when present, without FMA contraction), the scratch size or the thread
  * count (each output is computed by one thread). */
-void conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
+void ibp_conv_taps_forward(const struct ibp_net *net, int k, const float *in, float *out, int ns,
                        const float *wt, const float *bias, int accumulate, float *scratch,
                        size_t scratch_floats, int threads);
 
 /* dwp [out][tap] += the weight gradient of samples [0, ns): the sum over their output
  * positions of gout (NHWC) times the input taps. scratch (owned by the caller) holds
- * scratch_floats >= conv_taps_weight_grad_floats(net, k) (the gradient, transposed while
- * it is summed) + conv_taps_scratch_floats(net, k, 1) floats. Each element is summed by
+ * scratch_floats >= ibp_conv_taps_weight_grad_floats(net, k) (the gradient, transposed while
+ * it is summed) + ibp_conv_taps_scratch_floats(net, k, 1) floats. Each element is summed by
  * one thread, dwp's value first, then the positions in order, one multiply and one add
  * each, whatever the CPU, scratch size or thread count. */
-size_t conv_taps_weight_grad_floats(const struct ibp_net *net, int k);
-void conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, const float *gout,
+size_t ibp_conv_taps_weight_grad_floats(const struct ibp_net *net, int k);
+void ibp_conv_taps_weight_grad(const struct ibp_net *net, int k, const float *in, const float *gout,
                            int ns, float *dwp, float *scratch, size_t scratch_floats,
                            int threads);
 

@@ -36,7 +36,7 @@ static struct wino_tiling wino_tiling_of(const struct ibp_net *net, int k)
     return g;
 }
 
-int conv_winograd_eligible(const struct ibp_net *net, int k)
+int ibp_conv_winograd_eligible(const struct ibp_net *net, int k)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
     if (l->kind != IBP_LAYER_CONV2D || l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 ||
@@ -50,18 +50,18 @@ int conv_winograd_eligible(const struct ibp_net *net, int k)
     return 2L * out.h * out.w >= 16 * tiles;
 }
 
-size_t conv_winograd_weight_floats(const struct ibp_net *net, int k)
+size_t ibp_conv_winograd_weight_floats(const struct ibp_net *net, int k)
 {
     struct wino_tiling g = wino_tiling_of(net, k);
     return 36 * (size_t)g.C * g.Co;
 }
 
-size_t conv_winograd_u_floats(const struct ibp_net *net, int k)
+size_t ibp_conv_winograd_u_floats(const struct ibp_net *net, int k)
 {
-    return 2 * conv_winograd_weight_floats(net, k);
+    return 2 * ibp_conv_winograd_weight_floats(net, k);
 }
 
-size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k)
+size_t ibp_conv_winograd_scratch_floats(const struct ibp_net *net, int k)
 {
     struct wino_tiling g = wino_tiling_of(net, k);
     return 36 * (size_t)g.chunk * g.tiles * (size_t)(g.C > g.Co ? g.C : g.Co);
@@ -77,7 +77,7 @@ static const double wino_G[6][3] = {
     {0.0, 0.0, 1.0},
 };
 
-void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
+void ibp_conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
                            int threads)
 {
     struct wino_tiling g = wino_tiling_of(net, k);
@@ -243,8 +243,8 @@ static struct wcall wcall_of(const struct ibp_net *net, int k, int ns,
 {
     struct wcall w = {.g = wino_tiling_of(net, k), .ops = tile_ops(), .ns = ns, .s = s};
     w.chunks = (ns + w.g.chunk - 1) / w.g.chunk;
-    w.vfloats = conv_winograd_scratch_floats(net, k);
-    w.ufloats = conv_winograd_weight_floats(net, k);
+    w.vfloats = ibp_conv_winograd_scratch_floats(net, k);
+    w.ufloats = ibp_conv_winograd_weight_floats(net, k);
     return w;
 }
 
@@ -293,7 +293,7 @@ static int min_int(int a, int b)
     return a < b ? a : b;
 }
 
-void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, float *out,
+void ibp_conv_winograd_forward(const struct ibp_net *net, int k, const float *in, float *out,
                            int ns, const float *u, const float *bias,
                            const struct conv_winograd_scratch *s, int threads)
 {
@@ -370,7 +370,7 @@ static void backward_chunk(const struct wcall *w, int c, int slot, int first, in
     }
 }
 
-void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
+void ibp_conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
                             const float *gout, float *gin, int ns, const float *u, float *dwp,
                             const struct conv_winograd_scratch *s, int threads)
 {

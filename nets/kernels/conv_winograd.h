@@ -1,6 +1,6 @@
 /* conv_winograd.h — internal: 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) on GEMMs.
  *
- * When it applies (conv_winograd_eligible): a CONV2D with kh = kw = 3, stride 1,
+ * When it applies (ibp_conv_winograd_eligible): a CONV2D with kh = kw = 3, stride 1,
  * dilation 1, one group, padding 0 or 1 on each axis, at least
  * CONV_WINOGRAD_MIN_CHANNELS input and output channels, and at least half of the
  * outputs of its 4x4 tiles inside the output (Ho Wo >= 8 x tiles). Measured against
@@ -40,38 +40,38 @@
 #define CONV_WINOGRAD_SLOTS 4
 
 /* Whether CONV2D layer k runs as Winograd F(4x4, 3x3) (see above). */
-int conv_winograd_eligible(const struct ibp_net *net, int k);
+int ibp_conv_winograd_eligible(const struct ibp_net *net, int k);
 
 /* Floats of the transformed weight U of layer k (36 C Co), also the size of dU. */
-size_t conv_winograd_weight_floats(const struct ibp_net *net, int k);
+size_t ibp_conv_winograd_weight_floats(const struct ibp_net *net, int k);
 
-/* Floats of the buffer conv_winograd_weights fills: U and its transpose (72 C Co). */
-size_t conv_winograd_u_floats(const struct ibp_net *net, int k);
+/* Floats of the buffer ibp_conv_winograd_weights fills: U and its transpose (72 C Co). */
+size_t ibp_conv_winograd_u_floats(const struct ibp_net *net, int k);
 
 /* Floats of one slot of each of the two chunk scratch buffers (V and M) for layer k. */
-size_t conv_winograd_scratch_floats(const struct ibp_net *net, int k);
+size_t ibp_conv_winograd_scratch_floats(const struct ibp_net *net, int k);
 
 /* u [36][C][Co] = G g G^T from the packed weight wp [out][kh][kw][in], then the same
  * transposed, [36][Co][C] (the input gradient's GEMMs read it without a transpose);
- * conv_winograd_u_floats floats. The forward and backward take this u. */
-void conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
+ * ibp_conv_winograd_u_floats floats. The forward and backward take this u. */
+void ibp_conv_winograd_weights(const struct ibp_net *net, int k, const float *wp, float *u,
                            int threads);
 
 /* Scratch for one call, owned by the caller (the workspace): CONV_WINOGRAD_SLOTS slots
- * of conv_winograd_scratch_floats in v and in m, and of conv_winograd_weight_floats in
+ * of ibp_conv_winograd_scratch_floats in v and in m, and of ibp_conv_winograd_weight_floats in
  * du (backward with a weight gradient only). */
 struct conv_winograd_scratch {
     float *v, *m, *du;
 };
 
 /* out = conv(in) (+ bias when not NULL) for samples [0, ns), NHWC. */
-void conv_winograd_forward(const struct ibp_net *net, int k, const float *in, float *out,
+void ibp_conv_winograd_forward(const struct ibp_net *net, int k, const float *in, float *out,
                            int ns, const float *u, const float *bias,
                            const struct conv_winograd_scratch *s, int threads);
 
 /* For samples [0, ns): dwp (packed [out][kh][kw][in]) += the weight gradient when dwp is
  * not NULL, gin (NHWC) += conv^T(gout) when gin is not NULL. */
-void conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
+void ibp_conv_winograd_backward(const struct ibp_net *net, int k, const float *in,
                             const float *gout, float *gin, int ns, const float *u, float *dwp,
                             const struct conv_winograd_scratch *s, int threads);
 

@@ -7,7 +7,7 @@
  * Values are [rows][C] (NHWC images: a row per position), so every loop runs over rows
  * with the channels innermost: the per-channel coefficients are plain arrays the
  * compiler vectorises against, with no index arithmetic per element. A BATCHNORM
- * followed by the RELU that reads it runs as one pass (layer_bn_relu_forward). */
+ * followed by the RELU that reads it runs as one pass (ibp_layer_bn_relu_forward). */
 #include <math.h>
 #include <string.h>
 
@@ -31,10 +31,10 @@ static void batch_stats(const struct pass_ctx *p, int k)
     double *mean = ws->chsum, *sq = ws->chsum2;
     memset(mean, 0, (size_t)C * sizeof(double));
     memset(sq, 0, (size_t)C * sizeof(double));
-    reduce_rows(ws, p->threads, REDUCE_SUM, x, NULL, NULL, rows, C, mean);
+    ibp_reduce_rows(ws, p->threads, REDUCE_SUM, x, NULL, NULL, rows, C, mean);
     for (int c = 0; c < C; c++)
         mean[c] /= (double)rows;
-    reduce_rows(ws, p->threads, REDUCE_SUM_SQ_DEV, x, NULL, mean, rows, C, sq);
+    ibp_reduce_rows(ws, p->threads, REDUCE_SUM_SQ_DEV, x, NULL, mean, rows, C, sq);
     for (int c = 0; c < C; c++) {
         bn->mean[c] = (float)mean[c];
         bn->var[c] = (float)(sq[c] / (double)rows);
@@ -173,12 +173,12 @@ static void affine_add_rows(const float *restrict g, float *restrict gi, size_t 
     }
 }
 
-void layer_bn_forward(const struct pass_ctx *p, int k)
+void ibp_layer_bn_forward(const struct pass_ctx *p, int k)
 {
-    layer_bn_relu_forward(p, k, -1);
+    ibp_layer_bn_relu_forward(p, k, -1);
 }
 
-void layer_bn_relu_forward(const struct pass_ctx *p, int k, int relu_k)
+void ibp_layer_bn_relu_forward(const struct pass_ctx *p, int k, int relu_k)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;
@@ -222,7 +222,7 @@ static void add_outside_sums(struct bn_state *bn)
     }
 }
 
-void layer_bn_backward(const struct pass_ctx *p, int k, float *grad)
+void ibp_layer_bn_backward(const struct pass_ctx *p, int k, float *grad)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;
@@ -238,11 +238,11 @@ void layer_bn_backward(const struct pass_ctx *p, int k, float *grad)
     memset(dt, 0, (size_t)C * sizeof(double));
     if (bn_needs_sums(p, k, grad)) {
         size_t rows = (size_t)p->nx * pos, off = (size_t)p->x0 * n;
-        reduce_rows_prod_sum(ws, p->threads, out->gx + off, in->x + off, rows, C, ds, dt);
+        ibp_reduce_rows_prod_sum(ws, p->threads, out->gx + off, in->x + off, rows, C, ds, dt);
         if (p->bounds) {
             double *dr = ws->chsum;
             memset(dr, 0, (size_t)C * sizeof(double));
-            reduce_rows(ws, p->threads, REDUCE_SUM_PROD, out->gr, in->r, NULL,
+            ibp_reduce_rows(ws, p->threads, REDUCE_SUM_PROD, out->gr, in->r, NULL,
                         (size_t)p->batch * pos, C, dr);
             for (int c = 0; c < C; c++)
                 ds[c] += s[c] > 0.0f ? dr[c] : (s[c] < 0.0f ? -dr[c] : 0.0);
@@ -269,7 +269,7 @@ static void relu_grad_row(float *restrict g, const float *restrict y, const floa
     }
 }
 
-/* One row of the ReLU backward on bounds, as layer_relu_backward: c' = (hi + lo)/2,
+/* One row of the ReLU backward on bounds, as ibp_layer_relu_backward: c' = (hi + lo)/2,
  * r' = (hi - lo)/2 with lo = max(c - r, 0), hi = max(c + r, 0) */
 static void relu_bounds_grad_row(float *restrict gc, float *restrict gr, const float *restrict c,
                                  const float *restrict r, const float *restrict gco,
@@ -311,7 +311,7 @@ static void prod_sum_row(double *restrict acc, double *restrict acc2, const floa
     }
 }
 
-void layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, float *grad)
+void ibp_layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, float *grad)
 {
     struct ibp_workspace *ws = p->ws;
     const struct ibp_layer_spec *l = &p->net->layers[bn_k];

@@ -88,16 +88,16 @@ static void conv_stream_forward(const struct pass_ctx *p, int k, const struct ib
 {
     struct ibp_workspace *ws = p->ws;
     if (wi) {
-        conv_implicit_forward(g, in, out, ns_total, wi, bias, ws->col, p->threads);
+        ibp_conv_implicit_forward(g, in, out, ns_total, wi, bias, ws->col, p->threads);
         return;
     }
     if (wu) {
         struct conv_winograd_scratch s = wino_scratch(ws);
-        conv_winograd_forward(p->net, k, in, out, ns_total, wu, bias, &s, p->threads);
+        ibp_conv_winograd_forward(p->net, k, in, out, ns_total, wu, bias, &s, p->threads);
         return;
     }
     if (wt) {
-        conv_taps_forward(p->net, k, in, out, ns_total, wt, bias, 0, ws->col, ws->col_floats,
+        ibp_conv_taps_forward(p->net, k, in, out, ns_total, wt, bias, 0, ws->col, ws->col_floats,
                           p->threads);
         return;
     }
@@ -128,7 +128,7 @@ static void conv_stream_forward(const struct pass_ctx *p, int k, const struct ib
     }
 }
 
-void layer_conv_forward(const struct pass_ctx *p, int k)
+void ibp_layer_conv_forward(const struct pass_ctx *p, int k)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;
@@ -155,20 +155,20 @@ static void conv_stream_backward(const struct pass_ctx *p, int k, const struct i
     struct ibp_workspace *ws = p->ws;
     if (wi) {
         if (dwp)
-            conv_implicit_weight_grad(g, in, gout, ns_total, dwp, ws->col, p->threads);
+            ibp_conv_implicit_weight_grad(g, in, gout, ns_total, dwp, ws->col, p->threads);
         if (gin)
-            conv_implicit_input_grad(g, gout, gin, ns_total, wi, ws->col, p->threads);
+            ibp_conv_implicit_input_grad(g, gout, gin, ns_total, wi, ws->col, p->threads);
         return;
     }
     if (wu) {
         struct conv_winograd_scratch s = wino_scratch(ws);
-        conv_winograd_backward(p->net, k, in, gout, gin, ns_total, wu, dwp, &s, p->threads);
+        ibp_conv_winograd_backward(p->net, k, in, gout, gin, ns_total, wu, dwp, &s, p->threads);
         return;
     }
     if (dwp && ws->wtap[k]) {
         /* few taps: the weight gradient directly; the input gradient (rarely wanted: the
          * first layer's) by the GEMM and col2im below */
-        conv_taps_weight_grad(p->net, k, in, gout, ns_total, dwp, ws->col, ws->col_floats,
+        ibp_conv_taps_weight_grad(p->net, k, in, gout, ns_total, dwp, ws->col, ws->col_floats,
                               p->threads);
         dwp = NULL;
         if (!gin)
@@ -211,7 +211,7 @@ static void conv_stream_backward(const struct pass_ctx *p, int k, const struct i
     }
 }
 
-void conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, const float *dwa,
+void ibp_conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, const float *dwa,
                           float *dw)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(p->net, k);
@@ -230,14 +230,14 @@ void conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, con
             }
 }
 
-void conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns)
+void ibp_conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(p->net, k);
     conv_stream_forward(p, k, &g, in, out, ns, p->ws->wpack[k], p->ws->wtap[k],
                         wino_weight(p->ws, k, 0), implicit_weight(p->ws, k, 0), NULL, NULL);
 }
 
-void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
+void ibp_conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
                            float *gin, int ns, float *dwp)
 {
     struct ibp_conv_geom g = ibp_conv_geom_of(p->net, k);
@@ -245,7 +245,7 @@ void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, con
                          implicit_weight(p->ws, k, 0), dwp, NULL);
 }
 
-void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
+void ibp_layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;
@@ -269,12 +269,12 @@ void layer_conv_backward(const struct pass_ctx *p, int k, float *grad)
                              kept_col(p, k, &g, 1, 0));
     if (!grad)
         return;
-    conv_grad_unpack_add(p, k, dwp, dwa, grad + p->net->param_off[k]);
+    ibp_conv_grad_unpack_add(p, k, dwp, dwa, grad + p->net->param_off[k]);
     float *b = ibp_layer_bias(p->net, k);
     if (b) {
         double *sum = ws->chsum;
         memset(sum, 0, (size_t)g.Co * sizeof(double));
-        reduce_rows(ws, p->threads, REDUCE_SUM, out->gx + (size_t)p->x0 * out->size, NULL, NULL,
+        ibp_reduce_rows(ws, p->threads, REDUCE_SUM, out->gx + (size_t)p->x0 * out->size, NULL, NULL,
                     (size_t)p->nx * g.Ho * g.Wo, g.Co, sum);
         float *gb = grad + (b - p->net->params);
         for (int o = 0; o < g.Co; o++)

@@ -69,7 +69,7 @@ static const float *abs_std(const struct pass_ctx *p, int k, size_t C)
     return a;
 }
 
-void layer_normalize_forward(const struct pass_ctx *p, int k)
+void ibp_layer_normalize_forward(const struct pass_ctx *p, int k)
 {
     const struct value_buf *in = in_value(p, k, 0), *out = out_value(p, k);
     const float *mean = ibp_normalize_mean(p->net, k), *sd = ibp_normalize_std(p->net, k);
@@ -81,7 +81,7 @@ void layer_normalize_forward(const struct pass_ctx *p, int k)
                    p->threads);
 }
 
-void layer_normalize_backward(const struct pass_ctx *p, int k)
+void ibp_layer_normalize_backward(const struct pass_ctx *p, int k)
 {
     int vin = p->net->layers[k].in[0];
     if (!p->ws->needs_grad[vin])
@@ -96,7 +96,7 @@ void layer_normalize_backward(const struct pass_ctx *p, int k)
                    p->threads);
 }
 
-void layer_relu_forward(const struct pass_ctx *p, int k)
+void ibp_layer_relu_forward(const struct pass_ctx *p, int k)
 {
     const struct value_buf *in = in_value(p, k, 0), *out = out_value(p, k);
     size_t n = out->size, B = (size_t)p->batch;
@@ -119,7 +119,7 @@ void layer_relu_forward(const struct pass_ctx *p, int k)
     }
 }
 
-void layer_relu_backward(const struct pass_ctx *p, int k)
+void ibp_layer_relu_backward(const struct pass_ctx *p, int k)
 {
     int vin = p->net->layers[k].in[0];
     if (!p->ws->needs_grad[vin])
@@ -149,7 +149,7 @@ void layer_relu_backward(const struct pass_ctx *p, int k)
     }
 }
 
-void layer_add_forward(const struct pass_ctx *p, int k)
+void ibp_layer_add_forward(const struct pass_ctx *p, int k)
 {
     const struct value_buf *a = in_value(p, k, 0), *b = in_value(p, k, 1), *out = out_value(p, k);
     size_t n = out->size;
@@ -165,7 +165,7 @@ void layer_add_forward(const struct pass_ctx *p, int k)
     }
 }
 
-void layer_add_backward(const struct pass_ctx *p, int k)
+void ibp_layer_add_backward(const struct pass_ctx *p, int k)
 {
     const struct value_buf *out = out_value(p, k);
     size_t n = out->size;
@@ -186,7 +186,7 @@ void layer_add_backward(const struct pass_ctx *p, int k)
     }
 }
 
-void flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
+void ibp_flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
                          int threads)
 {
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -203,18 +203,18 @@ void flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C
     }
 }
 
-void layer_flatten_forward(const struct pass_ctx *p, int k)
+void ibp_layer_flatten_forward(const struct pass_ctx *p, int k)
 {
     const struct value_buf *in = in_value(p, k, 0), *out = out_value(p, k);
     struct ibp_shape s = p->net->shapes[p->net->layers[k].in[0]];
     size_t hw = (size_t)s.h * s.w, n = out->size;
-    flatten_rows(in->x + (size_t)p->x0 * n, out->x + (size_t)p->x0 * n, (size_t)p->nx, hw,
+    ibp_flatten_rows(in->x + (size_t)p->x0 * n, out->x + (size_t)p->x0 * n, (size_t)p->nx, hw,
                  (size_t)s.c, 0, p->threads);
     if (p->bounds)
-        flatten_rows(in->r, out->r, (size_t)p->batch, hw, (size_t)s.c, 0, p->threads);
+        ibp_flatten_rows(in->r, out->r, (size_t)p->batch, hw, (size_t)s.c, 0, p->threads);
 }
 
-void layer_flatten_backward(const struct pass_ctx *p, int k)
+void ibp_layer_flatten_backward(const struct pass_ctx *p, int k)
 {
     int vin = p->net->layers[k].in[0];
     if (!p->ws->needs_grad[vin])
@@ -222,8 +222,8 @@ void layer_flatten_backward(const struct pass_ctx *p, int k)
     const struct value_buf *in = in_value(p, k, 0), *out = out_value(p, k);
     struct ibp_shape s = p->net->shapes[vin];
     size_t hw = (size_t)s.h * s.w, n = out->size;
-    flatten_rows(out->gx + (size_t)p->x0 * n, in->gx + (size_t)p->x0 * n, (size_t)p->nx, hw,
+    ibp_flatten_rows(out->gx + (size_t)p->x0 * n, in->gx + (size_t)p->x0 * n, (size_t)p->nx, hw,
                  (size_t)s.c, 1, p->threads);
     if (p->bounds)
-        flatten_rows(out->gr, in->gr, (size_t)p->batch, hw, (size_t)s.c, 1, p->threads);
+        ibp_flatten_rows(out->gr, in->gr, (size_t)p->batch, hw, (size_t)s.c, 1, p->threads);
 }

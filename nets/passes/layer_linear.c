@@ -17,7 +17,7 @@ static void fill_bias(float *out, const float *bias, size_t rows, size_t n, int 
     }
 }
 
-void layer_linear_forward(const struct pass_ctx *p, int k)
+void ibp_layer_linear_forward(const struct pass_ctx *p, int k)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     const struct value_buf *in = &p->ws->v[l->in[0]], *out = &p->ws->v[k + 1];
@@ -33,7 +33,7 @@ void layer_linear_forward(const struct pass_ctx *p, int k)
                   out->r, n_out, p->threads);
 }
 
-void layer_linear_backward(const struct pass_ctx *p, int k, float *grad)
+void ibp_layer_linear_backward(const struct pass_ctx *p, int k, float *grad)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;
@@ -67,7 +67,7 @@ void layer_linear_backward(const struct pass_ctx *p, int k, float *grad)
     if (db) {
         double *sum = ws->chsum;
         memset(sum, 0, (size_t)n_out * sizeof(double));
-        reduce_rows(ws, p->threads, REDUCE_SUM, gxo, NULL, NULL, (size_t)p->nx, (int)n_out, sum);
+        ibp_reduce_rows(ws, p->threads, REDUCE_SUM, gxo, NULL, NULL, (size_t)p->nx, (int)n_out, sum);
         float *gb = grad + (db - p->net->params);
         for (long o = 0; o < n_out; o++)
             gb[o] += (float)sum[o];

@@ -112,7 +112,7 @@ static void maxpool_rows(const struct pool_geom *g, const float *x, const float 
             }
 }
 
-void layer_pool_forward(const struct pass_ctx *p, int k)
+void ibp_layer_pool_forward(const struct pass_ctx *p, int k)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;
@@ -144,7 +144,7 @@ void layer_pool_forward(const struct pass_ctx *p, int k)
     }
 }
 
-void layer_pool_backward(const struct pass_ctx *p, int k)
+void ibp_layer_pool_backward(const struct pass_ctx *p, int k)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
     struct ibp_workspace *ws = p->ws;

@@ -49,30 +49,30 @@ static void to_external(const struct ibp_shape s, const float *src, float *dst, 
 static void layer_forward_kernel(const struct pass_ctx *p, int k)
 {
     switch (p->net->layers[k].kind) {
-    case IBP_LAYER_NORMALIZE: layer_normalize_forward(p, k); break;
-    case IBP_LAYER_LINEAR: layer_linear_forward(p, k); break;
-    case IBP_LAYER_CONV2D: layer_conv_forward(p, k); break;
-    case IBP_LAYER_BATCHNORM: layer_bn_forward(p, k); break;
-    case IBP_LAYER_RELU: layer_relu_forward(p, k); break;
-    case IBP_LAYER_FLATTEN: layer_flatten_forward(p, k); break;
-    case IBP_LAYER_ADD: layer_add_forward(p, k); break;
+    case IBP_LAYER_NORMALIZE: ibp_layer_normalize_forward(p, k); break;
+    case IBP_LAYER_LINEAR: ibp_layer_linear_forward(p, k); break;
+    case IBP_LAYER_CONV2D: ibp_layer_conv_forward(p, k); break;
+    case IBP_LAYER_BATCHNORM: ibp_layer_bn_forward(p, k); break;
+    case IBP_LAYER_RELU: ibp_layer_relu_forward(p, k); break;
+    case IBP_LAYER_FLATTEN: ibp_layer_flatten_forward(p, k); break;
+    case IBP_LAYER_ADD: ibp_layer_add_forward(p, k); break;
     case IBP_LAYER_AVGPOOL:
-    case IBP_LAYER_MAXPOOL: layer_pool_forward(p, k); break;
+    case IBP_LAYER_MAXPOOL: ibp_layer_pool_forward(p, k); break;
     }
 }
 
 static void layer_backward_kernel(const struct pass_ctx *p, int k, float *grad)
 {
     switch (p->net->layers[k].kind) {
-    case IBP_LAYER_NORMALIZE: layer_normalize_backward(p, k); break;
-    case IBP_LAYER_LINEAR: layer_linear_backward(p, k, grad); break;
-    case IBP_LAYER_CONV2D: layer_conv_backward(p, k, grad); break;
-    case IBP_LAYER_BATCHNORM: layer_bn_backward(p, k, grad); break;
-    case IBP_LAYER_RELU: layer_relu_backward(p, k); break;
-    case IBP_LAYER_FLATTEN: layer_flatten_backward(p, k); break;
-    case IBP_LAYER_ADD: layer_add_backward(p, k); break;
+    case IBP_LAYER_NORMALIZE: ibp_layer_normalize_backward(p, k); break;
+    case IBP_LAYER_LINEAR: ibp_layer_linear_backward(p, k, grad); break;
+    case IBP_LAYER_CONV2D: ibp_layer_conv_backward(p, k, grad); break;
+    case IBP_LAYER_BATCHNORM: ibp_layer_bn_backward(p, k, grad); break;
+    case IBP_LAYER_RELU: ibp_layer_relu_backward(p, k); break;
+    case IBP_LAYER_FLATTEN: ibp_layer_flatten_backward(p, k); break;
+    case IBP_LAYER_ADD: ibp_layer_add_backward(p, k); break;
     case IBP_LAYER_AVGPOOL:
-    case IBP_LAYER_MAXPOOL: layer_pool_backward(p, k); break;
+    case IBP_LAYER_MAXPOOL: ibp_layer_pool_backward(p, k); break;
     }
 }
 
@@ -93,7 +93,7 @@ static void forward_layers(const struct pass_ctx *p, int k0, int k1)
         if (net->layers[k].kind == IBP_LAYER_BATCHNORM && k + 1 < k1 &&
             net->layers[k + 1].kind == IBP_LAYER_RELU && net->layers[k + 1].in[0] == k + 1) {
             double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
-            layer_bn_relu_forward(p, k, k + 1);
+            ibp_layer_bn_relu_forward(p, k, k + 1);
             if (p->ws->profile)
                 p->ws->layer_seconds[2 * k] += omp_get_wtime() - t0;
             k++;
@@ -129,12 +129,12 @@ static void run_forward(const struct pass_ctx *p)
         q.nx = p->clean ? p->batch : 0;
         if (q.nx)
             layer_forward(&q, last);
-        spec_forward(p, last);
+        ibp_spec_forward(p, last);
         return;
     }
     layer_forward(p, last);
     if (p->bounds && p->ws->spec_kind != 0)
-        spec_forward(p, -1);
+        ibp_spec_forward(p, -1);
 }
 
 static enum ibp_status set_spec(const struct ibp_net *net, struct ibp_workspace *ws, int batch,
@@ -163,7 +163,7 @@ static enum ibp_status set_spec(const struct ibp_net *net, struct ibp_workspace 
     }
     if (spec->rows <= 0)
         return ibp_fail(err, IBP_ERR_ARG, "spec: %d rows", spec->rows);
-    if (!ws_spec_reserve(ws, net, spec->rows))
+    if (!ibp_ws_spec_reserve(ws, net, spec->rows))
         return ibp_fail(err, IBP_ERR_NOMEM, "spec: out of memory for %d rows", spec->rows);
     size_t n = (size_t)batch * spec->rows * K;
     for (size_t i = 0; i < n; i++)
@@ -295,7 +295,7 @@ enum ibp_status ibp_pass_clean(const struct ibp_net *net, struct ibp_workspace *
         return st;
     if (!(ws->flags & IBP_WS_CLEAN))
         return ibp_fail(err, IBP_ERR_ARG, "clean pass: workspace made without IBP_WS_CLEAN");
-    weights_prepare(net, ws, ws->threads, 0);
+    ibp_weights_prepare(net, ws, ws->threads, 0);
     load_clean(net, ws, x, batch, ws->threads);
     struct pass_ctx p = {net, ws, batch, 0, batch, 1, 0, mode, ws->threads};
     ws->spec_kind = 0;
@@ -335,7 +335,7 @@ enum ibp_status ibp_pass_bounds(const struct ibp_net *net, struct ibp_workspace 
     enum ibp_status st = bounds_common(net, ws, lo, hi, batch, spec, "bounds pass", err);
     if (st != IBP_OK)
         return st;
-    weights_prepare(net, ws, ws->threads, 1);
+    ibp_weights_prepare(net, ws, ws->threads, 1);
     struct pass_ctx p = {net, ws, batch, batch, batch, 0, 1, mode, ws->threads};
     run_forward(&p);
     if (mode == IBP_BN_EVAL && !(ws->clean_done && ws->batch == batch))
@@ -359,7 +359,7 @@ enum ibp_status ibp_pass_train(const struct ibp_net *net, struct ibp_workspace *
     enum ibp_status st = bounds_common(net, ws, lo, hi, batch, spec, "train pass", err);
     if (st != IBP_OK)
         return st;
-    weights_prepare(net, ws, ws->threads, 1);
+    ibp_weights_prepare(net, ws, ws->threads, 1);
     load_clean(net, ws, x, batch, ws->threads);
     struct pass_ctx p = {net, ws, batch, 0, 2 * batch, 1, 1, IBP_BN_TRAIN, ws->threads};
     run_forward(&p);
@@ -386,7 +386,7 @@ static void mark_needs_grad(const struct ibp_net *net, struct ibp_workspace *ws,
 }
 
 /* Whether run_backward runs RELU layer k fused with the BATCHNORM before it
- * (layer_relu_bn_backward): k reads that BATCHNORM's output and is not the last layer
+ * (ibp_layer_relu_bn_backward): k reads that BATCHNORM's output and is not the last layer
  * (which run_backward takes on its own). */
 static int relu_fused_with_bn(const struct ibp_net *net, int k)
 {
@@ -397,7 +397,7 @@ static int relu_fused_with_bn(const struct ibp_net *net, int k)
 /* Whether the backward stores value v's whole gradient (every row it reads later)
  * instead of adding to it: v has one consumer, a BATCHNORM (bn_backward_apply), or, in
  * a backward that fuses them (run_backward), a RELU run with the BATCHNORM that makes v
- * (layer_relu_bn_backward). */
+ * (ibp_layer_relu_bn_backward). */
 static int grad_stored(const struct ibp_net *net, int v, int fused)
 {
     int consumer = -1, count = 0;
@@ -445,7 +445,7 @@ static void run_backward(const struct pass_ctx *p, float *grad)
     const struct ibp_net *net = p->net;
     int last = net->n_layers - 1;
     if (p->bounds && folds_last(net, p->ws)) {
-        spec_backward(p, last, grad);
+        ibp_spec_backward(p, last, grad);
         if (p->clean) {
             struct pass_ctx q = *p;
             q.bounds = 0;
@@ -454,14 +454,14 @@ static void run_backward(const struct pass_ctx *p, float *grad)
         }
     } else {
         if (p->bounds && p->ws->spec_kind != 0)
-            spec_backward(p, -1, grad);
+            ibp_spec_backward(p, -1, grad);
         layer_backward(p, last, grad);
     }
     for (int k = last - 1; k >= 0; k--) {
         /* a RELU reading a BATCHNORM's output runs fused with it (timed as the RELU) */
         if (relu_fused_with_bn(net, k)) {
             double t0 = p->ws->profile ? omp_get_wtime() : 0.0;
-            layer_relu_bn_backward(p, k, k - 1, grad);
+            ibp_layer_relu_bn_backward(p, k, k - 1, grad);
             if (p->ws->profile)
                 p->ws->layer_seconds[2 * k + 1] += omp_get_wtime() - t0;
             k--;

@@ -93,7 +93,7 @@ static struct fold make_fold(const struct pass_ctx *p, int k)
     return f;
 }
 
-void spec_forward(const struct pass_ctx *p, int k)
+void ibp_spec_forward(const struct pass_ctx *p, int k)
 {
     struct fold f = make_fold(p, k);
     struct ibp_workspace *ws = p->ws;
@@ -114,7 +114,7 @@ void spec_forward(const struct pass_ctx *p, int k)
         }
 }
 
-/* spec_backward's loop for label margins folded into a LINEAR: the same sums in the
+/* ibp_spec_backward's loop for label margins folded into a LINEAR: the same sums in the
  * same order (for each element, samples b then rows m), with the columns h innermost
  * (contiguous, vectorisable) and each thread a fixed range of them. gc, gr (the input
  * gradients) and dW may be NULL. */
@@ -157,7 +157,7 @@ static void label_spec_backward(const struct fold *f, const float *c, const floa
     }
 }
 
-void spec_backward(const struct pass_ctx *p, int k, float *grad)
+void ibp_spec_backward(const struct pass_ctx *p, int k, float *grad)
 {
     struct fold f = make_fold(p, k);
     struct ibp_workspace *ws = p->ws;

@@ -29,7 +29,7 @@ static int grow(void **p, size_t bytes)
     return 1;
 }
 
-int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows)
+int ibp_ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows)
 {
     if (rows <= ws->spec_cap)
         return 1;
@@ -227,8 +227,8 @@ static void alloc_conv(struct ibp_workspace *ws, const struct ibp_net *net, int 
     size_t col = samples * (size_t)g.Ho * g.Wo * kdim;
     if (low == IBP_CONV_IMPLICIT) {
         /* no im2col: the scratch holds a chunk of padded input */
-        col = conv_implicit_scratch_floats(&g, INT_MAX);
-        size_t nimp = conv_implicit_packed_floats(&g);
+        col = ibp_conv_implicit_scratch_floats(&g, INT_MAX);
+        size_t nimp = ibp_conv_implicit_packed_floats(&g);
         ws->wimp[k] = alloc_floats(nimp, &ok);
         ws->lowered_floats += nimp;
         if (bounds) {
@@ -242,9 +242,9 @@ static void alloc_conv(struct ibp_workspace *ws, const struct ibp_net *net, int 
     size_t keep = (2 * B + B) * (size_t)g.Ho * g.Wo * kdim;
     if (low == IBP_CONV_WINOGRAD) {
         /* no im2col kept: backward recomputes the (smaller) input transform */
-        size_t nu = conv_winograd_weight_floats(net, k);
-        size_t nut = conv_winograd_u_floats(net, k);
-        size_t scratch = conv_winograd_scratch_floats(net, k);
+        size_t nu = ibp_conv_winograd_weight_floats(net, k);
+        size_t nut = ibp_conv_winograd_u_floats(net, k);
+        size_t scratch = ibp_conv_winograd_scratch_floats(net, k);
         ws->wino_u[k] = alloc_floats(nut, &ok);
         ws->lowered_floats += nut;
         if (bounds) {
@@ -257,9 +257,9 @@ static void alloc_conv(struct ibp_workspace *ws, const struct ibp_net *net, int 
     } else if (low == IBP_CONV_FEW_TAPS) {
         /* direct forward and weight gradient (no im2col to keep) */
         ws->wtap[k] = alloc_floats(nw, &ok);
-        size_t pad = conv_taps_scratch_floats(net, k, 1);
+        size_t pad = ibp_conv_taps_scratch_floats(net, k, 1);
         if (grad)
-            pad += conv_taps_weight_grad_floats(net, k);
+            pad += ibp_conv_taps_weight_grad_floats(net, k);
         z->most_col = pad > z->most_col ? pad : z->most_col;
         if (bounds)
             ws->wtapabs[k] = alloc_floats(nw, &ok);
@@ -296,7 +296,7 @@ static void alloc_scratch(struct ibp_workspace *ws, const struct ibp_net *net, s
         }
         if (grad)
             ws->dcol = alloc_floats(z->most_col, &ok);
-        /* reduce_rows_prod_sum keeps two sets of partial sums, layer_relu_bn_backward three */
+        /* ibp_reduce_rows_prod_sum keeps two sets of partial sums, ibp_layer_relu_bn_backward three */
         ws->partial_doubles = 3 * z->most_partial;
         ws->partial = calloc(z->most_partial ? 3 * z->most_partial : 1, sizeof(double));
         ws->chsum = calloc(z->most_channels, sizeof(double));
@@ -365,7 +365,7 @@ enum ibp_status ibp_ws_create(const struct ibp_net *net, int max_batch, unsigned
         }
     }
     alloc_scratch(ws, net, B, bounds, grad, &z, &ok);
-    if (ok && bounds && !ws_spec_reserve(ws, net, ibp_net_outputs(net)))
+    if (ok && bounds && !ibp_ws_spec_reserve(ws, net, ibp_net_outputs(net)))
         ok = 0;
     if (!ok) {
         ibp_ws_free(ws);
@@ -392,7 +392,7 @@ size_t ibp_ws_bytes(const struct ibp_workspace *ws)
     return floats * sizeof(float) + ws->partial_doubles * sizeof(double);
 }
 
-void ws_set_winograd(struct ibp_workspace *ws, int enable)
+void ibp_ws_set_winograd(struct ibp_workspace *ws, int enable)
 {
     ws->winograd = enable != 0;
 }
@@ -412,7 +412,7 @@ int ibp_ws_spec_rows(const struct ibp_workspace *ws)
     return ws->rows;
 }
 
-void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
+void ibp_reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
                  const float *b, const double *center, size_t rows, int channels, double *out)
 {
     size_t nchunk = ceil_div(rows, REDUCE_CHUNK);
@@ -446,7 +446,7 @@ void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, c
             out[c] += part[ch * C + c];
 }
 
-void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
+void ibp_reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
                           size_t rows, int channels, double *prod, double *sum)
 {
     size_t nchunk = ceil_div(rows, REDUCE_CHUNK);
@@ -475,7 +475,7 @@ void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a,
         }
 }
 
-void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
+void ibp_weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
                      int with_abs)
 {
     for (int k = 0; k < net->n_layers; k++) {
@@ -495,20 +495,20 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
         }
         ibp_conv_pack_weight(net, k, w, packed, wa, threads);
         if (ws->wino_u[k] && ws->winograd) {
-            conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
+            ibp_conv_winograd_weights(net, k, packed, ws->wino_u[k], threads);
             if (wa)
-                conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
+                ibp_conv_winograd_weights(net, k, wa, ws->wino_uabs[k], threads);
         }
         if (ws->wimp[k]) {
             struct ibp_conv_geom g = ibp_conv_geom_of(net, k);
-            conv_implicit_pack(&g, packed, ws->wimp[k]);
+            ibp_conv_implicit_pack(&g, packed, ws->wimp[k]);
             if (wa)
-                conv_implicit_pack(&g, wa, ws->wimpabs[k]);
+                ibp_conv_implicit_pack(&g, wa, ws->wimpabs[k]);
         }
         if (ws->wtap[k])
-            conv_taps_transpose(net, k, packed, ws->wtap[k]);
+            ibp_conv_taps_transpose(net, k, packed, ws->wtap[k]);
         if (ws->wtapabs[k] && wa)
-            conv_taps_transpose(net, k, wa, ws->wtapabs[k]);
+            ibp_conv_taps_transpose(net, k, wa, ws->wtapabs[k]);
     }
 }
 

@@ -43,15 +43,15 @@ struct ibp_workspace {
     float **wpack;         /* [n_layers]: CONV2D weight as [out][kh][kw][in/g] (NULL else) */
     float **wabs;          /* [n_layers]: |W| in the packed layout (LINEAR/CONV2D) */
     float **wtap, **wtapabs; /* [n_layers]: W, |W| as [tap][out] for CONV2D layers with few
-                            * taps (conv_few_taps), NULL for others */
+                            * taps (ibp_conv_few_taps), NULL for others */
     float **wino_u, **wino_uabs; /* [n_layers]: W, |W| transformed for Winograd
                             * ([36][in][out], then transposed) for the CONV2D layers where
-                            * it applies (conv_winograd_eligible), NULL for others */
+                            * it applies (ibp_conv_winograd_eligible), NULL for others */
     float **wimp, **wimpabs; /* [n_layers]: W, |W| packed for the implicit GEMM
-                            * (conv_implicit_pack) for the CONV2D layers where it applies
-                            * (conv_implicit_applies), NULL for others */
+                            * (ibp_conv_implicit_pack) for the CONV2D layers where it applies
+                            * (ibp_conv_implicit_applies), NULL for others */
     float *wino_v, *wino_m; /* Winograd chunk scratch (CONV_WINOGRAD_SLOTS slots of the
-                            * largest conv_winograd_scratch_floats) */
+                            * largest ibp_conv_winograd_scratch_floats) */
     float *wino_du;        /* Winograd weight-gradient slots, with IBP_WS_GRAD */
     size_t lowered_floats; /* the total of the Winograd and implicit-GEMM buffers */
     int box_value;         /* ibp_net_box_value of the net */
@@ -111,61 +111,61 @@ struct pass_ctx {
 
 /* Layer kernels (nets/layer_*.c). Forward writes value k+1 from its inputs; backward
  * adds into the gradients of the inputs (and of the parameters, into grad). */
-void layer_normalize_forward(const struct pass_ctx *p, int k);
-void layer_normalize_backward(const struct pass_ctx *p, int k);
-void layer_relu_forward(const struct pass_ctx *p, int k);
-void layer_relu_backward(const struct pass_ctx *p, int k);
-void layer_add_forward(const struct pass_ctx *p, int k);
-void layer_add_backward(const struct pass_ctx *p, int k);
-void layer_flatten_forward(const struct pass_ctx *p, int k);
+void ibp_layer_normalize_forward(const struct pass_ctx *p, int k);
+void ibp_layer_normalize_backward(const struct pass_ctx *p, int k);
+void ibp_layer_relu_forward(const struct pass_ctx *p, int k);
+void ibp_layer_relu_backward(const struct pass_ctx *p, int k);
+void ibp_layer_add_forward(const struct pass_ctx *p, int k);
+void ibp_layer_add_backward(const struct pass_ctx *p, int k);
+void ibp_layer_flatten_forward(const struct pass_ctx *p, int k);
 /* Per row of hw*C floats: NHWC [hw][C] -> c-major [C][hw] into dst, or (back) dst +=
  * the reverse (c-major -> NHWC). */
-void flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
+void ibp_flatten_rows(const float *src, float *dst, size_t rows, size_t hw, size_t C, int back,
                   int threads);
-void layer_flatten_backward(const struct pass_ctx *p, int k);
-void layer_linear_forward(const struct pass_ctx *p, int k);
-void layer_linear_backward(const struct pass_ctx *p, int k, float *grad);
-void layer_conv_forward(const struct pass_ctx *p, int k);
-void layer_conv_backward(const struct pass_ctx *p, int k, float *grad);
+void ibp_layer_flatten_backward(const struct pass_ctx *p, int k);
+void ibp_layer_linear_forward(const struct pass_ctx *p, int k);
+void ibp_layer_linear_backward(const struct pass_ctx *p, int k, float *grad);
+void ibp_layer_conv_forward(const struct pass_ctx *p, int k);
+void ibp_layer_conv_backward(const struct pass_ctx *p, int k, float *grad);
 /* CONV2D k on whole NHWC sample arrays outside the value streams (the CROWN-IBP pass),
  * with the packed weight of this pass and ws->col / ws->dcol as scratch (ns <= 2 batch):
  * out = conv(in) without bias; gin += conv^T(gout) (gin may be NULL) and, with dwp,
  * dwp += gout^T im2col(in) in the packed layout. */
-void conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns);
-void conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
+void ibp_conv_samples_forward(const struct pass_ctx *p, int k, const float *in, float *out, int ns);
+void ibp_conv_samples_backward(const struct pass_ctx *p, int k, const float *in, const float *gout,
                            float *gin, int ns, float *dwp);
 /* dw (PyTorch layout [o][c][kh][kw]) += the packed dwp, plus sign(W) dwa when dwa. */
-void conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, const float *dwa,
+void ibp_conv_grad_unpack_add(const struct pass_ctx *p, int k, const float *dwp, const float *dwa,
                           float *dw);
-void layer_bn_forward(const struct pass_ctx *p, int k);
-void layer_bn_backward(const struct pass_ctx *p, int k, float *grad);
+void ibp_layer_bn_forward(const struct pass_ctx *p, int k);
+void ibp_layer_bn_backward(const struct pass_ctx *p, int k, float *grad);
 /* The backward of RELU relu_k and of the BATCHNORM bn_k whose output it reads: the ReLU's
  * input gradients and BATCHNORM's per-channel sums in one pass over the rows. */
-void layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, float *grad);
+void ibp_layer_relu_bn_backward(const struct pass_ctx *p, int relu_k, int bn_k, float *grad);
 /* BATCHNORM k and the RELU relu_k reading its output in one pass (both values are
  * written, as by the two kernels in turn); relu_k < 0: the BATCHNORM alone. */
-void layer_bn_relu_forward(const struct pass_ctx *p, int k, int relu_k);
-void layer_pool_forward(const struct pass_ctx *p, int k);
-void layer_pool_backward(const struct pass_ctx *p, int k);
+void ibp_layer_bn_relu_forward(const struct pass_ctx *p, int k, int relu_k);
+void ibp_layer_pool_forward(const struct pass_ctx *p, int k);
+void ibp_layer_pool_backward(const struct pass_ctx *p, int k);
 
 /* The bounds stream of the output under the spec (nets/passes/spec.c). The last LINEAR layer
  * is folded with the spec (k = its index) or, for other last layers, the spec is
  * applied to the output value (k = -1). */
-void spec_forward(const struct pass_ctx *p, int k);
-void spec_backward(const struct pass_ctx *p, int k, float *grad);
+void ibp_spec_forward(const struct pass_ctx *p, int k);
+void ibp_spec_backward(const struct pass_ctx *p, int k, float *grad);
 
 
 /* Winograd on (1, the default) or off (0: every CONV2D runs im2col + GEMM, the path the
  * tests compare with). Takes effect from the next pass; not between a pass and its
  * backward. */
-void ws_set_winograd(struct ibp_workspace *ws, int enable);
+void ibp_ws_set_winograd(struct ibp_workspace *ws, int enable);
 
 /* Sizes the spec buffers for `rows` rows per sample (only grows); 0 when out of memory. */
-int ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows);
+int ibp_ws_spec_reserve(struct ibp_workspace *ws, const struct ibp_net *net, int rows);
 
 /* Packs the weights of the LINEAR/CONV2D layers for this pass (conv layout and, when
  * with_abs, |W|). */
-void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
+void ibp_weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int threads,
                      int with_abs);
 
 /* Rows of one partial sum in the reductions: fixed, so sums do not depend on threads. */
@@ -173,17 +173,17 @@ void weights_prepare(const struct ibp_net *net, struct ibp_workspace *ws, int th
 
 /* Deterministic per-channel sums over rows of a [rows][channels] array:
  * out[c] += sum_rows f(row, c), computed in fixed chunks of rows whatever the thread
- * count. `kind` selects f (below; reduce_rows in workspace.c). */
+ * count. `kind` selects f (below; ibp_reduce_rows in workspace.c). */
 enum reduce_kind {
     REDUCE_SUM,         /* a */
     REDUCE_SUM_SQ_DEV,  /* (a - center[c])^2 */
     REDUCE_SUM_PROD,    /* a * b */
 };
-void reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
+void ibp_reduce_rows(struct ibp_workspace *ws, int threads, enum reduce_kind kind, const float *a,
                  const float *b, const double *center, size_t rows, int channels, double *out);
 /* The same chunks, two sums in one pass: prod[c] += sum a*b, sum[c] += sum a (equal to
  * REDUCE_SUM_PROD and REDUCE_SUM run separately). */
-void reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
+void ibp_reduce_rows_prod_sum(struct ibp_workspace *ws, int threads, const float *a, const float *b,
                           size_t rows, int channels, double *prod, double *sum);
 
 #endif

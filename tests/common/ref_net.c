@@ -261,15 +261,21 @@ static int run(const struct ibp_net *net, const double *params, const double *x,
         case IBP_LAYER_LINEAR: {
             const double *w = P + net->param_off[k];
             const double *b = l->no_bias ? NULL : w + (size_t)l->out * l->in_size;
-            linear_w(w, b, a->x, o->x, batch, l->in_size, l->out, 0);
-            linear_w(w, b, a->c, o->c, batch, l->in_size, l->out, 0);
-            linear_w(w, NULL, a->r, o->r, batch, l->in_size, l->out, 1);
+            if (clean)
+                linear_w(w, b, a->x, o->x, batch, l->in_size, l->out, 0);
+            if (bounds) {
+                linear_w(w, b, a->c, o->c, batch, l->in_size, l->out, 0);
+                linear_w(w, NULL, a->r, o->r, batch, l->in_size, l->out, 1);
+            }
             break;
         }
         case IBP_LAYER_CONV2D:
-            conv(net, k, P, a->x, o->x, batch, 0, 1);
-            conv(net, k, P, a->c, o->c, batch, 0, 1);
-            conv(net, k, P, a->r, o->r, batch, 1, 0);
+            if (clean)
+                conv(net, k, P, a->x, o->x, batch, 0, 1);
+            if (bounds) {
+                conv(net, k, P, a->c, o->c, batch, 0, 1);
+                conv(net, k, P, a->r, o->r, batch, 1, 0);
+            }
             break;
         case IBP_LAYER_BATCHNORM: {
             const double *g = P + net->param_off[k], *be = g + is.c;
@@ -433,6 +439,15 @@ int ref_crown_ibp(const struct ibp_net *net, const double *params, const double 
 {
     struct ref_out out;
     int rc = run(net, params, x, lo, hi, batch, bn_train, labels, 1, &out, lb);
+    ref_out_free(&out);
+    return rc;
+}
+
+int ref_forward(const struct ibp_net *net, const double *x, double *y)
+{
+    struct ref_out out;
+    int rc = run(net, NULL, x, NULL, NULL, 1, 0, NULL, 0, &out, NULL);
+    memcpy(y, out.logits, (size_t)ibp_net_outputs(net) * sizeof *y);
     ref_out_free(&out);
     return rc;
 }

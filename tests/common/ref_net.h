@@ -28,6 +28,11 @@ int ref_run(const struct ibp_net *net, const double *params, const double *x, co
             struct ref_out *out);
 void ref_out_free(struct ref_out *out);
 
+/* The clean pass alone on one sample x[C*H*W] (network input layout, NCHW), BN in eval
+ * form (running statistics): y[ibp_net_outputs(net)]. The reference for ONNX import and
+ * export and for the external networks. Returns 0. */
+int ref_forward(const struct ibp_net *net, const double *x, double *y);
+
 /* CROWN-IBP lower bounds of the margins, lb[batch][outputs-1], with the IBP bounds of
  * the same run as intermediate bounds (nets/bounds/crown_ibp.h's method: upper line
  * u(x-l)/(u-l), lower line x when u > -l else 0, BN as the pass's affine map). The

@@ -5,7 +5,7 @@
 #include "datasets/cifar.h"
 #include "datasets/open.h"
 #include "tests/common/check.h"
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 
 #define PIX 3072
 

@@ -4,7 +4,7 @@
 #include "datasets/csv.h"
 #include "datasets/open.h"
 #include "tests/common/check.h"
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 
 static void put(const char *path, const char *text)
 {

@@ -5,17 +5,19 @@
 #include "datasets/csv.h"
 #include "datasets/dataset.h"
 #include "tests/common/check.h"
+#include "tests/common/test_paths.h"
 
-int main(int argc, char **argv)
+int main(void)
 {
-    if (argc < 2 || access(argv[1], R_OK) != 0) {
-        printf("SKIP: %s not present\n", argc < 2 ? "ERAN CSV" : argv[1]);
+    const char *csv = IBP_TEST_SHARED_DATA "/eran-mnist/mnist_test.csv";
+    if (access(csv, R_OK) != 0) {
+        printf("SKIP: %s not present\n", csv);
         return 77;
     }
     struct ibp_error err;
     ibp_error_clear(&err);
     struct ibp_dataset *ds = NULL;
-    CHECK_OK(ibp_csv_read(argv[1], 1, 28, 28, 10, &ds, &err), err);
+    CHECK_OK(ibp_csv_read(csv, 1, 28, 28, 10, &ds, &err), err);
     if (ds) {
         CHECK(ds->n == 100 && ds->c == 1 && ds->h == 28 && ds->w == 28);
         CHECK(ds->labels[0] == 7 && ds->labels[1] == 2 && ds->labels[2] == 1 && ds->labels[3] == 0);

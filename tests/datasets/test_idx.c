@@ -5,7 +5,7 @@
 #include "datasets/idx.h"
 #include "datasets/open.h"
 #include "tests/common/check.h"
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 
 enum { N = 3, ROWS = 2, COLS = 4 };
 

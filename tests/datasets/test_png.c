@@ -11,7 +11,7 @@
 #include "datasets/png_read.h"
 #include "datasets/png_write.h"
 #include "tests/common/check.h"
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 
 enum { H = 2, W = 3 };
 

@@ -6,9 +6,10 @@
 #include <unistd.h>
 
 #include "tests/common/check.h"
+#include "tests/common/testutil.h"
 #include "trainer/config.h"
 
-static char dir[] = "/tmp/ibp-config-XXXXXX";
+static char dir[200];
 
 static const char *write_file(const char *name, const char *text)
 {
@@ -236,7 +237,7 @@ static void test_save_roundtrip(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir)) {
+    if (tu_mkdtemp(dir, sizeof dir, "config") != 0) {
         perror("mkdtemp");
         return 1;
     }

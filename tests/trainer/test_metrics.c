@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "tests/common/check.h"
+#include "tests/common/testutil.h"
 #include "trainer/metrics.h"
 
 static char *slurp(const char *path)
@@ -61,9 +62,9 @@ int main(void)
     CHECK(strlen(ibp_metrics_line(m)) > 1000);
     CHECK_OK(ibp_metrics_close(m, &err), err);
 
-    char dir[] = "/tmp/ibp-metrics-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[256];
+    char dir[256];
+    CHECK(tu_mkdtemp(dir, sizeof dir, "metrics") == 0);
+    char path[320];
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
     CHECK_OK(ibp_metrics_open(path, 0, &m, &err), err);
     ibp_metrics_begin(m);

@@ -10,7 +10,7 @@
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
 #include "tests/common/check.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 #include "verifier/certify.h"
 
 static const double EPS[] = {0.0, 1.0 / 255, 4.0 / 255, 16.0 / 255, 0.25};

@@ -18,7 +18,7 @@
 #include "nets/passes/passes.h"
 #include "nets/graph/zoo.h"
 #include "tests/common/check.h"
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 #include "verifier/certify.h"
 
 enum { N = 12, PIX = 3 * 32 * 32 };

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "nets/formats/onnx_import.h"
-#include "tests/nets/formats/onnx_builder.h"
+#include "tests/common/onnx_builder.h"
 #include "tests/common/check.h"
+#include "tests/common/testutil.h"
 #include "verifier/vnncomp.h"
 #include "verifier/vnncomp_cli.h"
 
@@ -545,9 +546,7 @@ static void cleanup(void)
 
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/ibp_vnncomp_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp_dir)) {
+    if (tu_mkdtemp(tmp_dir, sizeof tmp_dir, "vnncomp") != 0) {
         fprintf(stderr, "cannot create a temporary folder\n");
         return 1;
     }

@@ -10,7 +10,7 @@
  *     gzip) and VNN-LIB property give an error naming the file, or (flips inside the
  *     weights or numbers) a valid network/property on which a short run answers
  *     without fault and any counterexample passes the check.
- * Usage: test_vnncomp_external DATA_DIR [SECONDS_PER_INSTANCE]; exit 77 (skip) when the
+ * Usage: test_vnncomp_external [SECONDS_PER_INSTANCE] (data: IBP_TEST_SHARED_DATA); exit 77 (skip) when the
  * data is missing. */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "nets/base/gzread.h"
 #include "nets/formats/onnx_import.h"
 #include "tests/common/check.h"
+#include "tests/common/test_paths.h"
 #include "verifier/attack.h"
 #include "verifier/vnncomp.h"
 
@@ -539,17 +540,13 @@ static void test_fuzz_files(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s DATA_DIR [SECONDS_PER_INSTANCE]\n", argv[0]);
-        return 2;
-    }
-    data_dir = argv[1];
-    if (argc > 2) {
+    data_dir = IBP_TEST_SHARED_DATA;
+    if (argc > 1) {
         char *end;
         errno = 0;
-        seconds_per_instance = strtod(argv[2], &end);
-        if (end == argv[2] || *end || errno || !(seconds_per_instance > 0)) {
-            fprintf(stderr, "%s: bad SECONDS_PER_INSTANCE '%s'\n", argv[0], argv[2]);
+        seconds_per_instance = strtod(argv[1], &end);
+        if (end == argv[1] || *end || errno || !(seconds_per_instance > 0)) {
+            fprintf(stderr, "%s: bad SECONDS_PER_INSTANCE '%s'\n", argv[0], argv[1]);
             return 2;
         }
     }

@@ -1,17 +1,18 @@
 /* Every VNN-LIB property of ../shared/data/vnncomp2022 parses with the expected boxes and
  * rows; each mnist_fc counterexample lies in its box and violates its property, both with
  * the recorded outputs and with our forward pass of the imported network.
- * Usage: test_vnnlib_external DATA_DIR; exit 77 (skip) when the data is missing. */
+ * Data: IBP_TEST_SHARED_DATA (tests/common/test_paths.h); exit 77 (skip) when the data is missing. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/nets/formats/naive_forward.h"
+#include "tests/common/ref_net.h"
 #include "nets/base/gzread.h"
 #include "nets/formats/onnx_import.h"
 #include "tests/common/check.h"
+#include "tests/common/test_paths.h"
 #include "verifier/vnnlib.h"
 
 static const char *data_dir;
@@ -170,7 +171,7 @@ static void test_counterexamples(void)
             CHECK(got == 794);
             CHECK_MSG(ibp_vnnlib_in_box(p, 0, x), "%s: X outside the box", e->d_name);
             CHECK_MSG(ibp_vnnlib_violated(p, 0, y), "%s: recorded Y does not violate", e->d_name);
-            CHECK(naive_forward(net, x, z) == 0);
+            CHECK(ref_forward(net, x, z) == 0);
             CHECK_MSG(ibp_vnnlib_violated(p, 0, z), "%s: our Y does not violate", e->d_name);
             n++;
         }
@@ -185,11 +186,7 @@ static void test_counterexamples(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
-        return 2;
-    }
-    data_dir = argv[1];
+    data_dir = IBP_TEST_SHARED_DATA;
     char probe[1024];
     snprintf(probe, sizeof probe, "%s/vnncomp2022/test/test_prop.vnnlib", data_dir);
     FILE *f = fopen(probe, "r");

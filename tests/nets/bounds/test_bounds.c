@@ -18,7 +18,7 @@
 #include "nets/bounds/sound_fp.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 #include "tests/nets/bounds/ref_bounds.h"
 
 enum { BATCH = 6 };

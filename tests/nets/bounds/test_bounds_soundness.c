@@ -10,7 +10,7 @@
 #include "nets/bounds/bounds.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 enum { BOXES = 3, CHUNK = 128, SAMPLE_CHUNKS = 4, CORNER_CHUNKS = 2, PGD_STEPS = 20 };
 

@@ -10,7 +10,7 @@
 #include "nets/bounds/crown_ibp.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 enum { BATCH = 5, NETS = 3 };
 

@@ -12,8 +12,9 @@
 #include "nets/graph/init.h"
 #include "nets/formats/model_file.h"
 #include "tests/common/check.h"
+#include "tests/common/testutil.h"
 
-static char dir[] = "/tmp/ibp-model-XXXXXX";
+static char dir[256];
 
 static struct ibp_layer_spec L(enum ibp_layer_kind kind)
 {
@@ -275,7 +276,7 @@ static void test_io_errors(const struct ibp_net *net)
 
 int main(void)
 {
-    if (!mkdtemp(dir)) {
+    if (tu_mkdtemp(dir, sizeof dir, "model") != 0) {
         perror("mkdtemp");
         return 1;
     }

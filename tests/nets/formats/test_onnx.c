@@ -9,11 +9,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "tests/nets/formats/naive_forward.h"
+#include "tests/common/ref_net.h"
 #include "nets/formats/onnx_export.h"
 #include "nets/formats/onnx_import.h"
-#include "tests/nets/formats/onnx_builder.h"
+#include "tests/common/onnx_builder.h"
 #include "tests/common/check.h"
+#include "tests/common/testutil.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -64,7 +65,7 @@ static double max_diff(const struct ibp_net *a, const struct ibp_net *b)
     for (int t = 0; t < 5; t++) {
         for (size_t i = 0; i < n; i++)
             x[i] = uniform(-1, 1);
-        if (naive_forward(a, x, ya) || naive_forward(b, x, yb))
+        if (ref_forward(a, x, ya) || ref_forward(b, x, yb))
             worst = INFINITY;
         for (int j = 0; j < m; j++)
             worst = fmax(worst, fabs(ya[j] - yb[j]));
@@ -184,8 +185,8 @@ static void test_roundtrip(void)
     if (net) {
         roundtrip(net, "cnn", NULL);
         /* through a file: temporary + rename */
-        char dir[] = "/tmp/ibp_onnx_XXXXXX", path[64];
-        CHECK(mkdtemp(dir) != NULL);
+        char dir[256], path[300];
+        CHECK(tu_mkdtemp(dir, sizeof dir, "onnx") == 0);
         snprintf(path, sizeof path, "%s/m.onnx", dir);
         struct ibp_error err = {0};
         CHECK_OK(ibp_onnx_export(net, path, &err), err);
@@ -289,7 +290,7 @@ static void test_gemm(void)
         check_kinds(net, "L", "gemm");
         CHECK(strcmp(info.input_name, "x") == 0 && info.n_inputs == 4 && info.n_outputs == 3);
         double x[4] = {0.1, -0.2, 0.3, 0.7}, y[3];
-        CHECK(naive_forward(net, x, y) == 0);
+        CHECK(ref_forward(net, x, y) == 0);
         for (int o = 0; o < 3; o++) {
             double want = 0.5 * C[o];
             for (int i = 0; i < 4; i++)
@@ -321,7 +322,7 @@ static void test_matmul_left(void)
     if (net) {
         check_kinds(net, "LR", "matmul");
         double x[4] = {1, -1, 0.5, 2}, y[3];
-        CHECK(naive_forward(net, x, y) == 0);
+        CHECK(ref_forward(net, x, y) == 0);
         for (int o = 0; o < 3; o++) {
             double s = b[o];
             for (int i = 0; i < 4; i++)
@@ -360,7 +361,7 @@ static void test_nhwc_flatten(void)
         double x[18], y[5];
         for (int i = 0; i < 18; i++)
             x[i] = uniform(-1, 1);
-        CHECK(naive_forward(net, x, y) == 0);
+        CHECK(ref_forward(net, x, y) == 0);
         for (int o = 0; o < 5; o++) {
             double s = c[o];
             for (int h = 0; h < 3; h++)
@@ -538,7 +539,7 @@ static void test_data_sub(void)
     if (net) {
         check_kinds(net, "LRNA", "data sub");
         double x[3] = {0.3, -0.9, 0.4}, y[3];
-        CHECK(naive_forward(net, x, y) == 0);
+        CHECK(ref_forward(net, x, y) == 0);
         for (int o = 0; o < 3; o++) {
             double h = 0;
             for (int i = 0; i < 3; i++)

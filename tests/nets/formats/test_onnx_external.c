@@ -1,7 +1,7 @@
 /* External ONNX models (../shared/data): every ERAN MNIST and VNN-COMP 2022 network
  * imports with the expected structure; the import computes what the original networks
  * compute (the VNN-COMP counterexamples' outputs, ERAN's known misclassified images).
- * Usage: test_onnx_external DATA_DIR; exit 77 (skip) when the data is missing. */
+ * Data: IBP_TEST_SHARED_DATA (tests/common/test_paths.h); exit 77 (skip) when the data is missing. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/nets/formats/naive_forward.h"
+#include "tests/common/ref_net.h"
 #include "nets/base/gzread.h"
 #include "nets/formats/onnx_import.h"
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
+#include "tests/common/test_paths.h"
 
 static const char *data_dir;
 
@@ -177,7 +178,7 @@ static void test_eran(void)
         CHECK(engine_forward(net, pixels, n_img, y32) == 0);
         for (int i = 0; i < n_img; i++) {
             double y[10];
-            CHECK(naive_forward(net, &pixels[(size_t)i * 784], y) == 0);
+            CHECK(ref_forward(net, &pixels[(size_t)i * 784], y) == 0);
             for (int j = 0; j < 10; j++)
                 agree &= fabs(y[j] - y32[i * 10 + j]) <= 1e-4;
             agree &= argmax(y, 10) == argmax(&y32[i * 10], 10);
@@ -308,7 +309,7 @@ static void test_counterexamples(void)
         if (rc)
             continue;
         double z32[10];
-        CHECK(naive_forward(nets[which], x, z) == 0);
+        CHECK(ref_forward(nets[which], x, z) == 0);
         CHECK(engine_forward(nets[which], x, 1, z32) == 0);
         for (int j = 0; j < 10; j++) {
             CHECK_NEAR(z[j], y[j], 1e-4);
@@ -327,11 +328,7 @@ static void test_counterexamples(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
-        return 2;
-    }
-    data_dir = argv[1];
+    data_dir = IBP_TEST_SHARED_DATA;
     char probe[1024];
     path_of(probe, sizeof probe, "vnncomp2022/mnist_fc/instances.csv");
     FILE *f = fopen(probe, "r");

@@ -16,7 +16,7 @@
 
 #include "nets/kernels/conv_implicit.h"
 #include "tests/common/check.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 /* relative error allowed against the sum of |products| of an element */
 #define TOL 1e-5
@@ -34,7 +34,7 @@ static struct outputs run_module(const struct ibp_conv_geom *g, const float *x,
 {
     size_t nin = (size_t)ns * g->H * g->W * g->C, nout = (size_t)ns * g->Ho * g->Wo * g->Co;
     size_t nw = (size_t)g->Co * g->kh * g->kw * g->C;
-    size_t npk = conv_implicit_packed_floats(g), nsc = conv_implicit_scratch_floats(g, ns);
+    size_t npk = ibp_conv_implicit_packed_floats(g), nsc = ibp_conv_implicit_scratch_floats(g, ns);
     float *packed = malloc(npk * sizeof(float)), *scratch = malloc(nsc * sizeof(float));
     for (size_t i = 0; i < nsc; i++)
         scratch[i] = NAN;
@@ -42,10 +42,10 @@ static struct outputs run_module(const struct ibp_conv_geom *g, const float *x,
                         fixture_copy_floats(dwp0, nw)};
     for (size_t i = 0; i < nout; i++)
         o.y[i] = 1e30f;
-    conv_implicit_pack(g, wp, packed);
-    conv_implicit_forward(g, x, o.y, ns, packed, bias, scratch, threads);
-    conv_implicit_input_grad(g, gy, o.gin, ns, packed, scratch, threads);
-    conv_implicit_weight_grad(g, x, gy, ns, o.dwp, scratch, threads);
+    ibp_conv_implicit_pack(g, wp, packed);
+    ibp_conv_implicit_forward(g, x, o.y, ns, packed, bias, scratch, threads);
+    ibp_conv_implicit_input_grad(g, gy, o.gin, ns, packed, scratch, threads);
+    ibp_conv_implicit_weight_grad(g, x, gy, ns, o.dwp, scratch, threads);
     free(packed);
     free(scratch);
     return o;
@@ -186,9 +186,9 @@ static void test_chunks(void)
                               .dw = 1, .groups = 1, .cg = 64, .og = 128, .K = 4 * 4 * 64};
     int last = 0, ok = 1;
     for (int ns = 1; ns <= 300; ns++) {
-        int c = conv_implicit_chunk(&g, ns);
+        int c = ibp_conv_implicit_chunk(&g, ns);
         ok = ok && c >= 1 && c <= ns && c >= last;
-        ok = ok && conv_implicit_scratch_floats(&g, ns) >= (size_t)c * 30 * 30 * 64;
+        ok = ok && ibp_conv_implicit_scratch_floats(&g, ns) >= (size_t)c * 30 * 30 * 64;
         last = c;
     }
     CHECK_MSG(ok, "chunk sizes");

@@ -18,7 +18,7 @@
 #include "nets/kernels/conv_taps.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 static void check_gemm(int ta, int tb, long m, long n, long k, float alpha, float beta)
 {
@@ -101,7 +101,7 @@ static void check_conv_net(const char *name, struct ibp_shape in, struct ibp_lay
     CHECK_OK(ibp_net_create(in, s, 5, &net, &err), err);
     if (!net)
         return;
-    CHECK_MSG(conv_few_taps(net, 0) == few, "%s: takes the %s path", name,
+    CHECK_MSG(ibp_conv_few_taps(net, 0) == few, "%s: takes the %s path", name,
               few ? "im2col" : "direct");
     unsigned seed = 99;
     for (size_t i = 0; i < net->n_params; i++)
@@ -181,7 +181,7 @@ static void test_conv_paths(void)
                    L(.kind = IBP_LAYER_CONV2D, .out = 6, .kh = 3, .kw = 3, .ph = 1, .pw = 1));
 }
 
-/* The direct weight gradient of a few-taps layer (conv_taps_weight_grad) against the
+/* The direct weight gradient of a few-taps layer (ibp_conv_taps_weight_grad) against the
  * same sums done plainly in float: dwp's value, then each position's product in order.
  * They must agree bit for bit, with 1 and 3 threads and a scratch of one sample (many
  * chunks) or of all of them. */
@@ -193,7 +193,7 @@ static void check_taps_weight_grad(const char *name, struct ibp_shape in,
     CHECK_OK(ibp_net_create(in, &conv, 1, &net, &err), err);
     if (!net)
         return;
-    CHECK_MSG(conv_few_taps(net, 0), "%s: takes the direct path", name);
+    CHECK_MSG(ibp_conv_few_taps(net, 0), "%s: takes the direct path", name);
     conv = net->layers[0]; /* with its defaults resolved (stride, dilation 1) */
     struct ibp_shape out = net->shapes[1];
     int T = conv.kh * conv.kw * in.c, Co = out.c;
@@ -228,12 +228,12 @@ static void check_taps_weight_grad(const char *name, struct ibp_shape in,
                             }
                     want[(size_t)o * T + t] = a;
                 }
-    size_t small = conv_taps_weight_grad_floats(net, 0) + conv_taps_scratch_floats(net, 0, 1);
-    size_t large = conv_taps_weight_grad_floats(net, 0) + conv_taps_scratch_floats(net, 0, ns);
+    size_t small = ibp_conv_taps_weight_grad_floats(net, 0) + ibp_conv_taps_scratch_floats(net, 0, 1);
+    size_t large = ibp_conv_taps_weight_grad_floats(net, 0) + ibp_conv_taps_scratch_floats(net, 0, ns);
     float *scratch = malloc(large * sizeof(float)), *dw = malloc(nw * sizeof(float));
     for (int run = 0; run < 3; run++) {
         memcpy(dw, dw0, nw * sizeof(float));
-        conv_taps_weight_grad(net, 0, x, go, ns, dw, scratch, run == 1 ? small : large,
+        ibp_conv_taps_weight_grad(net, 0, x, go, ns, dw, scratch, run == 1 ? small : large,
                               run == 2 ? 3 : 1);
         CHECK_MSG(memcmp(dw, want, nw * sizeof(float)) == 0,
                   "%s: weight gradient (%s) differs from the plain sums", name,

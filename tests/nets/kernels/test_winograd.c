@@ -20,7 +20,7 @@
 #include "nets/passes/passes.h"
 #include "nets/passes/workspace.h"
 #include "tests/common/check.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 #define L(...) ((struct ibp_layer_spec){__VA_ARGS__, .in = {IBP_PREV, 0}})
 
@@ -38,20 +38,20 @@ static struct outputs run_module(const struct ibp_net *net, const float *x, cons
                                  const float *bias, const float *gy, const float *gin0,
                                  const float *dwp0, int ns, int threads)
 {
-    size_t nu = conv_winograd_weight_floats(net, 0), nsc = conv_winograd_scratch_floats(net, 0);
+    size_t nu = ibp_conv_winograd_weight_floats(net, 0), nsc = ibp_conv_winograd_scratch_floats(net, 0);
     struct ibp_shape in = net->shapes[0], out = net->shapes[1];
     size_t nin = (size_t)ns * ibp_shape_size(in), nout = (size_t)ns * ibp_shape_size(out);
     size_t nw = (size_t)out.c * 9 * in.c;
-    float *u = malloc(conv_winograd_u_floats(net, 0) * sizeof(float));
+    float *u = malloc(ibp_conv_winograd_u_floats(net, 0) * sizeof(float));
     size_t slots = CONV_WINOGRAD_SLOTS;
     struct conv_winograd_scratch s = {malloc(slots * nsc * sizeof(float)),
                                       malloc(slots * nsc * sizeof(float)),
                                       malloc(slots * nu * sizeof(float))};
     struct outputs o = {malloc(nout * sizeof(float)), fixture_copy_floats(gin0, nin),
                         fixture_copy_floats(dwp0, nw)};
-    conv_winograd_weights(net, 0, wp, u, threads);
-    conv_winograd_forward(net, 0, x, o.y, ns, u, bias, &s, threads);
-    conv_winograd_backward(net, 0, x, gy, o.gin, ns, u, o.dwp, &s, threads);
+    ibp_conv_winograd_weights(net, 0, wp, u, threads);
+    ibp_conv_winograd_forward(net, 0, x, o.y, ns, u, bias, &s, threads);
+    ibp_conv_winograd_backward(net, 0, x, gy, o.gin, ns, u, o.dwp, &s, threads);
     free(u);
     free(s.v);
     free(s.m);
@@ -154,7 +154,7 @@ static void check_applies(const char *name, struct ibp_shape in, struct ibp_laye
     CHECK_OK(ibp_net_create(in, &conv, 1, &net, &err), err);
     if (!net)
         return;
-    CHECK_MSG(conv_winograd_eligible(net, 0) == want, "%s: Winograd %s", name,
+    CHECK_MSG(ibp_conv_winograd_eligible(net, 0) == want, "%s: Winograd %s", name,
               want ? "should apply" : "should not apply");
     ibp_net_free(net);
 }
@@ -228,7 +228,7 @@ static void run_net(const struct ibp_net *net, struct ibp_workspace *ws,
     }
     int labels[NB] = {0, 3, 1, 4};
     struct ibp_spec spec = {.labels = labels};
-    ws_set_winograd(ws, winograd);
+    ibp_ws_set_winograd(ws, winograd);
     ibp_ws_set_threads(ws, threads);
     memset(r, 0, sizeof *r);
     r->grad = calloc(net->n_params, sizeof(float));
@@ -274,7 +274,7 @@ static void test_net(void)
     CHECK_OK(ibp_net_create((struct ibp_shape){16, 9, 10}, s, 8, &net, &err), err);
     if (!net)
         return;
-    CHECK(conv_winograd_eligible(net, 0) && conv_winograd_eligible(net, 3));
+    CHECK(ibp_conv_winograd_eligible(net, 0) && ibp_conv_winograd_eligible(net, 3));
     unsigned seed = 7;
     for (size_t i = 0; i < net->n_params; i++)
         net->params[i] = 0.3f * fixture_frand(&seed);

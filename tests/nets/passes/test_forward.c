@@ -9,7 +9,7 @@
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 enum { BATCH = 5 };
 

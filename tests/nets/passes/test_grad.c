@@ -9,7 +9,7 @@
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
 #include "tests/common/ref_net.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 enum { BATCH = 4, TERM_CLEAN = 0, TERM_MARGIN = 1, TERM_RELU = 2 };
 

@@ -9,7 +9,7 @@
 
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 enum { BOXES = 4, SAMPLES_PER_BOX = 2560, CHUNK = 256, PGD_STEPS = 30 };
 

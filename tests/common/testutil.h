@@ -1,9 +1,14 @@
-/* testutil.h — temp folders and small file writers for the datasets tests. */
-#ifndef IBP_TESTS_DATASETS_TESTUTIL_H
-#define IBP_TESTS_DATASETS_TESTUTIL_H
+/* testutil.h — the tests' scratch folder and small file writers. */
+#ifndef IBP_TEST_TESTUTIL_H
+#define IBP_TEST_TESTUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Creates a fresh scratch folder $TMPDIR/ibp-NAME-XXXXXX (/tmp when TMPDIR is unset or
+ * empty) and writes its path to buf[cap]. Returns 0, or -1 (errno set) when it cannot.
+ * Every test finds its scratch space this way. */
+int tu_mkdtemp(char *buf, size_t cap, const char *name);
 
 /* Creates a fresh temp folder (mkdtemp) for this test program; aborts if it cannot. */
 void tu_init(void);

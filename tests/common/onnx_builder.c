@@ -1,4 +1,4 @@
-#include "tests/nets/formats/onnx_builder.h"
+#include "tests/common/onnx_builder.h"
 
 #include <stdio.h>
 #include <stdlib.h>

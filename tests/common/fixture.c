@@ -1,4 +1,4 @@
-#include "tests/nets/fixture.h"
+#include "tests/common/fixture.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
-#include "tests/datasets/testutil.h"
+#include "tests/common/testutil.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,20 @@
 
 static char tmpdir[256];
 
-void tu_init(void)
+int tu_mkdtemp(char *buf, size_t cap, const char *name)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/ibp-datasets-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
+    int n = snprintf(buf, cap, "%s/ibp-%s-XXXXXX", base && *base ? base : "/tmp", name);
+    if (n < 0 || (size_t)n >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+void tu_init(void)
+{
+    if (tu_mkdtemp(tmpdir, sizeof tmpdir, "test") != 0) {
         perror("mkdtemp");
         abort();
     }
