@@ -217,14 +217,13 @@ static void plan_layer(const struct ibp_net *net, struct ibp_bounder *b, int k, 
             size_t c = (size_t)ibp_conv_chunk_samples(&g, B) * g.K * g.Ho * g.Wo;
             if (ibp_conv_lowering(net, k, IBP_CONV_FOR_BOUNDER) == IBP_CONV_IMPLICIT) {
                 /* no im2col: the scratch holds a chunk of padded input */
-                struct ibp_conv_geom ig = ibp_conv_geom_of(net, k);
-                c = ibp_conv_implicit_scratch_floats(&ig, INT_MAX);
-                y->wimp = balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
-                y->wimpabs = balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                c = ibp_conv_implicit_scratch_floats(&g, INT_MAX);
+                y->wimp = balloc(b, ibp_conv_implicit_packed_floats(&g), sizeof(float), &ok);
+                y->wimpabs = balloc(b, ibp_conv_implicit_packed_floats(&g), sizeof(float), &ok);
                 if (cfg->method != IBP_BOUND_IBP && !cfg->sound &&
-                    ig.C >= CROWN_IMPLICIT_MIN_C)
+                    g.C >= CROWN_IMPLICIT_MIN_C)
                     y->wtrans =
-                        balloc(b, ibp_conv_implicit_packed_floats(&ig), sizeof(float), &ok);
+                        balloc(b, ibp_conv_implicit_packed_floats(&g), sizeof(float), &ok);
             }
             size_t pad = ibp_conv_taps_scratch_floats(net, k, 1);
             if (y->wtap && pad > c) /* at least one sample's padded input */
