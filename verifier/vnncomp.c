@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include "nets/base/bytes.h"
@@ -13,7 +14,9 @@
 #include "nets/base/parse.h"
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
+#include "nets/bounds/sound_fp.h"
 #include "verifier/attack.h"
+#include "verifier/bab.h"
 #include "verifier/input_split.h"
 
 #define MAX_CSV_BYTES ((size_t)1 << 26)
@@ -80,6 +83,10 @@ void ibp_vnncomp_config_default(struct ibp_vnncomp_config *cfg)
     cfg->input_split = 1;
     cfg->seed = 20221;
     cfg->threads = 0;
+    /* branch and bound (after everything else, on the time that is left): opt-in */
+    cfg->bab = 0;
+    cfg->bab_timeout = 0.0;
+    cfg->max_domains = 200000;
 }
 
 void ibp_vnncomp_result_clear(struct ibp_vnncomp_result *res)
@@ -88,6 +95,7 @@ void ibp_vnncomp_result_clear(struct ibp_vnncomp_result *res)
     free(res->y);
     memset(res, 0, sizeof *res);
     res->decided_by = "";
+    res->bab_unknown = "";
     res->proof_margin = -INFINITY;
     res->answer = IBP_VNN_UNKNOWN;
 }
@@ -453,6 +461,71 @@ static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
     return st;
 }
 
+/* Branch and bound on every open box whose disjuncts have one row each (the box is
+ * then proved when every row's m(y) is > 0 on it: bab.h's property); other boxes are
+ * left as they are. The offsets go to float rounded down in sound mode, so a proof
+ * with them proves the rows with the exact offsets; a counterexample is kept only when
+ * try_candidate confirms it against the property as parsed. */
+static enum ibp_status bab_stage(struct search *s, int *found, struct ibp_error *err)
+{
+    double t = now_seconds();
+    enum ibp_status st = IBP_OK;
+    float *d = malloc((size_t)s->max_rows * sizeof(float));
+    float *cex = malloc((size_t)s->n_in * sizeof(float));
+    if (!d || !cex)
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: out of memory");
+    for (int b = 0; st == IBP_OK && !*found && b < s->prop->n_boxes; b++) {
+        if (s->proved[b])
+            continue;
+        if (out_of_time(s))
+            break;
+        int rows, single = 1;
+        load_box(s, b, &rows);
+        for (int r = 0; r < rows; r++)
+            single &= s->disjunct[r] == r;
+        if (!single || rows != s->prop->boxes[b].n_disjuncts)
+            continue;
+        for (int r = 0; r < rows; r++)
+            d[r] = s->cfg->sound ? fp_to_float_dn(s->offset[r]) : (float)s->offset[r];
+        struct ibp_bab_config bc = ibp_bab_config_default();
+        double left = s->deadline - now_seconds();
+        bc.timeout_s = s->cfg->bab_timeout > 0.0 ? fmin(s->cfg->bab_timeout, left)
+                                                 : (isinf(left) ? 60.0 : left);
+        if (!(bc.timeout_s > 0.0))
+            break;
+        bc.max_domains = (long)s->cfg->max_domains;
+        bc.sound = s->cfg->sound;
+        bc.threads = s->cfg->threads > 0 ? s->cfg->threads : omp_get_max_threads();
+        struct ibp_bab_result br;
+        struct ibp_error e2 = {0};
+        st = ibp_bab_run(s->net, s->lo, s->hi, s->C, d, rows, &bc, cex, &br, &e2);
+        if (st == IBP_ERR_UNSUPPORTED || st == IBP_ERR_NOMEM) {
+            size_t len = strlen(s->res->note);
+            snprintf(s->res->note + len, sizeof s->res->note - len, "%sbab skipped: %s",
+                     len ? "; " : "", e2.msg);
+            st = IBP_OK;
+            break;
+        }
+        if (st != IBP_OK) {
+            st = ibp_fail(err, st, "%s", e2.msg);
+            break;
+        }
+        s->res->bab_domains += br.domains;
+        if (br.verdict == IBP_BAB_UNSAT)
+            s->proved[b] = 1;
+        else if (br.verdict == IBP_BAB_SAT)
+            st = try_candidate(s, b, cex, found, err);
+        else
+            s->res->bab_unknown = ibp_bab_reason_name(br.reason);
+        if (br.reason == IBP_BAB_TIME)
+            s->timed_out = 1;
+    }
+    free(d);
+    free(cex);
+    s->res->bab_seconds += now_seconds() - t;
+    return st;
+}
+
 static void search_free(struct search *s)
 {
     ibp_ws_free(s->ws);
@@ -541,11 +614,13 @@ static enum ibp_status search_init(struct search *s, struct ibp_error *err)
 static enum ibp_status check_config(const struct ibp_vnncomp_config *c, struct ibp_error *err)
 {
     if (c->attack_steps < 1 || c->first_restarts < 1 || c->round_restarts < 1 ||
-        c->rounds < 0 || c->threads < 0 || (c->methods & ~7) || isnan(c->time_limit))
+        c->rounds < 0 || c->threads < 0 || (c->methods & ~7) || isnan(c->time_limit) ||
+        c->max_domains < 1 || isnan(c->bab_timeout))
         return ibp_fail(err, IBP_ERR_ARG,
                         "vnncomp config: steps %d, restarts %d/%d, rounds %d, threads %d, "
-                        "methods %#x: out of range", c->attack_steps, c->first_restarts,
-                        c->round_restarts, c->rounds, c->threads, (unsigned)c->methods);
+                        "methods %#x, max domains %lld: out of range", c->attack_steps,
+                        c->first_restarts, c->round_restarts, c->rounds, c->threads,
+                        (unsigned)c->methods, (long long)c->max_domains);
     return IBP_OK;
 }
 
@@ -612,7 +687,17 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
             break;
         st = attack_round(&s, cfg->round_restarts, 0, 1, &found, err);
     }
+    int bab_proved = 0;
+    if (st == IBP_OK && !found && !all_proved && cfg->bab && !out_of_time(&s)) {
+        st = bab_stage(&s, &found, err);
+        all_proved = 1;
+        for (int b = 0; b < prop->n_boxes; b++)
+            all_proved &= s.proved[b];
+        bab_proved = all_proved;
+    }
     if (st == IBP_OK) {
+        if (bab_proved)
+            res->decided_by = "bab";
         if (found && !res->decided_by[0])
             res->decided_by = "attack";
         else if (all_proved)

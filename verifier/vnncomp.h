@@ -61,6 +61,12 @@ struct ibp_vnncomp_config {
     int input_split;     /* 1: input splitting (stage 3) for inputs of <= 16 dimensions */
     uint64_t seed;
     int threads;         /* threads for bounds and attacks; 0: OpenMP's default */
+    int bab;             /* 1: branch and bound (verifier/bab.h) on the boxes still open
+                            after the bounds and attacks, when each of their disjuncts
+                            has one row (default 0) */
+    double bab_timeout;  /* seconds per box for branch and bound; <= 0: the rest of
+                            time_limit (60 s without a limit) */
+    int64_t max_domains; /* branch and bound's open-domain cap (> 0) */
 };
 
 /* Defaults (documented in vnncomp.c next to the values): sound, every method, a
@@ -72,8 +78,8 @@ void ibp_vnncomp_config_default(struct ibp_vnncomp_config *cfg);
 struct ibp_vnncomp_result {
     enum ibp_vnn_answer answer;
     const char *decided_by; /* static: "attack", "ibp", "crown-ibp", "crown",
-                               "input-split", "empty" (no box: trivially unsat), or ""
-                               when undecided */
+                               "input-split", "bab", "empty" (no box: trivially unsat),
+                               or "" when undecided */
     int box;                /* sat: the box the counterexample lies in */
     int n_inputs, n_outputs;
     double *x;              /* sat: [n_inputs], float32 values inside box `box` */
@@ -90,6 +96,10 @@ struct ibp_vnncomp_result {
     int attack_restarts;    /* attack restarts run, all boxes and rounds */
     double seconds[1 + IBP_BOUND_METHOD_COUNT]; /* attack, then each bound method */
     double input_split_seconds;
+    double bab_seconds;     /* branch and bound, all boxes */
+    long bab_domains;       /* domains branch and bound bounded */
+    const char *bab_unknown; /* static: why branch and bound left a box open ("time",
+                               "domain cap", ...; bab.h), or "" */
     double seconds_total;
     char note[IBP_ERROR_LEN]; /* why a method was skipped ("crown: ..."), or "" */
 };

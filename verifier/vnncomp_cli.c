@@ -73,6 +73,13 @@ static int options_table(struct options *o, struct ibp_opt *t)
          .lo = 1, .hi = 1000000,
          .help = "restarts per box in each later round, on the whole\n"
                  "property and again on each disjunct"},
+        {.kind = IBP_OPT_FLAG, .name = "--bab", .dest = &c->bab, .flag = 1,
+         .help = "branch and bound on what stays open (default: off)", .def = ""},
+        {.kind = IBP_OPT_DOUBLE, .name = "--bab-timeout", .arg = "S", .dest = &c->bab_timeout,
+         .lo = 0, .lo_open = 1, .hi = 1e9, .help = "branch and bound seconds per box",
+         .def = "the time left"},
+        {.kind = IBP_OPT_INT64, .name = "--max-domains", .arg = "N", .dest = &c->max_domains,
+         .lo = 1, .hi = 1e12, .help = "branch and bound's cap on open domains"},
         {.kind = IBP_OPT_U64, .name = "--seed", .arg = "N", .dest = &c->seed, .help = "attack seed"},
         {.kind = IBP_OPT_INT, .name = "--threads", .arg = "N", .dest = &c->threads, .lo = 0,
          .hi = 4096, .help = "threads, 0 = OpenMP's default"},
@@ -111,7 +118,8 @@ static void usage(const struct ibp_opt *t, int n)
            "\n"
            "Answers a VNN-LIB property on an ONNX network: unsat (proved), sat (with a\n"
            "counterexample), unknown or timeout, in the VNN-COMP result-file format.\n"
-           "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, then more attacks.\n"
+           "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, then more attacks,\n"
+           "then (--bab) branch and bound (alpha-CROWN root, beta-CROWN splits).\n"
            "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
            "when an answer is wrong or an instance fails.\n"
            "\n"
@@ -245,6 +253,9 @@ static void print_verbose(const struct ibp_vnncomp_result *r)
     }
     if (any_ran)
         fprintf(stderr, "; proof margin %.4g", r->proof_margin);
+    if (r->bab_domains > 0)
+        fprintf(stderr, "; bab %.3f s, %ld domains%s%s", r->bab_seconds, r->bab_domains,
+                r->bab_unknown[0] ? ", open: " : "", r->bab_unknown);
     fprintf(stderr, "\n");
     if (r->note[0])
         fprintf(stderr, "vnncomp: note: %s\n", r->note);

@@ -1268,3 +1268,10 @@ enum ibp_status ibp_bounder_run(const struct ibp_net *net, struct ibp_bounder *b
         lb[i] = fmaxf(b->own_lb[i], b->ibp_lb[i]);
     return IBP_OK;
 }
+
+void ibp_bounder_value_bounds(const struct ibp_bounder *b, int v, int s, const float **lo,
+                              const float **hi)
+{
+    *lo = b->cs.lo[v] + (size_t)s * b->cs.n[v];
+    *hi = b->cs.hi[v] + (size_t)s * b->cs.n[v];
+}

@@ -85,4 +85,12 @@ enum ibp_status ibp_bounder_run(const struct ibp_net *net, struct ibp_bounder *b
  * next run); NULL for IBP_BOUND_IBP. For tests and reports of how much CROWN adds. */
 const float *ibp_bounder_crown_bounds(const struct ibp_bounder *b);
 
+/* The bounds of value v (0..n_layers) for sample s of the last run, in the bounder's
+ * internal NHWC order ([h][w][c], a vector is [c]): *lo, *hi point to its n elements
+ * (owned by the bounder, valid until the next run); sound in sound mode, and for the
+ * CROWN methods the inputs of ReLUs are CROWN-tightened. For engines that need a
+ * bounder's intermediate bounds (nets/bounds/domain_bounds.c). */
+void ibp_bounder_value_bounds(const struct ibp_bounder *b, int v, int s, const float **lo,
+                              const float **hi);
+
 #endif

@@ -48,6 +48,18 @@ static void sgemm_one(int trans_a, int trans_b, long m, long n, long k, float al
                  (float *)b, rsb, csb, &beta, c, ldc, 1, NULL, &rntm);
 }
 
+void ibp_dgemm_serial(int trans_a, int trans_b, long m, long n, long k, double alpha,
+                      const double *a, long lda, const double *b, long ldb, double beta,
+                      double *c, long ldc)
+{
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(1, &rntm);
+    inc_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    inc_t rsb = trans_b ? 1 : ldb, csb = trans_b ? ldb : 1;
+    bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (double *)a, rsa, csa,
+                 (double *)b, rsb, csb, &beta, c, ldc, 1, NULL, &rntm);
+}
+
 /* A small output over a long k (the weight gradient of a conv: out x taps, summed over
  * every position of the batch) leaves too little to cut along m or n. Such a product is
  * cut along k into KSPLIT_PARTS fixed parts whose products go to scratch and are then

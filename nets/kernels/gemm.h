@@ -15,6 +15,13 @@
 void ibp_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a,
                long lda, const float *b, long ldb, float beta, float *c, long ldc, int threads);
 
+/* Double-precision C[m][n] = alpha * op(A) · op(B) + beta * C, same layout as ibp_sgemm,
+ * as one single-threaded BLIS call: for callers that parallelise over their own blocks
+ * (the domain-bound engine of branch and bound, nets/bounds/domain_bounds.c). */
+void ibp_dgemm_serial(int trans_a, int trans_b, long m, long n, long k, double alpha,
+                      const double *a, long lda, const double *b, long ldb, double beta,
+                      double *c, long ldc);
+
 /* Selects BLIS's kernels before first use and returns the sub-configuration's name
  * ("zen3", "skx", "haswell", ...). BLIS 0.9 picks its AVX2 kernels on Intel CPUs whose
  * brand string is masked (virtual machines) although the AVX-512 ones are faster on

@@ -1,0 +1,80 @@
+/* domain_bounds.h — batched linear lower bounds of specification rows over split domains
+ * of a feed-forward ReLU network (SPEC §3.1, §3.2: α-CROWN and β-CROWN), with their
+ * gradients with respect to the slopes α and the split multipliers β.
+ *
+ * A problem is one network, one input box and C rows (row r bounds (C z)_r + d_r, z the
+ * network's output). At creation the network becomes a chain of dense affine maps
+ * (Linear, Conv2d as a dense matrix), per-element affine maps (BatchNorm in eval mode,
+ * Normalize) and ReLUs; Flatten is the identity in CHW order. Residual Add and pooling
+ * are refused with IBP_ERR_UNSUPPORTED naming the layer, so callers can fall back.
+ * The intermediate bounds of every value are those of full CROWN (struct ibp_bounder,
+ * IBP_BOUND_CROWN), sound in sound mode, and stay fixed for every domain.
+ *
+ * ReLU neurons are numbered 0..n_relu-1 in layer order (CHW order within a layer). A
+ * domain is the box plus split constraints: split[j] = +1 (z_j >= 0), -1 (z_j <= 0) or
+ * 0 (free). Parameters per (domain, row, neuron): alpha in [0, 1], the lower slope of a
+ * free unstable neuron; beta >= 0, the multiplier of a split neuron's constraint (both
+ * [nd][rows][n_relu]; other entries are ignored). Every choice gives a valid lower bound
+ * of the row's minimum over the domain.
+ *
+ * The backward pass runs in double, the domains and rows stacked as the rows of each
+ * GEMM (BLIS dgemm). Domains go in fixed blocks, so results do not depend on the thread
+ * count. Sound evaluation widens the double result by a proven bound on its rounding
+ * error (arguments next to the code in domain_bounds.c) and rounds it down to float. */
+#ifndef IBP_DOMAIN_BOUNDS_H
+#define IBP_DOMAIN_BOUNDS_H
+
+#include <stddef.h>
+
+#include "nets/base/status.h"
+#include "nets/graph/net.h"
+
+struct ibp_dom_problem;
+
+/* Creates a problem for net over the box [lo, hi] ([C][H][W], input space, lo <= hi)
+ * and rows C[rows][outputs], offsets d[rows] (NULL: 0). sound: intermediate bounds
+ * sound, and ibp_dom_bound's sound flag allowed. threads: for the intermediate bounds
+ * and for ibp_dom_bound. Errors: IBP_ERR_UNSUPPORTED (a layer, named), IBP_ERR_ARG,
+ * IBP_ERR_NOMEM, and the bounder's errors. */
+enum ibp_status ibp_dom_problem_create(const struct ibp_net *net, const float *lo,
+                                       const float *hi, const float *C, const float *d,
+                                       int rows, int sound, int threads,
+                                       struct ibp_dom_problem **out, struct ibp_error *err);
+void ibp_dom_problem_free(struct ibp_dom_problem *p);
+
+int ibp_dom_rows(const struct ibp_dom_problem *p);
+int ibp_dom_relus(const struct ibp_dom_problem *p);
+size_t ibp_dom_inputs(const struct ibp_dom_problem *p);
+/* 1 when neuron j is unstable under the intermediate bounds (l < 0 < u). */
+int ibp_dom_unstable(const struct ibp_dom_problem *p, int j);
+/* The bounds of neuron j's input. */
+void ibp_dom_relu_bounds(const struct ibp_dom_problem *p, int j, double *l, double *u);
+/* The bias of the affine map that produces neuron j's input (for branching scores). */
+double ibp_dom_relu_bias(const struct ibp_dom_problem *p, int j);
+/* The bounder's full-CROWN lower bounds of the rows (element-wise max with IBP, sound in
+ * sound mode) for this box, [rows]. */
+const float *ibp_dom_crown_bounds(const struct ibp_dom_problem *p);
+
+/* The adaptive lower slopes of SPEC §3 (1 where u > -l, else 0) into alpha[rows][n_relu]
+ * of one domain. */
+void ibp_dom_alpha_init(const struct ibp_dom_problem *p, double *alpha);
+
+/* Optional outputs of ibp_dom_bound. */
+struct ibp_dom_grad {
+    double *galpha;   /* [nd][rows][n_relu]: d lb[d][r] / d alpha[d][r][j] (0 elsewhere) */
+    double *gbeta;    /* [nd][rows][n_relu]: d lb[d][r] / d beta[d][r][j] (0 elsewhere) */
+    double *lam_relu; /* [nd][rows][n_relu]: each row's coefficient of each ReLU's output */
+    float *xbest;     /* [nd][rows][inputs]: the box point minimising each row's linear
+                       * lower bound (input space, float) */
+};
+
+/* Lower bounds lb[nd][rows] for nd domains (split[nd][n_relu], alpha, beta as above;
+ * beta may be NULL for 0). sound = 1 (only for a sound problem): lb holds in real
+ * arithmetic on the stored float32 parameters; sound = 0: the double value. g may be
+ * NULL; gradients and lam_relu are of the double value. Errors: IBP_ERR_ARG,
+ * IBP_ERR_NOMEM (scratch for nd domains). */
+enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const signed char *split,
+                              const double *alpha, const double *beta, int sound, double *lb,
+                              const struct ibp_dom_grad *g, struct ibp_error *err);
+
+#endif

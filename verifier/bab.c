@@ -1,0 +1,542 @@
+/* bab.c — branch and bound on ReLU splits (bab.h). */
+#include "verifier/bab.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nets/bounds/alpha_crown.h"
+#include "nets/bounds/domain_bounds.h"
+#include "nets/bounds/sound_fp.h"
+#include "verifier/attack.h"
+
+/* The β ascent on a fully split domain (close_leaf). */
+#define LEAF_STEPS 300
+#define LEAF_PATIENCE 50
+#define LEAF_LR_BETA 0.1
+#define LEAF_DECAY 0.995
+
+struct ibp_bab_config ibp_bab_config_default(void)
+{
+    struct ibp_bab_config c = {60.0, 200000, (size_t)2 << 30, 16, 20, 1, 1};
+    return c;
+}
+
+const char *ibp_bab_reason_name(enum ibp_bab_reason r)
+{
+    switch (r) {
+    case IBP_BAB_TIME:
+        return "time";
+    case IBP_BAB_DOMAIN_CAP:
+        return "domain cap";
+    case IBP_BAB_MEMORY:
+        return "memory";
+    case IBP_BAB_LEAF:
+        return "fully split domain (no LP)";
+    default:
+        return "";
+    }
+}
+
+/* One open domain: its splits, the parameters of its bound and the bound per row. */
+struct bab_dom {
+    signed char *split; /* [N] */
+    double *alpha;      /* [rows][N] */
+    double *beta;       /* [rows][N] */
+    float *lb;          /* [rows] */
+    float minlb;
+    int depth, branch;  /* branch: the neuron to split next */
+    long id;            /* creation order: the tie-break of every choice */
+};
+
+struct bab {
+    const struct ibp_net *net;
+    const struct ibp_bab_config *cfg;
+    struct ibp_dom_problem *p;
+    struct ibp_attack *atk;
+    const float *lo, *hi, *C;
+    double *offset;     /* [2 batch][rows] for the attack */
+    int rows, N;
+    size_t n0, dom_bytes;
+    struct bab_dom **q;
+    long nq, next_id;
+    double t0;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static struct bab_dom *dom_new(struct bab *s)
+{
+    size_t N = (size_t)s->N, rn = (size_t)s->rows * N;
+    struct bab_dom *d = malloc(sizeof *d + rn * 2 * sizeof(double) + (size_t)s->rows * sizeof(float) + N);
+    if (!d)
+        return NULL;
+    d->alpha = (double *)(d + 1);
+    d->beta = d->alpha + rn;
+    d->lb = (float *)(d->beta + rn);
+    d->split = (signed char *)(d->lb + s->rows);
+    d->id = s->next_id++;
+    return d;
+}
+
+/* BaBSR (SPEC §3.2) over the free unstable neurons of a domain and its rows still open,
+ * from each row's ReLU coefficients lam[rows][N]; -1 when none is free. Ties (and an
+ * all-zero score) go to the lowest index. */
+static int babsr(const struct bab *s, const signed char *split, const float *lb,
+                 const double *lam)
+{
+    int best = -1;
+    double best_sc = -1.0;
+    for (int j = 0; j < s->N; j++) {
+        if (split[j] || !ibp_dom_unstable(s->p, j))
+            continue;
+        double l, u, b = ibp_dom_relu_bias(s->p, j);
+        ibp_dom_relu_bounds(s->p, j, &l, &u);
+        double sl = u / (u - l), t = -l * sl, sc = 0.0;
+        for (int r = 0; r < s->rows; r++) {
+            if (lb[r] > 0.0f)
+                continue;
+            double L = lam[(size_t)r * s->N + j];
+            sc += fabs(fmax(b * L * (sl - 1.0), b * L * sl) + fmin(L, 0.0) * t);
+        }
+        if (!(sc <= best_sc)) {
+            best_sc = sc;
+            best = j;
+        }
+    }
+    return best;
+}
+
+/* PGD on the whole box from x_start[n][inputs] (one start per domain; RNG stream 1 +
+ * domain id, 0 without ids): a short run per child, the default attack (thorough) at
+ * the root and at fully split domains. The first point found goes to cex and sets
+ * *found_any. */
+static enum ibp_status attack(struct bab *s, int n, const float *x_start, const long *ids,
+                              int thorough, float *cex, int *found_any, struct ibp_error *err)
+{
+    struct ibp_attack_config ac;
+    ibp_attack_config_default(&ac);
+    if (!thorough) {
+        ac.steps = 10;
+        ac.restarts = 1;
+    }
+    uint64_t *streams = malloc((size_t)n * sizeof(uint64_t));
+    float *lo = malloc((size_t)n * s->n0 * sizeof(float)), *hi = malloc((size_t)n * s->n0 * sizeof(float));
+    float *C = malloc((size_t)n * s->rows * ibp_net_outputs(s->net) * sizeof(float));
+    float *x = malloc((size_t)n * s->n0 * sizeof(float));
+    int *found = malloc((size_t)n * sizeof(int));
+    enum ibp_status st = IBP_OK;
+    if (!streams || !lo || !hi || !C || !x || !found) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: attack scratch");
+        goto done;
+    }
+    size_t nc = (size_t)s->rows * ibp_net_outputs(s->net);
+    for (int i = 0; i < n; i++) {
+        streams[i] = ids ? (uint64_t)ids[i] + 1 : 0;
+        memcpy(lo + (size_t)i * s->n0, s->lo, s->n0 * sizeof(float));
+        memcpy(hi + (size_t)i * s->n0, s->hi, s->n0 * sizeof(float));
+        memcpy(C + (size_t)i * nc, s->C, nc * sizeof(float));
+    }
+    ac.streams = streams;
+    struct ibp_attack_spec sp = {NULL, C, s->offset, NULL, s->rows};
+    st = ibp_attack_run(s->net, s->atk, &ac, x_start, lo, hi, n, &sp, x, NULL, found, err);
+    for (int i = 0; st == IBP_OK && i < n; i++)
+        if (found[i]) {
+            *found_any = 1;
+            if (cex)
+                memcpy(cex, x + (size_t)i * s->n0, s->n0 * sizeof(float));
+            break;
+        }
+done:
+    free(streams);
+    free(lo);
+    free(hi);
+    free(C);
+    free(x);
+    free(found);
+    return st;
+}
+
+static int cmp_best(const void *a, const void *b)
+{
+    const struct bab_dom *x = *(struct bab_dom *const *)a, *y = *(struct bab_dom *const *)b;
+    if (x->minlb != y->minlb)
+        return x->minlb < y->minlb ? -1 : 1;
+    return x->id < y->id ? -1 : 1;
+}
+
+static int cmp_deep(const void *a, const void *b)
+{
+    const struct bab_dom *x = *(struct bab_dom *const *)a, *y = *(struct bab_dom *const *)b;
+    if (x->depth != y->depth)
+        return x->depth > y->depth ? -1 : 1;
+    return cmp_best(a, b);
+}
+
+static float min_row(const float *lb, int rows)
+{
+    float m = INFINITY;
+    for (int r = 0; r < rows; r++)
+        m = lb[r] < m ? lb[r] : m;
+    return m;
+}
+
+/* A fully split domain: the network is affine on it and the best β bound is the
+ * minimum of an LP (strong duality), so a longer β ascent than a step's (more steps, a
+ * larger and slower-decaying step size) often closes it; *closed = 1 when its bound,
+ * re-evaluated (sound in sound mode), is > 0 on every row. */
+static enum ibp_status close_leaf(struct bab *s, struct bab_dom *d, int *closed,
+                                  struct ibp_error *err)
+{
+    struct ibp_opt_config oc = {LEAF_STEPS, LEAF_PATIENCE, 0.0, LEAF_LR_BETA, LEAF_DECAY};
+    double *lb = malloc((size_t)s->rows * sizeof(double));
+    if (!lb)
+        return ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: leaf");
+    enum ibp_status st = ibp_dom_optimize(s->p, 1, d->split, d->alpha, d->beta, &oc, lb, err);
+    if (st == IBP_OK && s->cfg->sound)
+        st = ibp_dom_bound(s->p, 1, d->split, d->alpha, d->beta, 1, lb, NULL, err);
+    *closed = 0;
+    if (st == IBP_OK) {
+        *closed = 1;
+        for (int r = 0; r < s->rows; r++) {
+            float f = s->cfg->sound ? fp_to_float_dn(lb[r]) : (float)lb[r];
+            *closed &= f > 0.0f || d->lb[r] > 0.0f;
+        }
+    }
+    free(lb);
+    return st;
+}
+
+/* An open fully split domain: the default attack from its worst row's best point. */
+static enum ibp_status attack_leaf(struct bab *s, const struct bab_dom *d, float *cex, int *sat,
+                                   struct ibp_error *err)
+{
+    double *lb = malloc((size_t)s->rows * sizeof(double));
+    float *xb = malloc((size_t)s->rows * s->n0 * sizeof(float));
+    enum ibp_status st = IBP_OK;
+    if (!lb || !xb) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: leaf");
+    } else {
+        struct ibp_dom_grad g = {NULL, NULL, NULL, xb};
+        st = ibp_dom_bound(s->p, 1, d->split, d->alpha, d->beta, 0, lb, &g, err);
+        int worst = 0;
+        for (int r = 1; r < s->rows; r++)
+            worst = lb[r] < lb[worst] ? r : worst;
+        if (st == IBP_OK)
+            st = attack(s, 1, xb + (size_t)worst * s->n0, &d->id, 1, cex, sat, err);
+    }
+    free(lb);
+    free(xb);
+    return st;
+}
+
+/* Scratch of one step for nc children. */
+struct step_buf {
+    signed char *split;
+    double *alpha, *beta, *lbd, *lbs, *lam;
+    float *xbest, *xstart;
+    long *ids;
+};
+
+/* Bounds the children of the picked domains pick[0..np), pushing the open ones; sets
+ * *sat (cex written) when an attack finds a point, *leaf when a fully split domain
+ * stays open. */
+static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct step_buf *w,
+                            float *cex, int *sat, int *leaf, struct ibp_bab_result *res,
+                            struct ibp_error *err)
+{
+    int rows = s->rows, N = s->N, nc = 2 * np;
+    size_t rn = (size_t)rows * N;
+    for (int i = 0; i < nc; i++) {
+        const struct bab_dom *par = pick[i / 2];
+        signed char *sp = w->split + (size_t)i * N;
+        memcpy(sp, par->split, (size_t)N);
+        sp[par->branch] = i % 2 ? -1 : 1;
+        memcpy(w->alpha + i * rn, par->alpha, rn * sizeof(double));
+        memcpy(w->beta + i * rn, par->beta, rn * sizeof(double));
+        for (int r = 0; r < rows; r++)
+            w->beta[i * rn + (size_t)r * N + par->branch] = 0.0;
+    }
+    struct ibp_opt_config oc = ibp_beta_crown_config(s->cfg->steps);
+    enum ibp_status st = ibp_dom_optimize(s->p, nc, w->split, w->alpha, w->beta, &oc, w->lbd, err);
+    struct ibp_dom_grad g = {NULL, NULL, w->lam, w->xbest};
+    if (st == IBP_OK)
+        st = ibp_dom_bound(s->p, nc, w->split, w->alpha, w->beta, 0, w->lbd, &g, err);
+    if (st == IBP_OK && s->cfg->sound)
+        st = ibp_dom_bound(s->p, nc, w->split, w->alpha, w->beta, 1, w->lbs, NULL, err);
+    if (st != IBP_OK)
+        return st;
+    res->domains += nc;
+    int na = 0;
+    struct bab_dom **kids = calloc((size_t)nc, sizeof *kids);
+    if (!kids)
+        return ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: children");
+    for (int i = 0; i < nc; i++) {
+        const struct bab_dom *par = pick[i / 2];
+        float lbv[64], *lb = rows <= 64 ? lbv : malloc((size_t)rows * sizeof(float));
+        if (!lb) {
+            st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: rows");
+            break;
+        }
+        /* a child lies inside its parent: the parent's (valid) row bounds still hold */
+        int worst = 0;
+        for (int r = 0; r < rows; r++) {
+            double v = s->cfg->sound ? w->lbs[(size_t)i * rows + r] : w->lbd[(size_t)i * rows + r];
+            float f = s->cfg->sound ? fp_to_float_dn(v) : (float)v;
+            lb[r] = f > par->lb[r] ? f : par->lb[r];
+            if (w->lbd[(size_t)i * rows + r] < w->lbd[(size_t)i * rows + worst])
+                worst = r;
+        }
+        if (min_row(lb, rows) > 0.0f) {
+            if (lb != lbv)
+                free(lb);
+            continue;
+        }
+        struct bab_dom *d = dom_new(s);
+        if (!d) {
+            if (lb != lbv)
+                free(lb);
+            st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: domain");
+            break;
+        }
+        memcpy(d->split, w->split + (size_t)i * N, (size_t)N);
+        memcpy(d->alpha, w->alpha + i * rn, rn * sizeof(double));
+        memcpy(d->beta, w->beta + i * rn, rn * sizeof(double));
+        memcpy(d->lb, lb, (size_t)rows * sizeof(float));
+        d->minlb = min_row(lb, rows);
+        d->depth = par->depth + 1;
+        d->branch = babsr(s, d->split, d->lb, w->lam + i * rn);
+        res->max_depth = d->depth > res->max_depth ? d->depth : res->max_depth;
+        memcpy(w->xstart + (size_t)na * s->n0, w->xbest + ((size_t)i * rows + worst) * s->n0,
+               s->n0 * sizeof(float));
+        w->ids[na] = d->id;
+        kids[na++] = d;
+        if (lb != lbv)
+            free(lb);
+    }
+    if (st == IBP_OK && na > 0)
+        st = attack(s, na, w->xstart, w->ids, 0, cex, sat, err);
+    for (int i = 0; i < na; i++) {
+        int closed = 0;
+        if (st == IBP_OK && !*sat && kids[i]->branch < 0)
+            st = close_leaf(s, kids[i], &closed, err);
+        if (st == IBP_OK && !*sat && kids[i]->branch < 0 && !closed)
+            st = attack_leaf(s, kids[i], cex, sat, err);
+        if (st != IBP_OK || *sat || kids[i]->branch < 0) {
+            *leaf |= st == IBP_OK && !*sat && !closed;
+            free(kids[i]);
+        } else {
+            s->q[s->nq++] = kids[i];
+        }
+    }
+    free(kids);
+    return st;
+}
+
+static enum ibp_status run_loop(struct bab *s, float *cex, struct ibp_bab_result *res,
+                                struct ibp_error *err)
+{
+    const struct ibp_bab_config *cfg = s->cfg;
+    int B = cfg->batch, rows = s->rows, leaf = 0, sat = 0;
+    size_t rn = (size_t)rows * s->N, nc = 2 * (size_t)B;
+    struct step_buf w;
+    w.split = malloc(nc * (s->N > 0 ? (size_t)s->N : 1));
+    w.alpha = malloc(nc * rn * sizeof(double));
+    w.beta = malloc(nc * rn * sizeof(double));
+    w.lam = malloc(nc * rn * sizeof(double));
+    w.lbd = malloc(nc * rows * sizeof(double));
+    w.lbs = malloc(nc * rows * sizeof(double));
+    w.xbest = malloc(nc * rows * s->n0 * sizeof(float));
+    w.xstart = malloc(nc * s->n0 * sizeof(float));
+    w.ids = malloc(nc * sizeof(long));
+    struct bab_dom **pick = malloc((size_t)B * sizeof *pick);
+    enum ibp_status st = IBP_OK;
+    if (!w.split || !w.alpha || !w.beta || !w.lam || !w.lbd || !w.lbs || !w.xbest ||
+        !w.xstart || !w.ids || !pick) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: step scratch");
+        goto done;
+    }
+    res->reason = IBP_BAB_DECIDED;
+    while (s->nq > 0) {
+        if (now_s() - s->t0 >= cfg->timeout_s) {
+            res->reason = IBP_BAB_TIME;
+            break;
+        }
+        if (s->nq > cfg->max_domains) {
+            res->reason = IBP_BAB_DOMAIN_CAP;
+            break;
+        }
+        /* memory: the open domains plus this step's children */
+        int np = s->nq < B ? (int)s->nq : B;
+        size_t need = ((size_t)s->nq + 2 * (size_t)np) * s->dom_bytes;
+        if (need > cfg->max_bytes && (size_t)s->nq * s->dom_bytes + 2 * s->dom_bytes > cfg->max_bytes) {
+            res->reason = IBP_BAB_MEMORY;
+            break;
+        }
+        int deep = need > cfg->max_bytes;
+        if (deep) /* depth-first, as few domains as fit */
+            while (np > 1 && ((size_t)s->nq + 2 * (size_t)np) * s->dom_bytes > cfg->max_bytes)
+                np--;
+        qsort(s->q, (size_t)s->nq, sizeof *s->q, deep ? cmp_deep : cmp_best);
+        memcpy(pick, s->q, (size_t)np * sizeof *pick);
+        memmove(s->q, s->q + np, (size_t)(s->nq - np) * sizeof *s->q);
+        s->nq -= np;
+        st = step(s, pick, np, &w, cex, &sat, &leaf, res, err);
+        for (int i = 0; i < np; i++)
+            free(pick[i]);
+        if (st != IBP_OK)
+            break;
+        if (sat) {
+            res->verdict = IBP_BAB_SAT;
+            break;
+        }
+    }
+    if (st == IBP_OK && !sat) {
+        if (s->nq == 0 && !leaf)
+            res->verdict = IBP_BAB_UNSAT;
+        else if (s->nq == 0)
+            res->reason = IBP_BAB_LEAF;
+    }
+done:
+    free(w.split);
+    free(w.alpha);
+    free(w.beta);
+    free(w.lam);
+    free(w.lbd);
+    free(w.lbs);
+    free(w.xbest);
+    free(w.xstart);
+    free(w.ids);
+    free(pick);
+    return st;
+}
+
+static enum ibp_status check_config(const struct ibp_bab_config *c, struct ibp_error *err)
+{
+    if (!(c->timeout_s > 0.0) || c->max_domains < 1 || c->max_bytes < 1 || c->batch < 1 ||
+        c->steps < 0 || c->threads < 1)
+        return ibp_fail(err, IBP_ERR_ARG, "branch and bound: timeout, domain cap, memory cap, "
+                        "batch and threads must be positive");
+    return IBP_OK;
+}
+
+enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const float *hi,
+                            const float *C, const float *d, int rows,
+                            const struct ibp_bab_config *cfg, float *cex,
+                            struct ibp_bab_result *res, struct ibp_error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->verdict = IBP_BAB_UNKNOWN;
+    res->worst_lb = INFINITY;
+    enum ibp_status st = check_config(cfg, err);
+    if (st != IBP_OK)
+        return st;
+    struct bab s = {0};
+    s.net = net;
+    s.cfg = cfg;
+    s.lo = lo;
+    s.hi = hi;
+    s.C = C;
+    s.rows = rows;
+    s.t0 = now_s();
+    s.n0 = ibp_shape_size(net->input);
+    struct bab_dom *root = NULL;
+    float *lb = NULL, *xs = NULL;
+    double *lam = NULL;
+    st = ibp_dom_problem_create(net, lo, hi, C, d, rows, cfg->sound, cfg->threads, &s.p, err);
+    if (st != IBP_OK)
+        goto done;
+    s.N = ibp_dom_relus(s.p);
+    size_t rn = (size_t)rows * s.N;
+    s.dom_bytes = sizeof(struct bab_dom) + rn * 2 * sizeof(double) + (size_t)rows * sizeof(float) + (size_t)s.N;
+    st = ibp_attack_create(net, 2 * cfg->batch, rows, &s.atk, err);
+    if (st != IBP_OK)
+        goto done;
+    ibp_attack_set_threads(s.atk, cfg->threads);
+    s.offset = calloc((size_t)2 * cfg->batch * rows, sizeof(double));
+    long cap = cfg->max_domains + 2L * cfg->batch + 1;
+    s.q = malloc((size_t)cap * sizeof *s.q);
+    lb = malloc((size_t)rows * sizeof(float));
+    xs = malloc(s.n0 * rows * sizeof(float));
+    lam = malloc((rn > 0 ? rn : 1) * sizeof(double));
+    root = dom_new(&s);
+    if (!s.offset || !s.q || !lb || !xs || !lam || !root) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: %ld domains", cap);
+        goto done;
+    }
+    for (int i = 0; i < 2 * cfg->batch; i++)
+        for (int r = 0; d && r < rows; r++)
+            s.offset[(size_t)i * rows + r] = d[r];
+    /* PGD on the box, from its centre first */
+    for (size_t j = 0; j < s.n0; j++)
+        xs[j] = lo[j] + 0.5f * (hi[j] - lo[j]);
+    int sat = 0;
+    st = attack(&s, 1, xs, NULL, 1, cex, &sat, err);
+    if (st != IBP_OK)
+        goto done;
+    res->domains = 1;
+    if (sat) {
+        res->verdict = IBP_BAB_SAT;
+        goto done;
+    }
+    /* α-CROWN on the root */
+    memset(root->split, 0, (size_t)s.N);
+    memset(root->beta, 0, rn * sizeof(double));
+    st = ibp_alpha_crown(s.p, NULL, cfg->sound, root->alpha, lb, NULL, err);
+    if (st != IBP_OK)
+        goto done;
+    memcpy(root->lb, lb, (size_t)rows * sizeof(float));
+    root->minlb = min_row(lb, rows);
+    root->depth = 0;
+    if (root->minlb > 0.0f) {
+        res->verdict = IBP_BAB_UNSAT;
+        goto done;
+    }
+    double *lbd = malloc((size_t)rows * sizeof(double));
+    struct ibp_dom_grad g = {NULL, NULL, lam, xs};
+    st = lbd ? ibp_dom_bound(s.p, 1, root->split, root->alpha, root->beta, 0, lbd, &g, err)
+             : ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: root");
+    free(lbd);
+    if (st != IBP_OK)
+        goto done;
+    root->branch = babsr(&s, root->split, root->lb, lam);
+    if (root->branch < 0) {
+        int closed = 0;
+        st = close_leaf(&s, root, &closed, err);
+        if (st == IBP_OK && !closed)
+            st = attack_leaf(&s, root, cex, &sat, err);
+        if (sat)
+            res->verdict = IBP_BAB_SAT;
+        else if (closed)
+            res->verdict = IBP_BAB_UNSAT;
+        else
+            res->reason = IBP_BAB_LEAF;
+        goto done;
+    }
+    s.q[s.nq++] = root;
+    root = NULL;
+    st = run_loop(&s, cex, res, err);
+    for (long i = 0; i < s.nq; i++)
+        res->worst_lb = s.q[i]->minlb < res->worst_lb ? s.q[i]->minlb : res->worst_lb;
+done:
+    if (st == IBP_OK && res->verdict != IBP_BAB_UNKNOWN)
+        res->reason = IBP_BAB_DECIDED;
+    res->seconds = now_s() - s.t0;
+    for (long i = 0; i < s.nq; i++)
+        free(s.q[i]);
+    free(s.q);
+    free(root);
+    free(lb);
+    free(xs);
+    free(lam);
+    free(s.offset);
+    ibp_attack_free(s.atk);
+    ibp_dom_problem_free(s.p);
+    return st;
+}

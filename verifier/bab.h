@@ -1,0 +1,70 @@
+/* bab.h — complete verification by branch and bound on ReLU splits (β-CROWN, SPEC §3.2).
+ *
+ * The property: every row r of (C z(x) + d)_r is > 0 for every x in the box [lo, hi]
+ * (z the network's output, evaluation mode). unsat (the property holds) is answered
+ * only when every domain is closed by a bound > 0 that is sound in sound mode (each
+ * closing bound re-evaluated with outward rounding); sat only with a point x in the box
+ * at which a plain float32 forward pass gives some row <= 0 (written to cex); else
+ * unknown with the reason.
+ *
+ * Loop: PGD on the box, α-CROWN on the root, then while domains remain: pick a batch of
+ * domains (best-first on the lowest open row bound; depth-first when the next step's
+ * children would not fit the memory cap), split each on the free unstable neuron with
+ * the largest BaBSR score, bound both children of every picked domain in one batched
+ * call with α and β warm-started from the parent and optimised jointly, drop children
+ * whose bound is > 0, try PGD from each remaining child's best point. A domain whose
+ * unstable neurons are all split and whose β bound stays <= 0 cannot be split further
+ * and no LP decides it here: it leaves the answer unknown (reason "leaf"). The verdict
+ * depends on the thread count only through the time limit. */
+#ifndef IBP_BAB_H
+#define IBP_BAB_H
+
+#include <stddef.h>
+
+#include "nets/base/status.h"
+#include "nets/graph/net.h"
+
+struct ibp_bab_config {
+    double timeout_s;  /* wall-clock limit (> 0) */
+    long max_domains;  /* most open domains (> 0) */
+    size_t max_bytes;  /* memory cap for the open domains (> 0) */
+    int batch;         /* domains split per step (> 0) */
+    int steps;         /* joint α/β steps per batch of children (SPEC: 20-50) */
+    int sound;         /* 1: floating-point sound closing bounds */
+    int threads;       /* >= 1 */
+};
+
+/* timeout 60 s, 200000 domains, 2 GiB, batch 16, 20 steps, sound, 1 thread. */
+struct ibp_bab_config ibp_bab_config_default(void);
+
+enum ibp_bab_verdict { IBP_BAB_UNSAT, IBP_BAB_SAT, IBP_BAB_UNKNOWN };
+enum ibp_bab_reason {
+    IBP_BAB_DECIDED,    /* unsat or sat */
+    IBP_BAB_TIME,       /* the time limit */
+    IBP_BAB_DOMAIN_CAP, /* max_domains open domains */
+    IBP_BAB_MEMORY,     /* max_bytes even depth-first */
+    IBP_BAB_LEAF,       /* a fully split domain not closed (no LP leaf) */
+};
+
+struct ibp_bab_result {
+    enum ibp_bab_verdict verdict;
+    enum ibp_bab_reason reason;
+    long domains;      /* domains bounded (root and children) */
+    int max_depth;     /* deepest split */
+    double seconds;    /* wall time */
+    float worst_lb;    /* lowest bound of the open domains at the end (+inf if none) */
+};
+
+/* "time", "domain cap", "memory", "fully split domain (no LP)", "" for DECIDED. */
+const char *ibp_bab_reason_name(enum ibp_bab_reason r);
+
+/* Decides the property for net over [lo, hi] ([C][H][W], input space) with rows
+ * C[rows][outputs] and offsets d[rows] (NULL: 0). cex [inputs] receives the
+ * counterexample when sat (may be NULL). Errors: IBP_ERR_ARG (config), IBP_ERR_UNSUPPORTED
+ * (a layer the bound engine cannot handle, named: callers fall back), IBP_ERR_NOMEM. */
+enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const float *hi,
+                            const float *C, const float *d, int rows,
+                            const struct ibp_bab_config *cfg, float *cex,
+                            struct ibp_bab_result *res, struct ibp_error *err);
+
+#endif
