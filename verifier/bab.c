@@ -16,6 +16,8 @@
 #define LEAF_PATIENCE 50
 #define LEAF_LR_BETA 0.1
 #define LEAF_DECAY 0.995
+/* Filtered smart branching: BaBSR's best this many neurons are tried per domain. */
+#define FSB_CANDIDATES 4
 
 struct ibp_bab_config ibp_bab_config_default(void)
 {
@@ -55,7 +57,8 @@ struct bab {
     const struct ibp_bab_config *cfg;
     struct ibp_dom_problem *p;
     struct ibp_attack *atk;
-    const float *lo, *hi, *C;
+    const float *lo, *hi, *C; /* C: the rows bounded now ([rows][outputs]) */
+    float *C_open;      /* owned: the one row bounded now, when rows go one at a time */
     double *offset;     /* [2 batch][rows] for the attack */
     int rows, N;
     size_t n0, dom_bytes;
@@ -86,13 +89,14 @@ static struct bab_dom *dom_new(struct bab *s)
 }
 
 /* BaBSR (SPEC §3.2) over the free unstable neurons of a domain and its rows still open,
- * from each row's ReLU coefficients lam[rows][N]; -1 when none is free. Ties (and an
- * all-zero score) go to the lowest index. */
-static int babsr(const struct bab *s, const signed char *split, const float *lb,
-                 const double *lam)
+ * from each row's ReLU coefficients lam[rows][N]: the k best-scoring neurons into
+ * cand[0..k), best first, returning how many there are (0 when none is free). Ties (and
+ * all-zero scores) go to the lowest index. */
+static int babsr_top(const struct bab *s, const signed char *split, const float *lb,
+                     const double *lam, int k, int *cand)
 {
-    int best = -1;
-    double best_sc = -1.0;
+    double sc_of[FSB_CANDIDATES];
+    int n = 0;
     for (int j = 0; j < s->N; j++) {
         if (split[j] || !ibp_dom_unstable(s->p, j))
             continue;
@@ -105,12 +109,95 @@ static int babsr(const struct bab *s, const signed char *split, const float *lb,
             double L = lam[(size_t)r * s->N + j];
             sc += fabs(fmax(b * L * (sl - 1.0), b * L * sl) + fmin(L, 0.0) * t);
         }
-        if (!(sc <= best_sc)) {
-            best_sc = sc;
-            best = j;
+        sc = isnan(sc) ? 0.0 : sc;
+        int p = n;
+        while (p > 0 && sc > sc_of[p - 1])
+            p--;
+        if (p >= k)
+            continue;
+        for (int q = (n < k ? n : k - 1); q > p; q--) {
+            sc_of[q] = sc_of[q - 1];
+            cand[q] = cand[q - 1];
+        }
+        sc_of[p] = sc;
+        cand[p] = j;
+        n = n < k ? n + 1 : k;
+    }
+    return n;
+}
+
+/* Filtered smart branching (SPEC §3.2): for each domain doms[i] (ReLU coefficients
+ * lams[i]), the BaBSR top candidates' two children are bounded once with the domain's
+ * own α and β (no optimisation), all in one batched call, and the candidate whose worse
+ * child has the highest bound on the domain's worst open row becomes doms[i]->branch
+ * (-1 when no neuron is free). Ties go to the better BaBSR score. */
+static enum ibp_status choose_branches(struct bab *s, struct bab_dom **doms, int n,
+                                       const double *const *lams, struct ibp_error *err)
+{
+    int rows = s->rows, N = s->N, K = FSB_CANDIDATES;
+    size_t rn = (size_t)rows * N;
+    int *cand = malloc((size_t)n * K * sizeof(int)), *nc = malloc((size_t)n * sizeof(int));
+    if (!cand || !nc) {
+        free(cand);
+        free(nc);
+        return ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: branching");
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        nc[i] = babsr_top(s, doms[i]->split, doms[i]->lb, lams[i], K, cand + (size_t)i * K);
+        doms[i]->branch = nc[i] > 0 ? cand[(size_t)i * K] : -1;
+        m += nc[i] > 1 ? 2 * nc[i] : 0;
+    }
+    enum ibp_status st = IBP_OK;
+    signed char *split = NULL;
+    double *alpha = NULL, *beta = NULL, *lb = NULL;
+    if (m == 0)
+        goto done;
+    split = malloc((size_t)m * (size_t)N);
+    alpha = malloc((size_t)m * rn * sizeof(double));
+    beta = malloc((size_t)m * rn * sizeof(double));
+    lb = malloc((size_t)m * rows * sizeof(double));
+    if (!split || !alpha || !beta || !lb) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: branching");
+        goto done;
+    }
+    int q = 0;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; nc[i] > 1 && c < nc[i]; c++)
+            for (int side = 0; side < 2; side++, q++) {
+                int j = cand[(size_t)i * K + c];
+                memcpy(split + (size_t)q * N, doms[i]->split, (size_t)N);
+                split[(size_t)q * N + j] = side ? -1 : 1;
+                memcpy(alpha + q * rn, doms[i]->alpha, rn * sizeof(double));
+                memcpy(beta + q * rn, doms[i]->beta, rn * sizeof(double));
+                for (int r = 0; r < rows; r++)
+                    beta[q * rn + (size_t)r * N + j] = 0.0;
+            }
+    st = ibp_dom_bound(s->p, m, split, alpha, beta, 0, lb, NULL, err);
+    q = 0;
+    for (int i = 0; st == IBP_OK && i < n; i++) {
+        if (nc[i] <= 1)
+            continue;
+        double best = -INFINITY;
+        for (int c = 0; c < nc[i]; c++, q += 2) {
+            double v = INFINITY;
+            for (int r = 0; r < rows; r++)
+                if (!(doms[i]->lb[r] > 0.0f))
+                    v = fmin(v, fmin(lb[(size_t)q * rows + r], lb[(size_t)(q + 1) * rows + r]));
+            if (v > best) {
+                best = v;
+                doms[i]->branch = cand[(size_t)i * K + c];
+            }
         }
     }
-    return best;
+done:
+    free(cand);
+    free(nc);
+    free(split);
+    free(alpha);
+    free(beta);
+    free(lb);
+    return st;
 }
 
 /* PGD on the whole box from x_start[n][inputs] (one start per domain; RNG stream 1 +
@@ -275,8 +362,12 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
     res->domains += nc;
     int na = 0;
     struct bab_dom **kids = calloc((size_t)nc, sizeof *kids);
-    if (!kids)
+    const double **kid_lam = calloc((size_t)nc, sizeof *kid_lam);
+    if (!kids || !kid_lam) {
+        free(kids);
+        free(kid_lam);
         return ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: children");
+    }
     for (int i = 0; i < nc; i++) {
         const struct bab_dom *par = pick[i / 2];
         float lbv[64], *lb = rows <= 64 ? lbv : malloc((size_t)rows * sizeof(float));
@@ -311,7 +402,7 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
         memcpy(d->lb, lb, (size_t)rows * sizeof(float));
         d->minlb = min_row(lb, rows);
         d->depth = par->depth + 1;
-        d->branch = babsr(s, d->split, d->lb, w->lam + i * rn);
+        kid_lam[na] = w->lam + i * rn;
         res->max_depth = d->depth > res->max_depth ? d->depth : res->max_depth;
         memcpy(w->xstart + (size_t)na * s->n0, w->xbest + ((size_t)i * rows + worst) * s->n0,
                s->n0 * sizeof(float));
@@ -320,6 +411,8 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
         if (lb != lbv)
             free(lb);
     }
+    if (st == IBP_OK && na > 0)
+        st = choose_branches(s, kids, na, kid_lam, err);
     if (st == IBP_OK && na > 0)
         st = attack(s, na, w->xstart, w->ids, 0, cex, sat, err);
     for (int i = 0; i < na; i++) {
@@ -336,6 +429,7 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
         }
     }
     free(kids);
+    free(kid_lam);
     return st;
 }
 
@@ -417,6 +511,73 @@ done:
     return st;
 }
 
+/* Branch and bound on row r alone of the rows given to ibp_bab_run (C_all, d_all), from
+ * the root's α-CROWN slopes alpha_all[rows][N] and its bound lb_r of that row. Rows
+ * go one at a time: a domain then carries, splits on and bounds one row only, and rows
+ * that close early cost nothing later. res: this row's verdict, reason, domains. */
+static enum ibp_status solve_row(struct bab *s, int r, const double *alpha_all, float lb_r,
+                                 const float *C_all, const float *d_all, float *cex,
+                                 struct ibp_bab_result *res, struct ibp_error *err)
+{
+    size_t N = (size_t)s->N, outs = (size_t)ibp_net_outputs(s->net);
+    ibp_dom_problem_keep_rows(s->p, &r, 1);
+    s->rows = 1;
+    memcpy(s->C_open, C_all + (size_t)r * outs, outs * sizeof(float));
+    s->C = s->C_open;
+    for (int c = 0; c < 2 * s->cfg->batch; c++)
+        s->offset[c] = d_all ? d_all[r] : 0.0;
+    s->dom_bytes = sizeof(struct bab_dom) + N * 2 * sizeof(double) + sizeof(float) + N;
+    struct bab_dom *root = dom_new(s);
+    double *lam = malloc((N > 0 ? N : 1) * sizeof(double));
+    float *xs = malloc(s->n0 * sizeof(float));
+    double lbd;
+    enum ibp_status st = IBP_OK;
+    if (!root || !lam || !xs) {
+        st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: root");
+        goto done;
+    }
+    memset(root->split, 0, N);
+    memcpy(root->alpha, alpha_all + (size_t)r * N, N * sizeof(double));
+    memset(root->beta, 0, N * sizeof(double));
+    root->lb[0] = lb_r;
+    root->minlb = lb_r;
+    root->depth = 0;
+    struct ibp_dom_grad g = {NULL, NULL, lam, xs};
+    st = ibp_dom_bound(s->p, 1, root->split, root->alpha, root->beta, 0, &lbd, &g, err);
+    if (st != IBP_OK)
+        goto done;
+    const double *root_lam = lam;
+    st = choose_branches(s, &root, 1, &root_lam, err);
+    if (st != IBP_OK)
+        goto done;
+    if (root->branch < 0) {
+        int closed = 0, sat = 0;
+        st = close_leaf(s, root, &closed, err);
+        if (st == IBP_OK && !closed)
+            st = attack_leaf(s, root, cex, &sat, err);
+        if (sat)
+            res->verdict = IBP_BAB_SAT;
+        else if (closed)
+            res->verdict = IBP_BAB_UNSAT;
+        else
+            res->reason = IBP_BAB_LEAF;
+        goto done;
+    }
+    s->q[s->nq++] = root;
+    root = NULL;
+    st = run_loop(s, cex, res, err);
+    for (long i = 0; i < s->nq; i++) {
+        res->worst_lb = s->q[i]->minlb < res->worst_lb ? s->q[i]->minlb : res->worst_lb;
+        free(s->q[i]);
+    }
+    s->nq = 0;
+done:
+    free(root);
+    free(lam);
+    free(xs);
+    return st;
+}
+
 static enum ibp_status check_config(const struct ibp_bab_config *c, struct ibp_error *err)
 {
     if (!(c->timeout_s > 0.0) || c->max_domains < 1 || c->max_bytes < 1 || c->batch < 1 ||
@@ -448,7 +609,7 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     s.n0 = ibp_shape_size(net->input);
     struct bab_dom *root = NULL;
     float *lb = NULL, *xs = NULL;
-    double *lam = NULL;
+    int *order = NULL;
     st = ibp_dom_problem_create(net, lo, hi, C, d, rows, cfg->sound, cfg->threads, &s.p, err);
     if (st != IBP_OK)
         goto done;
@@ -464,9 +625,10 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     s.q = malloc((size_t)cap * sizeof *s.q);
     lb = malloc((size_t)rows * sizeof(float));
     xs = malloc(s.n0 * rows * sizeof(float));
-    lam = malloc((rn > 0 ? rn : 1) * sizeof(double));
+    order = malloc((size_t)rows * sizeof(int));
+    s.C_open = malloc((size_t)ibp_net_outputs(net) * sizeof(float));
     root = dom_new(&s);
-    if (!s.offset || !s.q || !lb || !xs || !lam || !root) {
+    if (!s.offset || !s.q || !lb || !xs || !order || !s.C_open || !root) {
         st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: %ld domains", cap);
         goto done;
     }
@@ -491,40 +653,36 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     st = ibp_alpha_crown(s.p, NULL, cfg->sound, root->alpha, lb, NULL, err);
     if (st != IBP_OK)
         goto done;
-    memcpy(root->lb, lb, (size_t)rows * sizeof(float));
-    root->minlb = min_row(lb, rows);
-    root->depth = 0;
-    if (root->minlb > 0.0f) {
-        res->verdict = IBP_BAB_UNSAT;
-        goto done;
+    /* the open rows one at a time, the furthest from proved first (where a
+     * counterexample most likely lies); a row left open by a fully split domain does
+     * not stop the search for a counterexample in the others */
+    int n_open = 0;
+    for (int r = 0; r < rows; r++)
+        if (!(lb[r] > 0.0f))
+            order[n_open++] = r;
+    for (int i = 1; i < n_open; i++)
+        for (int k = i; k > 0 && lb[order[k]] < lb[order[k - 1]]; k--) {
+            int t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+    res->verdict = IBP_BAB_UNSAT;
+    for (int i = 0; st == IBP_OK && i < n_open; i++) {
+        struct ibp_bab_result rr = {IBP_BAB_UNKNOWN, IBP_BAB_DECIDED, 0, 0, 0.0, INFINITY};
+        st = solve_row(&s, order[i], root->alpha, lb[order[i]], C, d, cex, &rr, err);
+        res->domains += rr.domains;
+        res->max_depth = rr.max_depth > res->max_depth ? rr.max_depth : res->max_depth;
+        if (st != IBP_OK || rr.verdict == IBP_BAB_UNSAT)
+            continue;
+        res->verdict = rr.verdict;
+        res->reason = rr.reason;
+        res->worst_lb = rr.worst_lb < res->worst_lb ? rr.worst_lb : res->worst_lb;
+        if (rr.verdict == IBP_BAB_SAT || rr.reason != IBP_BAB_LEAF)
+            break;
     }
-    double *lbd = malloc((size_t)rows * sizeof(double));
-    struct ibp_dom_grad g = {NULL, NULL, lam, xs};
-    st = lbd ? ibp_dom_bound(s.p, 1, root->split, root->alpha, root->beta, 0, lbd, &g, err)
-             : ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: root");
-    free(lbd);
-    if (st != IBP_OK)
-        goto done;
-    root->branch = babsr(&s, root->split, root->lb, lam);
-    if (root->branch < 0) {
-        int closed = 0;
-        st = close_leaf(&s, root, &closed, err);
-        if (st == IBP_OK && !closed)
-            st = attack_leaf(&s, root, cex, &sat, err);
-        if (sat)
-            res->verdict = IBP_BAB_SAT;
-        else if (closed)
-            res->verdict = IBP_BAB_UNSAT;
-        else
-            res->reason = IBP_BAB_LEAF;
-        goto done;
-    }
-    s.q[s.nq++] = root;
-    root = NULL;
-    st = run_loop(&s, cex, res, err);
-    for (long i = 0; i < s.nq; i++)
-        res->worst_lb = s.q[i]->minlb < res->worst_lb ? s.q[i]->minlb : res->worst_lb;
 done:
+    if (st != IBP_OK)
+        res->verdict = IBP_BAB_UNKNOWN;
     if (st == IBP_OK && res->verdict != IBP_BAB_UNKNOWN)
         res->reason = IBP_BAB_DECIDED;
     res->seconds = now_s() - s.t0;
@@ -534,8 +692,9 @@ done:
     free(root);
     free(lb);
     free(xs);
-    free(lam);
+    free(order);
     free(s.offset);
+    free(s.C_open);
     ibp_attack_free(s.atk);
     ibp_dom_problem_free(s.p);
     return st;

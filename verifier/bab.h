@@ -7,15 +7,19 @@
  * at which a plain float32 forward pass gives some row <= 0 (written to cex); else
  * unknown with the reason.
  *
- * Loop: PGD on the box, α-CROWN on the root, then while domains remain: pick a batch of
- * domains (best-first on the lowest open row bound; depth-first when the next step's
- * children would not fit the memory cap), split each on the free unstable neuron with
- * the largest BaBSR score, bound both children of every picked domain in one batched
- * call with α and β warm-started from the parent and optimised jointly, drop children
- * whose bound is > 0, try PGD from each remaining child's best point. A domain whose
- * unstable neurons are all split and whose β bound stays <= 0 cannot be split further
- * and no LP decides it here: it leaves the answer unknown (reason "leaf"). The verdict
- * depends on the thread count only through the time limit. */
+ * Loop: PGD on the box, α-CROWN on the root; the rows it leaves open are then taken one
+ * at a time, the furthest from proved first (a domain carries and bounds one row, and a
+ * row closed early costs nothing later). Per row, while domains remain: pick a batch of
+ * domains (best-first on the lowest bound; depth-first when the next step's children
+ * would not fit the memory cap), bound both children of every picked domain in one
+ * batched call with α and β warm-started from the parent and optimised jointly, drop
+ * children whose bound is > 0, choose each remaining child's split by filtered smart
+ * branching (BaBSR's top candidates, each one's two children bounded once, batched),
+ * and try PGD from each remaining child's best point. A domain whose unstable neurons
+ * are all split and whose β bound stays <= 0 cannot be split further and no LP decides
+ * it here: it leaves the answer unknown (reason "leaf"), though the other rows are still
+ * searched for a counterexample. The verdict depends on the thread count only through
+ * the time limit. */
 #ifndef IBP_BAB_H
 #define IBP_BAB_H
 

@@ -83,8 +83,9 @@ void ibp_vnncomp_config_default(struct ibp_vnncomp_config *cfg)
     cfg->input_split = 1;
     cfg->seed = 20221;
     cfg->threads = 0;
-    /* branch and bound (after everything else, on the time that is left): opt-in */
-    cfg->bab = 0;
+    /* branch and bound after the bounds, on the time that is left (it runs its own
+     * attacks inside domains); the later attack rounds only when it stopped early */
+    cfg->bab = 1;
     cfg->bab_timeout = 0.0;
     cfg->max_domains = 200000;
 }
@@ -682,22 +683,21 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
         if (st == IBP_OK && (all_proved || found))
             res->decided_by = "input-split";
     }
-    for (int r = 0; st == IBP_OK && !found && !all_proved && r < cfg->rounds; r++) {
-        if (out_of_time(&s))
-            break;
-        st = attack_round(&s, cfg->round_restarts, 0, 1, &found, err);
-    }
-    int bab_proved = 0;
     if (st == IBP_OK && !found && !all_proved && cfg->bab && !out_of_time(&s)) {
         st = bab_stage(&s, &found, err);
         all_proved = 1;
         for (int b = 0; b < prop->n_boxes; b++)
             all_proved &= s.proved[b];
-        bab_proved = all_proved;
+        if (st == IBP_OK && (all_proved || found))
+            res->decided_by = "bab";
+    }
+    for (int r = 0; st == IBP_OK && !found && !all_proved && !s.timed_out && r < cfg->rounds;
+         r++) {
+        if (out_of_time(&s))
+            break;
+        st = attack_round(&s, cfg->round_restarts, 0, 1, &found, err);
     }
     if (st == IBP_OK) {
-        if (bab_proved)
-            res->decided_by = "bab";
         if (found && !res->decided_by[0])
             res->decided_by = "attack";
         else if (all_proved)

@@ -62,8 +62,9 @@ struct ibp_vnncomp_config {
     uint64_t seed;
     int threads;         /* threads for bounds and attacks; 0: OpenMP's default */
     int bab;             /* 1: branch and bound (verifier/bab.h) on the boxes still open
-                            after the bounds and attacks, when each of their disjuncts
-                            has one row (default 0) */
+                            after the bounds and input splitting, when each of their
+                            disjuncts has one row, before the later attack rounds
+                            (default 1) */
     double bab_timeout;  /* seconds per box for branch and bound; <= 0: the rest of
                             time_limit (60 s without a limit) */
     int64_t max_domains; /* branch and bound's open-domain cap (> 0) */

@@ -73,8 +73,8 @@ static int options_table(struct options *o, struct ibp_opt *t)
          .lo = 1, .hi = 1000000,
          .help = "restarts per box in each later round, on the whole\n"
                  "property and again on each disjunct"},
-        {.kind = IBP_OPT_FLAG, .name = "--bab", .dest = &c->bab, .flag = 1,
-         .help = "branch and bound on what stays open (default: off)", .def = ""},
+        {.kind = IBP_OPT_FLAG, .name = "--no-bab", .dest = &c->bab, .flag = 0,
+         .help = "no branch and bound on what the bounds leave open", .def = ""},
         {.kind = IBP_OPT_DOUBLE, .name = "--bab-timeout", .arg = "S", .dest = &c->bab_timeout,
          .lo = 0, .lo_open = 1, .hi = 1e9, .help = "branch and bound seconds per box",
          .def = "the time left"},
@@ -118,8 +118,9 @@ static void usage(const struct ibp_opt *t, int n)
            "\n"
            "Answers a VNN-LIB property on an ONNX network: unsat (proved), sat (with a\n"
            "counterexample), unknown or timeout, in the VNN-COMP result-file format.\n"
-           "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, then more attacks,\n"
-           "then (--bab) branch and bound (alpha-CROWN root, beta-CROWN splits).\n"
+           "Attack first (PGD), then bounds: IBP, CROWN-IBP, CROWN, input splitting (at\n"
+           "most 16 inputs), branch and bound (alpha-CROWN root, beta-CROWN splits),\n"
+           "then more attacks on the time left.\n"
            "Exit status 0 for any answer, 1 on an error (2: bad usage); batch mode: 1\n"
            "when an answer is wrong or an instance fails.\n"
            "\n"

@@ -23,7 +23,10 @@
 #include "nets/kernels/gemm.h"
 
 #define ETA_D 0x1p-1074 /* smallest positive subnormal double */
-#define DOM_BLOCK 4     /* domains per GEMM: fixed, so results do not depend on threads */
+/* Stacked rows (domains x spec rows) per GEMM that blocks aim for: enough for BLIS's
+ * micro-kernels to run at speed (a handful of rows is a memory-bound GEMV on the
+ * weights). */
+#define DOM_BLOCK_ROWS 64
 
 enum dop_kind { DOP_DENSE, DOP_DIAG, DOP_RELU };
 
@@ -44,7 +47,9 @@ struct ibp_dom_problem {
     size_t n0;
     struct dom_op *ops;
     double *lo, *hi;         /* [n0] the box of op 0's input */
-    double *C, *d;           /* [rows][outputs], [rows] */
+    double *C, *d;           /* [rows][outputs], [rows]: the rows bounded now */
+    double *C_all, *d_all;   /* the same for the rows at creation */
+    float *crown_all;        /* [rows at creation] */
     double *rl, *ru, *rb;    /* [n_relu] ReLU input bounds, producing bias */
     double *k, *bup;         /* [n_relu] upper line (bup sound in sound mode) */
     float *crown_lb;         /* [rows] */
@@ -96,6 +101,9 @@ void ibp_dom_problem_free(struct ibp_dom_problem *p)
     free(p->hi);
     free(p->C);
     free(p->d);
+    free(p->C_all);
+    free(p->d_all);
+    free(p->crown_all);
     free(p->rl);
     free(p->ru);
     free(p->rb);
@@ -378,6 +386,18 @@ enum ibp_status ibp_dom_problem_create(const struct ibp_net *net, const float *l
         if (p->n_ops == 0)
             st = ibp_fail(err, IBP_ERR_UNSUPPORTED, "domain bounds: network has no layers");
     }
+    if (st == IBP_OK) { /* the creation rows, for ibp_dom_problem_keep_rows */
+        p->C_all = malloc((size_t)rows * outs * sizeof(double));
+        p->d_all = malloc((size_t)rows * sizeof(double));
+        p->crown_all = malloc((size_t)rows * sizeof(float));
+        if (!p->C_all || !p->d_all || !p->crown_all)
+            st = ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: problem");
+    }
+    if (st == IBP_OK) {
+        memcpy(p->C_all, p->C, (size_t)rows * outs * sizeof(double));
+        memcpy(p->d_all, p->d, (size_t)rows * sizeof(double));
+        memcpy(p->crown_all, p->crown_lb, (size_t)rows * sizeof(float));
+    }
 done:
     ibp_bounder_free(bd);
     free(vlo);
@@ -391,6 +411,17 @@ done:
 }
 
 int ibp_dom_rows(const struct ibp_dom_problem *p) { return p->rows; }
+
+void ibp_dom_problem_keep_rows(struct ibp_dom_problem *p, const int *keep, int n)
+{
+    size_t outs = (size_t)p->ops[p->n_ops - 1].n_out;
+    for (int i = 0; i < n; i++) {
+        memcpy(p->C + (size_t)i * outs, p->C_all + (size_t)keep[i] * outs, outs * sizeof(double));
+        p->d[i] = p->d_all[keep[i]];
+        p->crown_lb[i] = p->crown_all[keep[i]];
+    }
+    p->rows = n;
+}
 int ibp_dom_relus(const struct ibp_dom_problem *p) { return p->n_relu; }
 size_t ibp_dom_inputs(const struct ibp_dom_problem *p) { return p->n0; }
 const float *ibp_dom_crown_bounds(const struct ibp_dom_problem *p) { return p->crown_lb; }
@@ -647,9 +678,15 @@ enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const sig
 {
     if (nd < 0 || (sound && !p->sound) || (sound && g && (g->galpha || g->gbeta)))
         return ibp_fail(err, IBP_ERR_ARG, "domain bounds: bad domain count or sound request");
-    int nblk = (nd + DOM_BLOCK - 1) / DOM_BLOCK;
+    /* Blocks of about DOM_BLOCK_ROWS stacked rows, and at least two when there are two
+     * domains (two threads then share the work); fixed by nd and the rows alone, so
+     * results do not depend on the thread count. */
+    int nblk = (int)(((long)nd * p->rows + DOM_BLOCK_ROWS - 1) / DOM_BLOCK_ROWS);
+    nblk = nblk < 2 && nd >= 2 ? 2 : nblk;
+    int bd = nblk > 0 ? (nd + nblk - 1) / nblk : 1;
+    nblk = nblk > 0 ? (nd + bd - 1) / bd : 0;
     int T = p->threads < nblk ? p->threads : (nblk > 0 ? nblk : 1);
-    size_t R = (size_t)DOM_BLOCK * p->rows, N = p->n_relu > 0 ? (size_t)p->n_relu : 1;
+    size_t R = (size_t)bd * p->rows, N = p->n_relu > 0 ? (size_t)p->n_relu : 1;
     int fail = 0;
 #pragma omp parallel num_threads(T) reduction(| : fail)
     {
@@ -664,9 +701,9 @@ enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const sig
         int ok = w.lam && w.lam2 && w.g && w.g2 && w.lr && w.acc && w.cst;
 #pragma omp for schedule(dynamic)
         for (int bi = 0; bi < nblk; bi++) {
-            int nb = nd - bi * DOM_BLOCK < DOM_BLOCK ? nd - bi * DOM_BLOCK : DOM_BLOCK;
+            int nb = nd - bi * bd < bd ? nd - bi * bd : bd;
             if (ok)
-                eval_block(p, &w, nb, split, alpha, beta, sound, lb, g, (size_t)bi * DOM_BLOCK);
+                eval_block(p, &w, nb, split, alpha, beta, sound, lb, g, (size_t)bi * bd);
             else
                 fail = 1;
         }

@@ -55,6 +55,13 @@ double ibp_dom_relu_bias(const struct ibp_dom_problem *p, int j);
  * sound mode) for this box, [rows]. */
 const float *ibp_dom_crown_bounds(const struct ibp_dom_problem *p);
 
+/* From now on bounds only rows keep[0..n) (indices into the rows given at creation,
+ * distinct, 1 <= n <= those rows), in that order; ibp_dom_rows, ibp_dom_crown_bounds
+ * and every [rows] array then follow this selection. Calls may repeat (each selects from
+ * the creation rows again): for a caller that proves rows one at a time. Intermediate
+ * bounds do not depend on the rows and stay. */
+void ibp_dom_problem_keep_rows(struct ibp_dom_problem *p, const int *keep, int n);
+
 /* The adaptive lower slopes of SPEC §3 (1 where u > -l, else 0) into alpha[rows][n_relu]
  * of one domain. */
 void ibp_dom_alpha_init(const struct ibp_dom_problem *p, double *alpha);

@@ -242,7 +242,11 @@ static void exact_nets(void)
             CHECK(!(r1.verdict == IBP_BAB_UNSAT && !truth_unsat));
             if (r1.verdict == IBP_BAB_SAT)
                 CHECK(violated(net, C, d, cex));
-            CHECK(r1.verdict == r2.verdict && r1.domains == r2.domains);
+            CHECK_MSG(r1.verdict == r2.verdict && r1.domains == r2.domains,
+                      "net %d case %d: threads 1: verdict %d (%s), %ld domains, %.2f s; "
+                      "threads 2: %d (%s), %ld, %.2f s", t, sat_case, (int)r1.verdict,
+                      ibp_bab_reason_name(r1.reason), r1.domains, r1.seconds,
+                      (int)r2.verdict, ibp_bab_reason_name(r2.reason), r2.domains, r2.seconds);
         }
         ibp_net_free(net);
     }

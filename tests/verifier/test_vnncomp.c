@@ -199,13 +199,16 @@ static void test_answers(void)
     const char *open_prop = DECL1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (>= Y_0 0.4))";
     cfg.rounds = 2;
     cfg.input_split = 0; /* one-shot methods only; input splitting proves it (below) */
+    cfg.bab = 0;         /* and so does branch and bound */
     expect("unknown", b, nb, open_prop, &cfg, IBP_VNN_UNKNOWN, "");
     cfg.time_limit = 1e-9;
     expect("timeout", b, nb, open_prop, &cfg, IBP_VNN_TIMEOUT, "");
     config(&cfg);
     expect("unsat by input-split", b, nb, open_prop, &cfg, IBP_VNN_UNSAT, "input-split");
-    cfg.methods = 1 << 0; /* IBP only: the crown-ibp case stays open */
     cfg.input_split = 0;
+    expect("unsat by bab", b, nb, open_prop, &cfg, IBP_VNN_UNSAT, "bab");
+    cfg.methods = 1 << 0; /* IBP only: the crown-ibp case stays open */
+    cfg.bab = 0;
     expect("unknown with ibp only", b, nb,
            DECL1 "(assert (>= X_0 0.5))(assert (<= X_0 1))(assert (>= Y_0 0.25))", &cfg,
            IBP_VNN_UNKNOWN, "");
