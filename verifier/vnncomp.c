@@ -639,12 +639,10 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
     res->boxes = prop->n_boxes;
     res->n_inputs = prop->n_inputs;
     res->n_outputs = prop->n_outputs;
-    if (prop->n_boxes == 0) {
-        res->answer = IBP_VNN_UNSAT;
-        res->decided_by = "empty";
-        res->seconds_total = now_seconds() - t0;
-        return IBP_OK;
-    }
+    if (prop->n_boxes == 0)
+        return ibp_fail(err, IBP_ERR_ARG, "no input satisfies the property's input "
+                                          "constraints (an empty box or contradictory "
+                                          "constraints)");
     struct search s = {.net = net, .prop = prop, .cfg = cfg, .res = res,
                        .deadline = cfg->time_limit > 0 ? t0 + cfg->time_limit : INFINITY,
                        .n_in = prop->n_inputs, .n_out = prop->n_outputs};

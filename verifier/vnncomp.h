@@ -79,8 +79,7 @@ void ibp_vnncomp_config_default(struct ibp_vnncomp_config *cfg);
 struct ibp_vnncomp_result {
     enum ibp_vnn_answer answer;
     const char *decided_by; /* static: "attack", "ibp", "crown-ibp", "crown",
-                               "input-split", "bab", "empty" (no box: trivially unsat),
-                               or "" when undecided */
+                               "input-split", "bab", or "" when undecided */
     int box;                /* sat: the box the counterexample lies in */
     int n_inputs, n_outputs;
     double *x;              /* sat: [n_inputs], float32 values inside box `box` */
@@ -109,7 +108,8 @@ void ibp_vnncomp_result_clear(struct ibp_vnncomp_result *res);
 
 /* Answers property prop on net (read-only during the call). The property's variable
  * counts must match the net's input and output sizes. res is cleared first. Errors:
- * IBP_ERR_SHAPE (sizes differ; the message gives both), IBP_ERR_ARG (bad config),
+ * IBP_ERR_SHAPE (sizes differ; the message gives both), IBP_ERR_ARG (bad config, or no input satisfies the
+ * property's input constraints),
  * IBP_ERR_NOMEM, and errors of the passes (IBP_ERR_NUMERIC). A bound method the network
  * does not support, or that does not fit in memory, is skipped (res->note says which). */
 enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_vnnlib *prop,

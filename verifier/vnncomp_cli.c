@@ -205,6 +205,9 @@ static enum ibp_status run_one(const struct options *o, const char *onnx, const 
     enum ibp_status st = ibp_onnx_load(onnx, &oo, &net, NULL, err);
     if (st == IBP_OK)
         st = ibp_vnnlib_load(vnnlib, &prop, err);
+    if (st == IBP_OK && prop->n_boxes == 0)
+        st = ibp_fail(err, IBP_ERR_FORMAT, "%s: no input satisfies the input constraints (an "
+                                           "empty box or contradictory constraints)", vnnlib);
     if (st == IBP_OK) {
         struct ibp_vnncomp_config cfg = o->cfg;
         /* the limit covers start-up: what loading took is no longer available */
