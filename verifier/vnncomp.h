@@ -108,9 +108,9 @@ void ibp_vnncomp_result_clear(struct ibp_vnncomp_result *res);
 
 /* Answers property prop on net (read-only during the call). The property's variable
  * counts must match the net's input and output sizes. res is cleared first. Errors:
- * IBP_ERR_SHAPE (sizes differ; the message gives both), IBP_ERR_ARG (bad config, or no input satisfies the
- * property's input constraints),
- * IBP_ERR_NOMEM, and errors of the passes (IBP_ERR_NUMERIC). A bound method the network
+ * IBP_ERR_SHAPE (sizes differ; the message gives both), IBP_ERR_ARG (bad config, or no
+ * input satisfies the property's input constraints), IBP_ERR_NOMEM, and errors of the
+ * passes (IBP_ERR_NUMERIC). A bound method the network
  * does not support, or that does not fit in memory, is skipped (res->note says which). */
 enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_vnnlib *prop,
                                    const struct ibp_vnncomp_config *cfg,
