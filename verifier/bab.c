@@ -16,12 +16,16 @@
 #define LEAF_PATIENCE 50
 #define LEAF_LR_BETA 0.1
 #define LEAF_DECAY 0.995
+/* α-CROWN steps for the intermediate bounds (SPEC §3.1 allows up to 100): on mnist_fc
+ * 256x4, 20 steps take the root's worst bound from -11.6 to -3.5 in 2.3 s on one core,
+ * 50 steps to -3.47 in 5.4 s. */
+#define INTERMEDIATE_STEPS 20
 /* Filtered smart branching: BaBSR's best this many neurons are tried per domain. */
 #define FSB_CANDIDATES 4
 
 struct ibp_bab_config ibp_bab_config_default(void)
 {
-    struct ibp_bab_config c = {60.0, 200000, (size_t)2 << 30, 16, 20, 1, 1};
+    struct ibp_bab_config c = {60.0, 200000, (size_t)2 << 30, 16, 20, 1, 1, 1};
     return c;
 }
 
@@ -647,7 +651,14 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
         res->verdict = IBP_BAB_SAT;
         goto done;
     }
-    /* α-CROWN on the root */
+    /* α-CROWN on the intermediate bounds, then on the root's rows */
+    if (cfg->intermediate) {
+        struct ibp_opt_config ic = ibp_alpha_crown_config();
+        ic.steps = INTERMEDIATE_STEPS;
+        st = ibp_alpha_crown_intermediate(s.p, &ic, cfg->sound, cfg->threads, err);
+        if (st != IBP_OK)
+            goto done;
+    }
     memset(root->split, 0, (size_t)s.N);
     memset(root->beta, 0, rn * sizeof(double));
     st = ibp_alpha_crown(s.p, NULL, cfg->sound, root->alpha, lb, NULL, err);

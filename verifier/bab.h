@@ -7,7 +7,7 @@
  * at which a plain float32 forward pass gives some row <= 0 (written to cex); else
  * unknown with the reason.
  *
- * Loop: PGD on the box, α-CROWN on the root; the rows it leaves open are then taken one
+ * Loop: PGD on the box, α-CROWN on the intermediate bounds and on the root; the rows it leaves open are then taken one
  * at a time, the furthest from proved first (a domain carries and bounds one row, and a
  * row closed early costs nothing later). Per row, while domains remain: pick a batch of
  * domains (best-first on the lowest bound; depth-first when the next step's children
@@ -36,9 +36,11 @@ struct ibp_bab_config {
     int steps;         /* joint α/β steps per batch of children (SPEC: 20-50) */
     int sound;         /* 1: floating-point sound closing bounds */
     int threads;       /* >= 1 */
+    int intermediate;  /* 1: α-CROWN on the intermediate bounds before the root */
 };
 
-/* timeout 60 s, 200000 domains, 2 GiB, batch 16, 20 steps, sound, 1 thread. */
+/* timeout 60 s, 200000 domains, 2 GiB, batch 16, 20 steps, sound, 1 thread,
+ * intermediate α-CROWN on. */
 struct ibp_bab_config ibp_bab_config_default(void);
 
 enum ibp_bab_verdict { IBP_BAB_UNSAT, IBP_BAB_SAT, IBP_BAB_UNKNOWN };

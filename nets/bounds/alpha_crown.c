@@ -130,3 +130,87 @@ done:
     free(best);
     return st;
 }
+
+/* Rows per prefix view: the unstable neurons of a layer go in chunks of this many
+ * (lower and upper rows together), the chunks in parallel. */
+#define INTERMEDIATE_CHUNK_ROWS 64
+
+/* α-CROWN on rows r0..r1 of the bound rows of layer m: C holds +e_j (lower bound of
+ * z_j) and -e_j (minus the upper bound) for each listed neuron j (first: the layer's
+ * first neuron), lb [r1 - r0] the bounds. */
+static enum ibp_status intermediate_chunk(const struct ibp_dom_problem *p, int m, int first,
+                                          int n, const int *neurons, int r0, int r1,
+                                          const struct ibp_opt_config *cfg, int sound,
+                                          float *lb, struct ibp_error *err)
+{
+    int rows = r1 - r0;
+    double *C = calloc((size_t)rows * n, sizeof(double));
+    if (!C)
+        return ibp_fail(err, IBP_ERR_NOMEM, "alpha-crown: intermediate rows");
+    for (int r = r0; r < r1; r++)
+        C[(size_t)(r - r0) * n + (neurons[r / 2] - first)] = r % 2 ? -1.0 : 1.0;
+    struct ibp_dom_problem *v;
+    enum ibp_status st = ibp_dom_problem_prefix(p, m, C, rows, &v, err);
+    free(C);
+    if (st != IBP_OK)
+        return st;
+    st = ibp_alpha_crown(v, cfg, sound, NULL, lb, NULL, err);
+    ibp_dom_problem_free(v);
+    return st;
+}
+
+enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
+                                             const struct ibp_opt_config *cfg, int sound,
+                                             int threads, struct ibp_error *err)
+{
+    int layers = ibp_dom_relu_layers(p), N = ibp_dom_relus(p);
+    int *neurons = malloc((N > 0 ? (size_t)N : 1) * sizeof(int));
+    float *lb = malloc((N > 0 ? 2 * (size_t)N : 1) * sizeof(float));
+    if (!neurons || !lb) {
+        free(neurons);
+        free(lb);
+        return ibp_fail(err, IBP_ERR_NOMEM, "alpha-crown: intermediate bounds");
+    }
+    enum ibp_status st = IBP_OK;
+    /* layer 0's input is an affine map of the box: CROWN's bounds are already exact */
+    for (int m = 1; st == IBP_OK && m < layers; m++) {
+        int first, n, nu = 0;
+        ibp_dom_relu_layer(p, m, &first, &n);
+        for (int j = first; j < first + n; j++)
+            if (ibp_dom_unstable(p, j))
+                neurons[nu++] = j;
+        if (nu == 0)
+            continue;
+        int rows = 2 * nu, chunks = (rows + INTERMEDIATE_CHUNK_ROWS - 1) / INTERMEDIATE_CHUNK_ROWS;
+        enum ibp_status fail = IBP_OK;
+        struct ibp_error e2 = {0};
+#pragma omp parallel for num_threads(threads < chunks ? threads : chunks) schedule(dynamic)
+        for (int c = 0; c < chunks; c++) {
+            int r0 = c * INTERMEDIATE_CHUNK_ROWS;
+            int r1 = r0 + INTERMEDIATE_CHUNK_ROWS < rows ? r0 + INTERMEDIATE_CHUNK_ROWS : rows;
+            struct ibp_error ec = {0};
+            enum ibp_status sc =
+                intermediate_chunk(p, m, first, n, neurons, r0, r1, cfg, sound, lb + r0, &ec);
+            if (sc != IBP_OK) {
+#pragma omp critical(ibp_alpha_intermediate_error)
+                {
+                    if (fail == IBP_OK) {
+                        e2 = ec;
+                        fail = sc;
+                    }
+                }
+            }
+        }
+        if (fail != IBP_OK) {
+            st = ibp_fail(err, fail, "%s", e2.msg);
+            break;
+        }
+        /* the bounds of layer m are all computed before any is narrowed: they do not
+         * depend on each other, and the result does not depend on the chunking order */
+        for (int i = 0; i < nu; i++)
+            ibp_dom_tighten_relu(p, neurons[i], (double)lb[2 * i], -(double)lb[2 * i + 1]);
+    }
+    free(neurons);
+    free(lb);
+    return st;
+}

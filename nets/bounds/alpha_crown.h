@@ -45,4 +45,16 @@ enum ibp_status ibp_alpha_crown(const struct ibp_dom_problem *p, const struct ib
                                 int sound, double *alpha, float *lb, float *own_lb,
                                 struct ibp_error *err);
 
+/* α-CROWN for the intermediate bounds (SPEC §3.1): layer by layer from the second ReLU
+ * layer, the lower and upper bound of every unstable neuron's input are optimised as
+ * rows of a prefix view (domain_bounds.h), each row with its own slopes, and the
+ * problem's bounds are narrowed to them (ibp_dom_tighten_relu) before the next layer.
+ * Re-evaluated at the best slopes, sound when sound (a sound problem needed), so the
+ * narrowed bounds are valid; every later bound of p gains from them. cfg NULL: the
+ * SPEC config. threads: chunks of rows in parallel (results do not depend on it).
+ * Errors: IBP_ERR_NOMEM, those of ibp_dom_bound. */
+enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
+                                             const struct ibp_opt_config *cfg, int sound,
+                                             int threads, struct ibp_error *err);
+
 #endif

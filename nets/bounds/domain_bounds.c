@@ -53,6 +53,8 @@ struct ibp_dom_problem {
     double *rl, *ru, *rb;    /* [n_relu] ReLU input bounds, producing bias */
     double *k, *bup;         /* [n_relu] upper line (bup sound in sound mode) */
     float *crown_lb;         /* [rows] */
+    int view;                /* 1: a prefix view (ibp_dom_problem_prefix): ops and
+                                intermediate bounds belong to the problem it views */
 };
 
 /* --- sound double helpers (model A1/A2 of sound_fp.h, for double: u_d = 2^-53) --- */
@@ -94,6 +96,16 @@ void ibp_dom_problem_free(struct ibp_dom_problem *p)
 {
     if (!p)
         return;
+    if (p->view) {
+        free(p->C);
+        free(p->d);
+        free(p->C_all);
+        free(p->d_all);
+        free(p->crown_all);
+        free(p->crown_lb);
+        free(p);
+        return;
+    }
     for (int i = 0; i < p->n_ops; i++)
         op_free(&p->ops[i]);
     free(p->ops);
@@ -423,6 +435,72 @@ void ibp_dom_problem_keep_rows(struct ibp_dom_problem *p, const int *keep, int n
     p->rows = n;
 }
 int ibp_dom_relus(const struct ibp_dom_problem *p) { return p->n_relu; }
+
+/* The op index of ReLU layer m, or -1. */
+static int relu_op(const struct ibp_dom_problem *p, int m)
+{
+    for (int i = 0; i < p->n_ops; i++)
+        if (p->ops[i].kind == DOP_RELU && m-- == 0)
+            return i;
+    return -1;
+}
+
+int ibp_dom_relu_layers(const struct ibp_dom_problem *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->n_ops; i++)
+        n += p->ops[i].kind == DOP_RELU;
+    return n;
+}
+
+void ibp_dom_relu_layer(const struct ibp_dom_problem *p, int m, int *first, int *n)
+{
+    const struct dom_op *o = &p->ops[relu_op(p, m)];
+    *first = o->relu0;
+    *n = o->n_in;
+}
+
+enum ibp_status ibp_dom_problem_prefix(const struct ibp_dom_problem *p, int m, const double *C,
+                                       int rows, struct ibp_dom_problem **out,
+                                       struct ibp_error *err)
+{
+    *out = NULL;
+    int oi = m >= 0 ? relu_op(p, m) : -1;
+    if (oi < 1 || rows < 1 || p->view)
+        return ibp_fail(err, IBP_ERR_ARG, "domain bounds: ReLU layer %d has no affine layer "
+                                          "before it, or no rows", m);
+    size_t n = (size_t)p->ops[oi].n_in;
+    struct ibp_dom_problem *v = malloc(sizeof *v);
+    if (!v)
+        return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: prefix");
+    *v = *p;
+    v->view = 1;
+    v->n_ops = oi;
+    v->rows = rows;
+    v->C = malloc((size_t)rows * n * sizeof(double));
+    v->d = calloc((size_t)rows, sizeof(double));
+    v->C_all = malloc((size_t)rows * n * sizeof(double));
+    v->d_all = calloc((size_t)rows, sizeof(double));
+    v->crown_lb = malloc((size_t)rows * sizeof(float));
+    v->crown_all = malloc((size_t)rows * sizeof(float));
+    if (!v->C || !v->d || !v->C_all || !v->d_all || !v->crown_lb || !v->crown_all) {
+        ibp_dom_problem_free(v);
+        return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: prefix of %d rows", rows);
+    }
+    memcpy(v->C, C, (size_t)rows * n * sizeof(double));
+    memcpy(v->C_all, C, (size_t)rows * n * sizeof(double));
+    for (int r = 0; r < rows; r++)
+        v->crown_lb[r] = v->crown_all[r] = -INFINITY;
+    *out = v;
+    return IBP_OK;
+}
+
+void ibp_dom_tighten_relu(struct ibp_dom_problem *p, int j, double l, double u)
+{
+    p->rl[j] = fmax(p->rl[j], l);
+    p->ru[j] = fmin(p->ru[j], u);
+    upper_line(p->rl[j], p->ru[j], p->sound, &p->k[j], &p->bup[j]);
+}
 size_t ibp_dom_inputs(const struct ibp_dom_problem *p) { return p->n0; }
 const float *ibp_dom_crown_bounds(const struct ibp_dom_problem *p) { return p->crown_lb; }
 

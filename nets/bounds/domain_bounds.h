@@ -62,6 +62,26 @@ const float *ibp_dom_crown_bounds(const struct ibp_dom_problem *p);
  * bounds do not depend on the rows and stay. */
 void ibp_dom_problem_keep_rows(struct ibp_dom_problem *p, const int *keep, int n);
 
+/* ReLU layers, in order: how many, and layer m's first neuron and size. */
+int ibp_dom_relu_layers(const struct ibp_dom_problem *p);
+void ibp_dom_relu_layer(const struct ibp_dom_problem *p, int m, int *first, int *n);
+
+/* A view of p that bounds rows C[rows][n] of the INPUT of ReLU layer m (n its size,
+ * offsets 0) over the same box, through the layers before it with p's intermediate
+ * bounds (read live: ibp_dom_tighten_relu on p reaches the view). Its neurons,
+ * parameters and splits are numbered as p's (those of later layers are ignored); its
+ * CROWN bounds (ibp_dom_crown_bounds) are -inf. p must outlive it; free it with
+ * ibp_dom_problem_free. Errors: IBP_ERR_ARG (layer m is the first op or does not exist,
+ * rows < 1, p a view), IBP_ERR_NOMEM. */
+enum ibp_status ibp_dom_problem_prefix(const struct ibp_dom_problem *p, int m, const double *C,
+                                       int rows, struct ibp_dom_problem **out,
+                                       struct ibp_error *err);
+
+/* Narrows neuron j's input bounds to their intersection with [l, u] and recomputes its
+ * upper line. l and u must be valid bounds over the box (sound ones for a sound
+ * problem, e.g. a prefix view's sound α-CROWN bounds); every later bound uses them. */
+void ibp_dom_tighten_relu(struct ibp_dom_problem *p, int j, double l, double u);
+
 /* The adaptive lower slopes of SPEC §3 (1 where u > -l, else 0) into alpha[rows][n_relu]
  * of one domain. */
 void ibp_dom_alpha_init(const struct ibp_dom_problem *p, double *alpha);
