@@ -13,9 +13,9 @@ enum ibp_isa ibp_isa_allowed(enum ibp_isa limit)
     return limit > cpu ? limit : cpu;
 }
 
-int ibp_cpu_intel_avx512_skx(void)
+int ibp_cpu_avx512_skx(void)
 {
-    return __builtin_cpu_is("intel") && __builtin_cpu_supports("avx512f") &&
+    return __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");
 }

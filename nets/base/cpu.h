@@ -18,8 +18,8 @@ enum ibp_isa ibp_cpu_isa(void);
  * capable of the two. */
 enum ibp_isa ibp_isa_allowed(enum ibp_isa limit);
 
-/* An Intel CPU with AVX-512 F, DQ, BW and VL: the set BLIS's Skylake-X kernels need
- * (nets/kernels/gemm.c asks BLIS for them where its own detection misses them). */
-int ibp_cpu_intel_avx512_skx(void);
+/* A CPU (any vendor) with AVX-512 F, DQ, BW and VL: the set BLIS's Skylake-X kernels
+ * need (nets/kernels/gemm.c asks BLIS for them where its own detection misses them). */
+int ibp_cpu_avx512_skx(void);
 
 #endif

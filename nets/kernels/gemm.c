@@ -2,6 +2,7 @@
 #include "nets/kernels/gemm.h"
 
 #include <blis.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Target rows (or columns) per block. The blocks are fixed by the shape alone, so they,
@@ -139,9 +140,12 @@ void ibp_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, co
 
 const char *ibp_blas_setup(void)
 {
-    /* BLIS 0.9 reads BLIS_ARCH_TYPE as a numeric arch_t; 0 is BLIS_ARCH_SKX. */
-    if (!getenv("BLIS_ARCH_TYPE") && ibp_cpu_intel_avx512_skx())
-        setenv("BLIS_ARCH_TYPE", "0", 0);
+    /* BLIS 0.9 reads BLIS_ARCH_TYPE as a numeric arch_t (a name reads as 0) */
+    if (!getenv("BLIS_ARCH_TYPE") && ibp_cpu_avx512_skx()) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", (int)BLIS_ARCH_SKX);
+        setenv("BLIS_ARCH_TYPE", num, 0);
+    }
     bli_init();
     return ibp_blas_arch();
 }

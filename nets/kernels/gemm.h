@@ -25,9 +25,10 @@ void ibp_dgemm_serial(int trans_a, int trans_b, long m, long n, long k, double a
 /* Selects BLIS's kernels before first use and returns the sub-configuration's name
  * ("zen3", "skx", "haswell", ...). BLIS 0.9 picks its AVX2 kernels on Intel CPUs whose
  * brand string is masked (virtual machines) although the AVX-512 ones are faster on
- * the large GEMMs of training; unless the user set BLIS_ARCH_TYPE, this asks for the
- * AVX-512 "skx" kernels on an Intel CPU with AVX-512F/DQ/BW/VL (other CPUs keep
- * BLIS's own choice, e.g. "zen3" on AMD). Call once from a program's
+ * the large GEMMs of training, and its slow portable "generic" kernels on AMD CPUs
+ * newer than Zen 3 (Zen 4 EPYC, which has AVX-512); unless the user set
+ * BLIS_ARCH_TYPE, this asks for the AVX-512 "skx" kernels on any CPU with
+ * AVX-512F/DQ/BW/VL (other CPUs keep BLIS's own choice, e.g. "zen3" on Zen 3). Call once from a program's
  * main before threads start (it may set the BLIS_ARCH_TYPE environment variable). */
 const char *ibp_blas_setup(void);
 
