@@ -30,7 +30,8 @@ static int neuron_state(const struct ibp_dom_problem *p, const signed char *spli
     return 0;
 }
 
-/* One constraint row a·x + d >= 0 under construction: row i of the LP. */
+/* The LP being filled: constraints a·x + d >= 0 appended as rows m, m + 1, ... of A
+ * ([rows][n]), d; the variables' box lo, hi [n]. */
 struct lp_build {
     double *A, *d, *lo, *hi;
     int n, m;

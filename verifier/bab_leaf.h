@@ -51,8 +51,8 @@ struct ibp_leaf_lp {
 #define IBP_LEAF_MAX_ENTRIES ((size_t)1 << 24)
 
 /* Builds the LP. Errors: IBP_ERR_ARG (a free unstable neuron: not fully split),
- * IBP_ERR_UNSUPPORTED (the dense constraint matrix would exceed max_entries doubles),
- * IBP_ERR_NOMEM. On error *out holds nothing to free. */
+ * IBP_ERR_UNSUPPORTED (the dense constraint matrix would exceed max_entries doubles, or
+ * an intermediate bound is infinite), IBP_ERR_NOMEM. On error *out holds nothing to free. */
 enum ibp_status ibp_leaf_lp_build(const struct ibp_dom_problem *p, const signed char *split,
                                   size_t max_entries, struct ibp_leaf_lp *out,
                                   struct ibp_error *err);
