@@ -10,6 +10,7 @@
 #include "nets/bounds/domain_bounds.h"
 #include "nets/bounds/sound_fp.h"
 #include "verifier/attack.h"
+#include "verifier/bab_leaf.h"
 
 /* The β ascent on a fully split domain (close_leaf). */
 #define LEAF_STEPS 300
@@ -39,7 +40,7 @@ const char *ibp_bab_reason_name(enum ibp_bab_reason r)
     case IBP_BAB_MEMORY:
         return "memory";
     case IBP_BAB_LEAF:
-        return "fully split domain (no LP)";
+        return "fully split domain (LP undecided)";
     default:
         return "";
     }
@@ -327,6 +328,25 @@ static enum ibp_status attack_leaf(struct bab *s, const struct bab_dom *d, float
     return st;
 }
 
+/* A fully split domain: its LPs decide it (closed, or sat with cex written); when they
+ * do not (a solver failure, a minimum <= 0 without a confirmed point), the long β
+ * ascent and the default attack try. */
+static enum ibp_status decide_leaf(struct bab *s, struct bab_dom *d, float *cex, int *closed,
+                                   int *sat, struct ibp_error *err)
+{
+    enum ibp_leaf_verdict v;
+    double left = s->cfg->timeout_s - (now_s() - s->t0);
+    enum ibp_status st = ibp_leaf_decide(s->p, s->net, d->split, d->lb, s->cfg->sound,
+                                         left > 0.01 ? left : 0.01, cex, &v, NULL, err);
+    *closed = st == IBP_OK && v == IBP_LEAF_CLOSED;
+    *sat |= st == IBP_OK && v == IBP_LEAF_SAT;
+    if (st == IBP_OK && v == IBP_LEAF_OPEN)
+        st = close_leaf(s, d, closed, err);
+    if (st == IBP_OK && v == IBP_LEAF_OPEN && !*closed)
+        st = attack_leaf(s, d, cex, sat, err);
+    return st;
+}
+
 /* Scratch of one step for nc children. */
 struct step_buf {
     signed char *split;
@@ -422,9 +442,7 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
     for (int i = 0; i < na; i++) {
         int closed = 0;
         if (st == IBP_OK && !*sat && kids[i]->branch < 0)
-            st = close_leaf(s, kids[i], &closed, err);
-        if (st == IBP_OK && !*sat && kids[i]->branch < 0 && !closed)
-            st = attack_leaf(s, kids[i], cex, sat, err);
+            st = decide_leaf(s, kids[i], cex, &closed, sat, err);
         if (st != IBP_OK || *sat || kids[i]->branch < 0) {
             *leaf |= st == IBP_OK && !*sat && !closed;
             free(kids[i]);
@@ -556,9 +574,7 @@ static enum ibp_status solve_row(struct bab *s, int r, const double *alpha_all, 
         goto done;
     if (root->branch < 0) {
         int closed = 0, sat = 0;
-        st = close_leaf(s, root, &closed, err);
-        if (st == IBP_OK && !closed)
-            st = attack_leaf(s, root, cex, &sat, err);
+        st = decide_leaf(s, root, cex, &closed, &sat, err);
         if (sat)
             res->verdict = IBP_BAB_SAT;
         else if (closed)

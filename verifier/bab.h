@@ -7,19 +7,20 @@
  * at which a plain float32 forward pass gives some row <= 0 (written to cex); else
  * unknown with the reason.
  *
- * Loop: PGD on the box, α-CROWN on the intermediate bounds and on the root; the rows it leaves open are then taken one
- * at a time, the furthest from proved first (a domain carries and bounds one row, and a
- * row closed early costs nothing later). Per row, while domains remain: pick a batch of
+ * Loop: PGD on the box, α-CROWN on the intermediate bounds and on the root; the rows it
+ * leaves open are then taken one at a time, the furthest from proved first (a domain
+ * carries and bounds one row, and a row closed early costs nothing later). Per row, while domains remain: pick a batch of
  * domains (best-first on the lowest bound; depth-first when the next step's children
  * would not fit the memory cap), bound both children of every picked domain in one
  * batched call with α and β warm-started from the parent and optimised jointly, drop
  * children whose bound is > 0, choose each remaining child's split by filtered smart
  * branching (BaBSR's top candidates, each one's two children bounded once, batched),
  * and try PGD from each remaining child's best point. A domain whose unstable neurons
- * are all split and whose β bound stays <= 0 cannot be split further and no LP decides
- * it here: it leaves the answer unknown (reason "leaf"), though the other rows are still
- * searched for a counterexample. The verdict depends on the thread count only through
- * the time limit. */
+ * are all split and whose β bound stays <= 0 cannot be split further: its LPs decide
+ * it (verifier/bab_leaf.h: closed by re-checked dual bounds, or sat by a confirmed LP
+ * optimum); one they leave open leaves the answer unknown (reason "leaf"), though the
+ * other rows are still searched for a counterexample. The verdict depends on the
+ * thread count only through the time limit. */
 #ifndef IBP_BAB_H
 #define IBP_BAB_H
 
@@ -49,7 +50,7 @@ enum ibp_bab_reason {
     IBP_BAB_TIME,       /* the time limit */
     IBP_BAB_DOMAIN_CAP, /* max_domains open domains */
     IBP_BAB_MEMORY,     /* max_bytes even depth-first */
-    IBP_BAB_LEAF,       /* a fully split domain not closed (no LP leaf) */
+    IBP_BAB_LEAF,       /* a fully split domain its LPs did not decide */
 };
 
 struct ibp_bab_result {
@@ -61,7 +62,7 @@ struct ibp_bab_result {
     float worst_lb;    /* lowest bound of the open domains at the end (+inf if none) */
 };
 
-/* "time", "domain cap", "memory", "fully split domain (no LP)", "" for DECIDED. */
+/* "time", "domain cap", "memory", "fully split domain (LP undecided)", "" for DECIDED. */
 const char *ibp_bab_reason_name(enum ibp_bab_reason r);
 
 /* Decides the property for net over [lo, hi] ([C][H][W], input space) with rows

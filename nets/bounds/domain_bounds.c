@@ -36,7 +36,9 @@ struct dom_op {
     double *W, *b;           /* dense [n_out][n_in], [n_out]; diag: b = t (float mode) */
     double *s, *t_lo, *t_hi; /* diag [n] */
     double *em;              /* sound: dense [n_out] >= Σ_j |W_ij| M_j; diag [n] >= dev_j M_j */
+    double *sdev;            /* diag [n] >= |s' - s_j| for the real scale s' (build_op) */
     double *M;               /* [n_in] >= max |input| over the domain (intermediate bounds) */
+    double *in_lo, *in_hi;   /* [n_in] the intermediate bounds of the input */
     double gam;              /* dense: gamma_{n_out} for double, rounded up */
     double tiny;             /* sound: underflow allowance, >= (n_out + 1) eta_d Σ_j M_j */
     int relu0;               /* relu: first neuron */
@@ -50,6 +52,7 @@ struct ibp_dom_problem {
     double *C, *d;           /* [rows][outputs], [rows]: the rows bounded now */
     double *C_all, *d_all;   /* the same for the rows at creation */
     float *crown_all;        /* [rows at creation] */
+    double *out_lo, *out_hi; /* [outputs] the intermediate bounds of the network's output */
     double *rl, *ru, *rb;    /* [n_relu] ReLU input bounds, producing bias */
     double *k, *bup;         /* [n_relu] upper line (bup sound in sound mode) */
     float *crown_lb;         /* [rows] */
@@ -89,7 +92,10 @@ static void op_free(struct dom_op *o)
     free(o->t_lo);
     free(o->t_hi);
     free(o->em);
+    free(o->sdev);
     free(o->M);
+    free(o->in_lo);
+    free(o->in_hi);
 }
 
 void ibp_dom_problem_free(struct ibp_dom_problem *p)
@@ -116,6 +122,8 @@ void ibp_dom_problem_free(struct ibp_dom_problem *p)
     free(p->C_all);
     free(p->d_all);
     free(p->crown_all);
+    free(p->out_lo);
+    free(p->out_hi);
     free(p->rl);
     free(p->ru);
     free(p->rb);
@@ -209,7 +217,8 @@ static enum ibp_status build_op(const struct ibp_net *net, struct ibp_dom_proble
         o->t_lo = malloc(n_in * sizeof(double));
         o->t_hi = malloc(n_in * sizeof(double));
         o->em = malloc(n_in * sizeof(double));
-        if (!o->s || !o->b || !o->t_lo || !o->t_hi || !o->em)
+        o->sdev = malloc(n_in * sizeof(double));
+        if (!o->s || !o->b || !o->t_lo || !o->t_hi || !o->em || !o->sdev)
             return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: layer %d", k);
         size_t hw = (size_t)in.h * in.w;
         for (int c = 0; c < in.c; c++) {
@@ -234,6 +243,7 @@ static enum ibp_status build_op(const struct ibp_net *net, struct ibp_dom_proble
                 o->t_lo[e] = a.t_lo;
                 o->t_hi[e] = a.t_hi;
                 o->em[e] = dev;
+                o->sdev[e] = dev;
             }
         }
     } else if (l->kind == IBP_LAYER_RELU) {
@@ -255,9 +265,13 @@ static enum ibp_status op_magnitudes(const struct ibp_net *net, const struct ibp
                                      struct ibp_error *err)
 {
     o->M = malloc((size_t)o->n_in * sizeof(double));
-    if (!o->M)
+    o->in_lo = malloc((size_t)o->n_in * sizeof(double));
+    o->in_hi = malloc((size_t)o->n_in * sizeof(double));
+    if (!o->M || !o->in_lo || !o->in_hi)
         return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: magnitudes");
     value_bounds(net, bd, v, lo, hi);
+    memcpy(o->in_lo, lo, (size_t)o->n_in * sizeof(double));
+    memcpy(o->in_hi, hi, (size_t)o->n_in * sizeof(double));
     double msum = 0.0;
     for (int j = 0; j < o->n_in; j++) {
         o->M[j] = fmax(fabs(lo[j]), fabs(hi[j]));
@@ -331,6 +345,8 @@ enum ibp_status ibp_dom_problem_create(const struct ibp_net *net, const float *l
     p->hi = malloc(p->n0 * sizeof(double));
     p->C = malloc((size_t)rows * outs * sizeof(double));
     p->d = calloc((size_t)rows, sizeof(double));
+    p->out_lo = malloc((size_t)outs * sizeof(double));
+    p->out_hi = malloc((size_t)outs * sizeof(double));
     size_t nr = p->n_relu > 0 ? (size_t)p->n_relu : 1;
     p->rl = malloc(nr * sizeof(double));
     p->ru = malloc(nr * sizeof(double));
@@ -346,7 +362,7 @@ enum ibp_status ibp_dom_problem_create(const struct ibp_net *net, const float *l
     double *vlo = malloc(maxv * sizeof(double)), *vhi = malloc(maxv * sizeof(double));
     struct ibp_bounder *bd = NULL;
     enum ibp_status st = IBP_OK;
-    if (!p->ops || !p->lo || !p->hi || !p->C || !p->d || !p->rl || !p->ru || !p->rb ||
+    if (!p->ops || !p->lo || !p->hi || !p->C || !p->d || !p->out_lo || !p->out_hi || !p->rl || !p->ru || !p->rb ||
         !p->k || !p->bup || !p->crown_lb || !vlo || !vhi) {
         st = ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: problem");
         goto done;
@@ -391,6 +407,9 @@ enum ibp_status ibp_dom_problem_create(const struct ibp_net *net, const float *l
         }
     }
     if (st == IBP_OK) {
+        value_bounds(net, bd, L, vlo, vhi);
+        memcpy(p->out_lo, vlo, (size_t)outs * sizeof(double));
+        memcpy(p->out_hi, vhi, (size_t)outs * sizeof(double));
         for (size_t i = 0; i < p->n0; i++) {
             p->lo[i] = lo[i];
             p->hi[i] = hi[i];
@@ -516,6 +535,45 @@ void ibp_dom_relu_bounds(const struct ibp_dom_problem *p, int j, double *l, doub
 }
 
 double ibp_dom_relu_bias(const struct ibp_dom_problem *p, int j) { return p->rb[j]; }
+
+int ibp_dom_layer_count(const struct ibp_dom_problem *p) { return p->n_ops; }
+
+void ibp_dom_layer_get(const struct ibp_dom_problem *p, int i, struct ibp_dom_layer *out)
+{
+    const struct dom_op *o = &p->ops[i];
+    static const enum ibp_dom_layer_kind kinds[] = {IBP_DOM_DENSE, IBP_DOM_DIAG, IBP_DOM_RELU};
+    *out = (struct ibp_dom_layer){kinds[o->kind], o->n_in, o->n_out, NULL, NULL, NULL, NULL,
+                                  NULL, NULL, o->in_lo, o->in_hi, -1};
+    if (o->kind == DOP_DENSE) {
+        out->W = o->W;
+        out->b = o->b;
+    } else if (o->kind == DOP_DIAG) {
+        out->s = o->s;
+        out->s_dev = o->sdev;
+        out->t_lo = o->t_lo;
+        out->t_hi = o->t_hi;
+    } else {
+        out->relu0 = o->relu0;
+    }
+}
+
+void ibp_dom_output_bounds(const struct ibp_dom_problem *p, const double **lo, const double **hi)
+{
+    *lo = p->out_lo;
+    *hi = p->out_hi;
+}
+
+void ibp_dom_box(const struct ibp_dom_problem *p, const double **lo, const double **hi)
+{
+    *lo = p->lo;
+    *hi = p->hi;
+}
+
+void ibp_dom_spec(const struct ibp_dom_problem *p, const double **C, const double **d)
+{
+    *C = p->C;
+    *d = p->d;
+}
 
 void ibp_dom_alpha_init(const struct ibp_dom_problem *p, double *alpha)
 {

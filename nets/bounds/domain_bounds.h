@@ -51,6 +51,36 @@ int ibp_dom_unstable(const struct ibp_dom_problem *p, int j);
 void ibp_dom_relu_bounds(const struct ibp_dom_problem *p, int j, double *l, double *u);
 /* The bias of the affine map that produces neuron j's input (for branching scores). */
 double ibp_dom_relu_bias(const struct ibp_dom_problem *p, int j);
+/* The chain of maps the problem bounds, for callers that build other relaxations of the
+ * same network on a domain (verifier/bab_leaf.c: LPs of fully split domains). Layer i
+ * maps its input (layer i - 1's output; layer 0's input is the box) to its output, in
+ * CHW order. Every array is owned by the problem and holds exact values:
+ *   dense  y = W x + b: W [n_out][n_in], b [n_out], the stored float32 parameters;
+ *   diag   y_j = s'_j x_j + t'_j (BatchNorm in eval mode, Normalize) for the real s'_j,
+ *          t'_j of real arithmetic on the stored parameters, which satisfy
+ *          |s'_j - s[j]| <= s_dev[j] and t_lo[j] <= t'_j <= t_hi[j] (n_in = n_out);
+ *   relu   y = max(x, 0) for neurons relu0 .. relu0 + n_in - 1.
+ * in_lo, in_hi [n_in] are the intermediate bounds of the input (sound in sound mode,
+ * as ibp_dom_relu_bounds); unused fields are NULL (relu0: -1). */
+enum ibp_dom_layer_kind { IBP_DOM_DENSE, IBP_DOM_DIAG, IBP_DOM_RELU };
+struct ibp_dom_layer {
+    enum ibp_dom_layer_kind kind;
+    int n_in, n_out;
+    const double *W, *b;
+    const double *s, *s_dev, *t_lo, *t_hi;
+    const double *in_lo, *in_hi;
+    int relu0;
+};
+int ibp_dom_layer_count(const struct ibp_dom_problem *p);
+/* Layer i (0 <= i < ibp_dom_layer_count) into *out. */
+void ibp_dom_layer_get(const struct ibp_dom_problem *p, int i, struct ibp_dom_layer *out);
+/* The intermediate bounds of the network's output [outputs] (sound in sound mode). */
+void ibp_dom_output_bounds(const struct ibp_dom_problem *p, const double **lo, const double **hi);
+/* The input box [inputs] and the rows C [rows][outputs], d [rows], as exact doubles of
+ * the float arguments of ibp_dom_problem_create. */
+void ibp_dom_box(const struct ibp_dom_problem *p, const double **lo, const double **hi);
+void ibp_dom_spec(const struct ibp_dom_problem *p, const double **C, const double **d);
+
 /* The bounder's full-CROWN lower bounds of the rows (element-wise max with IBP, sound in
  * sound mode) for this box, [rows]. */
 const float *ibp_dom_crown_bounds(const struct ibp_dom_problem *p);
