@@ -162,8 +162,8 @@ static int64_t compare_csv(const char *csv, const char *eps_csv, const struct ib
         if (strncmp(line, "model,", 6) == 0)
             continue;
         int nf = fields(line, f, 16);
-        CHECK(nf == 9);
-        if (nf != 9 || strcmp(f[1], eps_csv) != 0)
+        CHECK(nf == 13);
+        if (nf != 13 || strcmp(f[1], eps_csv) != 0)
             continue;
         long i = atol(f[2]);
         CHECK(i >= 0 && i < n);
