@@ -183,8 +183,11 @@ static enum ibp_status set_methods(void *dest, const char *name, const char *val
         size_t len = end ? (size_t)(end - p) : strlen(p);
         int alpha = len == 11 && strncmp(p, "alpha-crown", len) == 0;
         int bab = len == 3 && strncmp(p, "bab", len) == 0;
-        if ((alpha && stage >= 1) || (bab && stage >= 2))
+        if ((alpha && cfg->alpha_crown) || (bab && cfg->bab))
             return ibp_fail(err, IBP_ERR_ARG, "%s: '%.*s' given twice", name, (int)len, p);
+        if (alpha && cfg->bab)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: alpha-crown after bab: bound methods come "
+                            "first, then alpha-crown, then bab", name);
         if (alpha || bab) {
             stage = alpha ? 1 : 2;
             cfg->alpha_crown |= alpha;
