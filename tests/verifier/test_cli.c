@@ -394,6 +394,21 @@ int main(int argc, char **argv)
     free(csv1);
     free(csv);
 
+    /* complete verification end to end: the stages run, the records say who decided */
+    snprintf(args, sizeof args,
+             "-m %s --data cifar10:%s --eps 1/255 --count 4 %s --methods crown,alpha-crown,bab "
+             "--bab-timeout 5 --max-domains 1000 --bab-memory 64 --json %s",
+             tu_path("m.ibpm"), tu_path("data.bin"), ATTACK, tu_path("bab.json"));
+    rc = run(args, &out, &errs);
+    CHECK_MSG(rc == 0, "bab: exit %d, stderr %s", rc, errs);
+    CHECK(tu_has(out, "| crown+alpha-crown+bab |") && tu_has(out, "verified by bab"));
+    csv = slurp(tu_path("bab.json"));
+    CHECK(csv && tu_has(csv, "\"decided_by\": ") && tu_has(csv, "\"unknown_reason\": ") &&
+          tu_has(csv, "\"methods\": [\"crown\", \"alpha-crown\", \"bab\"]"));
+    free(csv);
+    free(out);
+    free(errs);
+
     /* the gate */
     snprintf(args, sizeof args,
              "--model %s --data cifar10:%s --eps 1/255 %s --min-verified-accuracy 100%%",
