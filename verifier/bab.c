@@ -26,7 +26,7 @@
 
 struct ibp_bab_config ibp_bab_config_default(void)
 {
-    struct ibp_bab_config c = {60.0, 200000, (size_t)2 << 30, 16, 20, 1, 1, 1};
+    struct ibp_bab_config c = {60.0, 200000, (size_t)2 << 30, 16, 20, 1, 1, 1, NULL, NULL};
     return c;
 }
 
@@ -455,6 +455,19 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
     return st;
 }
 
+/* The progress hook, when set and a quarter second has passed since *last. */
+static void report_progress(const struct bab *s, const struct ibp_bab_result *res, double *last)
+{
+    double t = now_s();
+    if (!s->cfg->progress || t - *last < 0.25)
+        return;
+    *last = t;
+    struct ibp_bab_progress p = {res->domains, s->nq, INFINITY, t - s->t0};
+    for (long i = 0; i < s->nq; i++)
+        p.worst_lb = s->q[i]->minlb < p.worst_lb ? s->q[i]->minlb : p.worst_lb;
+    s->cfg->progress(s->cfg->progress_ctx, &p);
+}
+
 static enum ibp_status run_loop(struct bab *s, float *cex, struct ibp_bab_result *res,
                                 struct ibp_error *err)
 {
@@ -479,7 +492,9 @@ static enum ibp_status run_loop(struct bab *s, float *cex, struct ibp_bab_result
         goto done;
     }
     res->reason = IBP_BAB_DECIDED;
+    double last_progress = s->t0;
     while (s->nq > 0) {
+        report_progress(s, res, &last_progress);
         if (now_s() - s->t0 >= cfg->timeout_s) {
             res->reason = IBP_BAB_TIME;
             break;

@@ -29,6 +29,15 @@
 #include "nets/base/status.h"
 #include "nets/graph/net.h"
 
+/* What a progress hook sees: domains bounded so far, open domains, the lowest bound
+ * among them (+inf when none), seconds since the run started. */
+struct ibp_bab_progress {
+    long domains;
+    long queue;
+    float worst_lb;
+    double seconds;
+};
+
 struct ibp_bab_config {
     double timeout_s;  /* wall-clock limit (> 0) */
     long max_domains;  /* most open domains (> 0) */
@@ -38,10 +47,14 @@ struct ibp_bab_config {
     int sound;         /* 1: floating-point sound closing bounds */
     int threads;       /* >= 1 */
     int intermediate;  /* 1: α-CROWN on the intermediate bounds before the root */
+    /* Called from the calling thread between steps, at most 4 times a second; NULL for
+     * none. It must not change the run (it only observes it). */
+    void (*progress)(void *ctx, const struct ibp_bab_progress *p);
+    void *progress_ctx;
 };
 
 /* timeout 60 s, 200000 domains, 2 GiB, batch 16, 20 steps, sound, 1 thread,
- * intermediate α-CROWN on. */
+ * intermediate α-CROWN on, no progress hook. */
 struct ibp_bab_config ibp_bab_config_default(void);
 
 enum ibp_bab_verdict { IBP_BAB_UNSAT, IBP_BAB_SAT, IBP_BAB_UNKNOWN };

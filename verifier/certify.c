@@ -4,9 +4,11 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/bounds/alpha_crown.h"
 #include "nets/passes/passes.h"
 
 const char *ibp_verdict_name(enum ibp_verdict v)
@@ -17,6 +19,38 @@ const char *ibp_verdict_name(enum ibp_verdict v)
     case IBP_VERDICT_UNKNOWN: break;
     }
     return "unknown";
+}
+
+const char *ibp_decider_name(const struct ibp_certify_config *cfg, enum ibp_decider by,
+                             int by_method)
+{
+    switch (by) {
+    case IBP_BY_CLEAN: return "clean";
+    case IBP_BY_BOUND:
+        return by_method >= 0 && by_method < cfg->n_methods
+                   ? ibp_bound_method_name(cfg->methods[by_method])
+                   : "?";
+    case IBP_BY_ATTACK: return "attack";
+    case IBP_BY_ALPHA_CROWN: return "alpha-crown";
+    case IBP_BY_BAB: return "bab";
+    case IBP_BY_NONE: break;
+    }
+    return "";
+}
+
+const char *ibp_unknown_reason_name(enum ibp_unknown_reason why)
+{
+    switch (why) {
+    case IBP_WHY_BOUNDS: return "bounds";
+    case IBP_WHY_TIME: return "time";
+    case IBP_WHY_DOMAIN_CAP: return "domain cap";
+    case IBP_WHY_MEMORY: return "memory";
+    case IBP_WHY_LEAF: return "leaf";
+    case IBP_WHY_UNSUPPORTED: return "unsupported";
+    case IBP_WHY_UNCONFIRMED: return "unconfirmed";
+    case IBP_WHY_NONE: break;
+    }
+    return "";
 }
 
 void ibp_certify_config_default(struct ibp_certify_config *cfg)
@@ -32,6 +66,10 @@ void ibp_certify_config_default(struct ibp_certify_config *cfg)
     cfg->attack = 1;
     cfg->attack_certified = 0;
     ibp_attack_config_default(&cfg->attack_cfg);
+    cfg->alpha_crown = 0;
+    cfg->bab = 0;
+    cfg->bab_cfg = ibp_bab_config_default();
+    cfg->bab_cfg.timeout_s = 20.0;
 }
 
 /* Why 2^-50: lo = p/255 - eps evaluated in double carries three roundings (the division,
@@ -105,6 +143,12 @@ struct worker {
     float *px, *plo, *phi, *padv; /* [B][in] */
     double *pobj;             /* [B] */
     int *pfound;              /* [B] */
+    float *adv;               /* [B][in] each attacked sample's counterexample */
+    float *C;                 /* [outputs-1][outputs] one sample's margin rows */
+    float *cex;               /* [in] branch and bound's counterexample */
+    int threads;              /* for α-CROWN and branch and bound */
+    int unsupported;          /* the domain-bound engine refused the net */
+    char note[256];           /* its message */
 };
 
 static void worker_free(struct worker *w)
@@ -131,6 +175,9 @@ static void worker_free(struct worker *w)
     free(w->padv);
     free(w->pobj);
     free(w->pfound);
+    free(w->adv);
+    free(w->C);
+    free(w->cex);
     memset(w, 0, sizeof *w);
 }
 
@@ -175,7 +222,11 @@ static enum ibp_status worker_init(struct worker *w, const struct ibp_net *net,
     w->padv = malloc(nb * in * sizeof(float));
     w->pobj = malloc(nb * sizeof(double));
     w->pfound = malloc(nb * sizeof(int));
-    if (!w->x || !w->lo || !w->hi || !w->alo || !w->ahi || !w->logits || !w->lb ||
+    w->adv = malloc(nb * in * sizeof(float));
+    w->C = malloc((size_t)(O - 1) * (size_t)O * sizeof(float));
+    w->cex = malloc(in * sizeof(float));
+    w->threads = threads;
+    if (!w->adv || !w->C || !w->cex || !w->x || !w->lo || !w->hi || !w->alo || !w->ahi || !w->logits || !w->lb ||
         !w->labels || !w->cert || !w->pick || !w->plabels || !w->pstream || !w->px || !w->plo ||
         !w->phi || !w->padv || !w->pobj || !w->pfound) {
         st = ibp_fail(err, IBP_ERR_NOMEM, "verify: out of memory for batch %d", B);
@@ -217,6 +268,14 @@ static enum ibp_status check_fit(const struct ibp_net *net, const char *net_name
                         "attack: steps %d, restarts %d, step size %g: need steps >= 0, "
                         "restarts >= 1, step size > 0",
                         ac->steps, ac->restarts, ac->step_size);
+    const struct ibp_bab_config *bc = &cfg->bab_cfg;
+    if (cfg->bab && (!(bc->timeout_s > 0.0) || !isfinite(bc->timeout_s) ||
+                     bc->max_domains < 1 || bc->max_bytes < 1 || bc->batch < 1 ||
+                     bc->steps < 0))
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "branch and bound: timeout %g s, %ld domains, %zu bytes, batch %d, "
+                        "%d steps: need all > 0 (steps >= 0)",
+                        bc->timeout_s, bc->max_domains, bc->max_bytes, bc->batch, bc->steps);
     return IBP_OK;
 }
 
@@ -262,12 +321,167 @@ static double min_margin(const float *z, int O, int y)
     return m;
 }
 
+/* Certified by a later step: a conflict when a counterexample is already known. */
+static void certify_by(struct ibp_certify_sample *s, enum ibp_decider by)
+{
+    if (s->verdict == IBP_VERDICT_ATTACKED) {
+        s->conflict = 1;
+        return;
+    }
+    s->verdict = IBP_VERDICT_CERTIFIED;
+    s->by = by;
+    s->why = IBP_WHY_NONE;
+}
+
+/* Whether steps 4-5 still have something to do for s. */
+static int still_open(const struct ibp_certify_config *cfg, const struct ibp_certify_sample *s)
+{
+    return s->clean_correct && !s->conflict && s->verdict != IBP_VERDICT_CERTIFIED &&
+           (s->verdict == IBP_VERDICT_UNKNOWN || cfg->attack_certified);
+}
+
+/* A refusal of the domain-bound engine: noted once per worker, not an error. */
+static enum ibp_status domain_refused(struct worker *w, struct ibp_certify_sample *s,
+                                      enum ibp_status st, const struct ibp_error *e,
+                                      struct ibp_error *err)
+{
+    if (st != IBP_ERR_UNSUPPORTED) {
+        if (err)
+            *err = *e;
+        return st;
+    }
+    w->unsupported = 1;
+    snprintf(w->note, sizeof w->note, "alpha-crown and bab skipped: %.200s", e->msg);
+    if (s->verdict == IBP_VERDICT_UNKNOWN)
+        s->why = IBP_WHY_UNSUPPORTED;
+    return IBP_OK;
+}
+
+/* The rows z_y - z_j, j != y, into w->C. */
+static void margin_rows(struct worker *w, int O, int y)
+{
+    memset(w->C, 0, (size_t)(O - 1) * (size_t)O * sizeof(float));
+    for (int j = 0, r = 0; j < O; j++)
+        if (j != y) {
+            w->C[(size_t)r * O + (size_t)y] = 1.0f;
+            w->C[(size_t)r * O + (size_t)j] = -1.0f;
+            r++;
+        }
+}
+
+/* Step 4 on sample b of the batch. */
+static enum ibp_status alpha_step(const struct ibp_net *net, const struct ibp_certify_config *cfg,
+                                  struct worker *w, int b, struct ibp_certify_sample *s,
+                                  struct ibp_error *err)
+{
+    int R = ibp_net_outputs(net) - 1;
+    size_t in = ibp_shape_size(net->input);
+    struct ibp_dom_problem *p = NULL;
+    struct ibp_error e;
+    ibp_error_clear(&e);
+    enum ibp_status st = ibp_dom_problem_create(net, w->lo + (size_t)b * in, w->hi + (size_t)b * in,
+                                                w->C, NULL, R, cfg->sound, w->threads, &p, &e);
+    if (st == IBP_OK)
+        st = ibp_alpha_crown(p, NULL, cfg->sound, NULL, w->lb, NULL, &e);
+    ibp_dom_problem_free(p);
+    if (st != IBP_OK)
+        return domain_refused(w, s, st, &e, err);
+    float m = INFINITY;
+    for (int r = 0; r < R; r++)
+        m = isnan(w->lb[r]) || isnan(m) ? NAN : fminf(m, w->lb[r]);
+    s->lb_alpha = m;
+    if (m > 0.0f)
+        certify_by(s, IBP_BY_ALPHA_CROWN);
+    return IBP_OK;
+}
+
+/* Forwards branch and bound's progress to the driver's hook, serialised. */
+struct bab_progress_ctx {
+    const struct ibp_certify_hooks *hooks;
+    int64_t index;
+};
+
+static void bab_progress(void *ctx, const struct ibp_bab_progress *p)
+{
+    const struct bab_progress_ctx *c = ctx;
+#pragma omp critical(ibp_certify_hook)
+    c->hooks->bab_progress(c->hooks->ctx, c->index, p);
+}
+
+static enum ibp_unknown_reason bab_why(enum ibp_bab_reason r)
+{
+    switch (r) {
+    case IBP_BAB_TIME: return IBP_WHY_TIME;
+    case IBP_BAB_DOMAIN_CAP: return IBP_WHY_DOMAIN_CAP;
+    case IBP_BAB_MEMORY: return IBP_WHY_MEMORY;
+    case IBP_BAB_LEAF: return IBP_WHY_LEAF;
+    case IBP_BAB_DECIDED: break;
+    }
+    return IBP_WHY_NONE;
+}
+
+/* Step 5 on sample b of the batch. A counterexample is clipped into the inward box and
+ * handed to PGD as its first start: the attack's own re-check decides it. */
+static enum ibp_status bab_step(const struct ibp_net *net, const struct ibp_certify_config *cfg,
+                                struct worker *w, int b, struct ibp_certify_sample *s,
+                                const struct ibp_certify_hooks *hooks, struct ibp_error *err)
+{
+    int R = ibp_net_outputs(net) - 1;
+    size_t in = ibp_shape_size(net->input);
+    struct ibp_bab_config bc = cfg->bab_cfg;
+    struct bab_progress_ctx pc = {hooks, s->index};
+    bc.sound = cfg->sound;
+    bc.threads = w->threads;
+    bc.progress = hooks && hooks->bab_progress ? bab_progress : NULL;
+    bc.progress_ctx = &pc;
+    struct ibp_bab_result res;
+    struct ibp_error e;
+    ibp_error_clear(&e);
+    enum ibp_status st = ibp_bab_run(net, w->lo + (size_t)b * in, w->hi + (size_t)b * in, w->C,
+                                     NULL, R, &bc, w->cex, &res, &e);
+    if (st != IBP_OK)
+        return domain_refused(w, s, st, &e, err);
+    s->bab_domains = res.domains;
+    if (res.verdict == IBP_BAB_UNSAT) {
+        certify_by(s, IBP_BY_BAB);
+        return IBP_OK;
+    }
+    if (res.verdict == IBP_BAB_UNKNOWN || s->verdict != IBP_VERDICT_UNKNOWN) {
+        if (s->verdict == IBP_VERDICT_UNKNOWN)
+            s->why = bab_why(res.reason);
+        return IBP_OK;
+    }
+    const float *alo = w->alo + (size_t)b * in, *ahi = w->ahi + (size_t)b * in;
+    for (size_t i = 0; i < in; i++)
+        w->cex[i] = fminf(fmaxf(w->cex[i], alo[i]), ahi[i]);
+    struct ibp_attack_config ac = cfg->attack_cfg;
+    uint64_t stream = (uint64_t)s->index;
+    ac.streams = &stream;
+    struct ibp_attack_spec aspec = {&s->label, NULL, NULL, NULL, R};
+    double obj;
+    int found;
+    st = ibp_attack_run(net, w->attack, &ac, w->cex, alo, ahi, 1, &aspec, w->adv + (size_t)b * in,
+                        &obj, &found, err);
+    if (st != IBP_OK)
+        return st;
+    if (found) {
+        s->verdict = IBP_VERDICT_ATTACKED;
+        s->by = IBP_BY_BAB;
+        s->why = IBP_WHY_NONE;
+        s->attack_obj = obj;
+    } else {
+        s->why = IBP_WHY_UNCONFIRMED;
+    }
+    return IBP_OK;
+}
+
 /* One batch: samples [first, first+nb) of ds into out[first..]. */
 static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dataset *ds,
                                  const struct ibp_certify_config *cfg, struct worker *w,
                                  int64_t first, int nb, struct ibp_certify_sample *out,
                                  const struct ibp_certify_hooks *hooks, struct ibp_error *err)
 {
+    double t0 = omp_get_wtime();
     int O = ibp_net_outputs(net), R = O - 1;
     size_t in = ibp_shape_size(net->input);
     const uint8_t *px = ibp_dataset_sample(ds, first);
@@ -296,6 +510,12 @@ static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dat
         s->conflict = 0;
         for (int k = 0; k < IBP_CERTIFY_MAX_METHODS; k++)
             s->lb_min[k] = NAN;
+        s->lb_alpha = NAN;
+        s->by = s->clean_correct ? IBP_BY_NONE : IBP_BY_CLEAN;
+        s->by_method = -1;
+        s->bab_domains = 0;
+        s->seconds = 0.0;
+        s->why = IBP_WHY_NONE;
     }
 
     struct ibp_spec spec = {w->labels, NULL, 0};
@@ -321,11 +541,15 @@ static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dat
     for (int b = 0; b < nb; b++) {
         struct ibp_certify_sample *s = &out[first + b];
         certified[b] = 0;
-        for (int k = 0; k < cfg->n_methods; k++)
-            if (s->lb_min[k] > 0.0f)
+        for (int k = cfg->n_methods - 1; k >= 0; k--)
+            if (s->lb_min[k] > 0.0f) {
                 certified[b] = 1;
-        if (certified[b] && s->clean_correct)
+                s->by_method = k;
+            }
+        if (certified[b] && s->clean_correct) {
             s->verdict = IBP_VERDICT_CERTIFIED;
+            s->by = IBP_BY_BOUND;
+        }
         else if (certified[b])
             s->conflict = 1; /* a sound bound > 0 at a misclassified point */
     }
@@ -359,20 +583,34 @@ static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dat
                 if (s->verdict == IBP_VERDICT_CERTIFIED)
                     s->conflict = 1;
                 s->verdict = IBP_VERDICT_ATTACKED;
+                s->by = IBP_BY_ATTACK;
+                memcpy(w->adv + (size_t)w->pick[k] * in, w->padv + (size_t)k * in,
+                       in * sizeof(float));
             }
         }
     }
+    double shared = (omp_get_wtime() - t0) / nb;
+    for (int b = 0; b < nb && st == IBP_OK; b++) {
+        struct ibp_certify_sample *s = &out[first + b];
+        double ts = omp_get_wtime();
+        if ((cfg->alpha_crown || cfg->bab) && still_open(cfg, s))
+            margin_rows(w, O, s->label);
+        if (cfg->alpha_crown && !w->unsupported && still_open(cfg, s))
+            st = alpha_step(net, cfg, w, b, s, err);
+        if (st == IBP_OK && cfg->bab && !w->unsupported && still_open(cfg, s))
+            st = bab_step(net, cfg, w, b, s, hooks, err);
+        if (s->verdict == IBP_VERDICT_UNKNOWN && s->why == IBP_WHY_NONE)
+            s->why = w->unsupported ? IBP_WHY_UNSUPPORTED : IBP_WHY_BOUNDS;
+        s->seconds = shared + (omp_get_wtime() - ts);
+    }
 
     if (hooks && hooks->counterexample) {
-        int k = 0;
         for (int b = 0; b < nb && st == IBP_OK; b++) {
             const struct ibp_certify_sample *s = &out[first + b];
-            while (k < np && w->pick[k] < b)
-                k++;
             if (s->verdict != IBP_VERDICT_ATTACKED)
                 continue;
             const float *x = w->x + (size_t)b * in;
-            const float *adv = s->clean_correct ? w->padv + (size_t)k * in : x;
+            const float *adv = s->clean_correct ? w->adv + (size_t)b * in : x;
 #pragma omp critical(ibp_certify_hook)
             st = hooks->counterexample(hooks->ctx, s, x, adv, err);
         }
@@ -444,8 +682,12 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
                 *err = first_err;
         }
     }
-    for (int t = 0; t < T; t++)
+    char note[256] = "";
+    for (int t = 0; t < T; t++) {
+        if (!note[0])
+            memcpy(note, workers[t].note, sizeof note);
         worker_free(&workers[t]);
+    }
     free(workers);
     if (st != IBP_OK)
         return st;
@@ -462,7 +704,14 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
             summary->conflicts += s->conflict;
             for (int k = 0; k < cfg->n_methods; k++)
                 summary->verified_by[k] += s->clean_correct && s->lb_min[k] > 0.0f;
+            int cert = s->verdict == IBP_VERDICT_CERTIFIED;
+            if (cert && s->by == IBP_BY_BOUND)
+                summary->by_bound[s->by_method]++;
+            summary->by_alpha_crown += cert && s->by == IBP_BY_ALPHA_CROWN;
+            summary->by_bab += cert && s->by == IBP_BY_BAB;
+            summary->bab_attacked += !cert && s->by == IBP_BY_BAB;
         }
+        memcpy(summary->note, note, sizeof note);
         summary->seconds = omp_get_wtime() - t0;
     }
     return IBP_OK;

@@ -9,9 +9,21 @@
  *      method (nets/bounds/bounds.h); the sample is certified iff y strictly wins at x and the
  *      best method's minimum lb_j is > 0 (strictly);
  *   3. runs PGD (attack.h) inside the box on the samples that are not certified. A
- *      misclassified sample is attacked with its clean point as the counterexample.
+ *      misclassified sample is attacked with its clean point as the counterexample;
+ *   4. when asked, α-CROWN (nets/bounds/alpha_crown.h) on the rows z_y - z_j over the
+ *      bounder's box, one sample at a time, on the samples still unknown;
+ *   5. when asked, branch and bound (verifier/bab.h) on the same rows and box on what is
+ *      still unknown. Its counterexample is moved into the inward box and must pass the
+ *      attack's re-check there (PGD starting at it), as every counterexample does.
  * Status: certified, attacked (a concrete counterexample, re-checked by a forward pass)
- * or unknown.
+ * or unknown, with the stage that decided it and, for unknown, why.
+ *
+ * A network the domain-bound engine refuses (IBP_ERR_UNSUPPORTED: residual, pooling)
+ * skips steps 4 and 5: its samples stay unknown with reason "unsupported" and the
+ * summary's note says why; the run itself does not fail.
+ *
+ * With attack_certified every step runs on every clean-correct sample whatever an
+ * earlier one found, and a sample both certified and attacked is a conflict.
  *
  * Boxes. In sound mode the box handed to the bounder contains the real box: every bound
  * is rounded outward to float. The attack's box is always rounded inward, so a
@@ -22,8 +34,10 @@
  * Unlabelled samples (label -1) are checked against the network's own prediction.
  *
  * Threads: samples are cut into batches of cfg.batch in order; batches run in parallel,
- * each worker with its own bounders and attack. Every result depends on the batch size
- * and the seeds, never on the thread count. */
+ * each worker with its own bounders and attack; α-CROWN and branch and bound run inside
+ * the worker with its share of the threads. Every result depends on the batch size and
+ * the seeds, never on the thread count, except that branch and bound's verdict depends
+ * on the thread count through its time limit. */
 #ifndef IBP_VERIFIER_CERTIFY_H
 #define IBP_VERIFIER_CERTIFY_H
 
@@ -33,6 +47,7 @@
 #include "nets/bounds/bounds.h"
 #include "nets/graph/net.h"
 #include "verifier/attack.h"
+#include "verifier/bab.h"
 
 #define IBP_CERTIFY_MAX_METHODS IBP_BOUND_METHOD_COUNT
 
@@ -55,11 +70,46 @@ struct ibp_certify_config {
     int attack;                 /* run PGD on the samples that are not certified */
     int attack_certified;       /* also attack certified samples (a soundness check) */
     struct ibp_attack_config attack_cfg;
+    int alpha_crown;            /* step 4 */
+    int bab;                    /* step 5 */
+    /* branch and bound per sample: timeout_s, max_domains, max_bytes, batch, steps (sound
+     * and threads are set by the driver) */
+    struct ibp_bab_config bab_cfg;
 };
 
 /* Defaults: ε 0, methods ibp, crown-ibp; sound; batch 32; threads 0; attack on, not on
- * certified samples; ibp_attack_config_default. */
+ * certified samples; ibp_attack_config_default; no α-CROWN, no branch and bound, which
+ * would get ibp_bab_config_default with a 20 s timeout. */
 void ibp_certify_config_default(struct ibp_certify_config *cfg);
+
+/* Which step decided a sample. */
+enum ibp_decider {
+    IBP_BY_NONE,        /* unknown */
+    IBP_BY_CLEAN,       /* misclassified at the clean point */
+    IBP_BY_BOUND,       /* bound method by_method */
+    IBP_BY_ATTACK,      /* PGD */
+    IBP_BY_ALPHA_CROWN,
+    IBP_BY_BAB,         /* certified, or a re-checked counterexample */
+};
+
+/* Why a sample stayed unknown. */
+enum ibp_unknown_reason {
+    IBP_WHY_NONE,        /* decided */
+    IBP_WHY_BOUNDS,      /* every requested method left it open */
+    IBP_WHY_TIME,        /* branch and bound's time limit */
+    IBP_WHY_DOMAIN_CAP,  /* branch and bound's domain cap */
+    IBP_WHY_MEMORY,      /* branch and bound's memory cap */
+    IBP_WHY_LEAF,        /* a fully split domain branch and bound could not close */
+    IBP_WHY_UNSUPPORTED, /* the net is beyond the domain-bound engine */
+    IBP_WHY_UNCONFIRMED, /* branch and bound's counterexample failed the re-check */
+};
+
+/* "", "clean", the bound method's name, "attack", "alpha-crown", "bab" (cfg names
+ * the bound methods). */
+const char *ibp_decider_name(const struct ibp_certify_config *cfg, enum ibp_decider by,
+                             int by_method);
+/* "", "bounds", "time", "domain cap", "memory", "leaf", "unsupported", "unconfirmed". */
+const char *ibp_unknown_reason_name(enum ibp_unknown_reason why);
 
 /* The result for one sample. lb_min[k] is the minimum over j of method k's margin lower
  * bound (NaN when not computed). */
@@ -72,6 +122,12 @@ struct ibp_certify_sample {
     double attack_obj;          /* min margin at the attack's best point (NaN: no attack) */
     enum ibp_verdict verdict;
     int conflict;               /* certified AND a counterexample found: a soundness bug */
+    float lb_alpha;             /* α-CROWN's minimum margin bound (NaN: not run) */
+    enum ibp_decider by;        /* the first step that decided it */
+    int by_method;              /* the bound method's index when by is IBP_BY_BOUND */
+    long bab_domains;           /* domains branch and bound bounded (0: not run) */
+    double seconds;             /* its share of its batch's time plus its own steps */
+    enum ibp_unknown_reason why;
 };
 
 struct ibp_certify_summary {
@@ -83,14 +139,22 @@ struct ibp_certify_summary {
     int64_t conflicts;
     int64_t verified_by[IBP_CERTIFY_MAX_METHODS]; /* certified by method k alone */
     double seconds;             /* wall time of the run */
+    int64_t by_bound[IBP_CERTIFY_MAX_METHODS]; /* certified first by method k */
+    int64_t by_alpha_crown;     /* certified by α-CROWN */
+    int64_t by_bab;             /* certified by branch and bound */
+    int64_t bab_attacked;       /* counterexamples found by branch and bound */
+    char note[256];             /* why steps 4-5 were skipped ("" when they were not) */
 };
 
-/* Called as results come in. progress(ctx, done, total) after every batch; counterexample
+/* Called as results come in. progress(ctx, done, total) after every batch; bab_progress
+ * (may be NULL) while branch and bound runs on sample `index` (at most 4 times a second
+ * per sample); counterexample
  * for every attacked sample with its clean point x and counterexample x_adv (both
  * [C][H][W] pixel space); a non-OK return stops the run with that status. Calls are
  * serialised (never two at once) but come from worker threads in any order. */
 struct ibp_certify_hooks {
     void (*progress)(void *ctx, int64_t done, int64_t total);
+    void (*bab_progress)(void *ctx, int64_t index, const struct ibp_bab_progress *p);
     enum ibp_status (*counterexample)(void *ctx, const struct ibp_certify_sample *s,
                                       const float *x, const float *x_adv,
                                       struct ibp_error *err);

@@ -50,6 +50,7 @@ struct options {
     const char *eps_list;
     const char *json, *csv, *save_adv;
     double min_acc; /* < 0: no gate */
+    int64_t bab_mib; /* branch and bound's memory cap per sample */
     int progress;
     struct ibp_certify_config cfg;
 };
@@ -76,8 +77,23 @@ static void progress_line(void *ctx, int64_t done, int64_t total)
     const struct progress_ctx *p = ((const struct run_ctx *)ctx)->progress;
     if (!p->on)
         return;
-    fprintf(stderr, "\rmodel %d/%d, eps %d/%d: %lld/%lld samples", p->model + 1, p->n_models,
-            p->eps + 1, p->n_eps, (long long)done, (long long)total);
+    fprintf(stderr, "\rmodel %d/%d, eps %d/%d: %lld/%lld samples\033[K", p->model + 1,
+            p->n_models, p->eps + 1, p->n_eps, (long long)done, (long long)total);
+    fflush(stderr);
+}
+
+/* While branch and bound runs on a sample. */
+static void bab_progress_line(void *ctx, int64_t index, const struct ibp_bab_progress *b)
+{
+    const struct run_ctx *a = ctx;
+    const struct progress_ctx *p = a->progress;
+    if (!p->on)
+        return;
+    fprintf(stderr,
+            "\rmodel %d/%d, eps %d/%d: bab on sample %lld: %ld domains, queue %ld, worst lb "
+            "%.4g, %.1f s\033[K",
+            p->model + 1, p->n_models, p->eps + 1, p->n_eps, (long long)(a->first_index + index),
+            b->domains, b->queue, (double)b->worst_lb, b->seconds);
     fflush(stderr);
 }
 
@@ -151,11 +167,53 @@ static enum ibp_status add_images(void *dest, const char *name, const char *valu
     return IBP_OK;
 }
 
+/* The bound methods (parsed by nets/bounds), then the verifier's own stages alpha-crown
+ * and bab, in that order: the order they run in. */
 static enum ibp_status set_methods(void *dest, const char *name, const char *value,
                                    struct ibp_error *err)
 {
     struct ibp_certify_config *cfg = dest;
-    return ibp_bound_methods_parse(value, name, cfg->methods, &cfg->n_methods, err);
+    char bound[256];
+    size_t nb = 0;
+    int stage = 0; /* 0: bound methods, 1: after alpha-crown, 2: after bab */
+    cfg->n_methods = 0;
+    cfg->alpha_crown = cfg->bab = 0;
+    for (const char *p = value;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int alpha = len == 11 && strncmp(p, "alpha-crown", len) == 0;
+        int bab = len == 3 && strncmp(p, "bab", len) == 0;
+        if ((alpha && cfg->alpha_crown) || (bab && cfg->bab))
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%.*s' given twice", name, (int)len, p);
+        if (alpha && cfg->bab)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: alpha-crown after bab: bound methods come "
+                            "first, then alpha-crown, then bab", name);
+        if (alpha || bab) {
+            stage = alpha ? 1 : 2;
+            cfg->alpha_crown |= alpha;
+            cfg->bab |= bab;
+        } else if (stage > 0) {
+            return ibp_fail(err, IBP_ERR_ARG,
+                            "%s: '%.*s' after %s: bound methods come first, then alpha-crown, "
+                            "then bab",
+                            name, (int)len, p, stage == 1 ? "alpha-crown" : "bab");
+        } else if (nb + len + 1 >= sizeof bound) {
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is too long", name, value);
+        } else {
+            if (nb)
+                bound[nb++] = ',';
+            memcpy(bound + nb, p, len);
+            nb += len;
+            bound[nb] = '\0';
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (nb == 0 && !cfg->alpha_crown && !cfg->bab)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: no method given", name);
+    return nb ? ibp_bound_methods_parse(bound, name, cfg->methods, &cfg->n_methods, err)
+              : IBP_OK;
 }
 
 /* A fraction in [0,1] or a percentage ("70%"). */
@@ -218,8 +276,20 @@ static int options_table(struct options *o, struct ibp_opt *t)
          .def = ""},
         {.kind = IBP_OPT_CALL, .name = "--methods", .arg = "LIST", .dest = c,
          .call = set_methods,
-         .help = "bound methods among " IBP_BOUND_METHOD_LIST ";\nthe verdict uses the best bound",
+         .help = "bound methods among " IBP_BOUND_METHOD_LIST ", then\n"
+                 "alpha-crown, then bab (branch and bound), each tried\n"
+                 "on what is still unknown; PGD runs after the bound\n"
+                 "methods, before alpha-crown",
          .def = "ibp,crown-ibp"},
+        {.kind = IBP_OPT_DOUBLE, .name = "--bab-timeout", .arg = "S", .dest = &c->bab_cfg.timeout_s,
+         .lo = 0, .lo_open = 1, .hi = 1e9, .help = "branch and bound's time limit per sample"},
+        {.kind = IBP_OPT_INT64, .name = "--max-domains", .arg = "N",
+         .dest = &c->bab_cfg.max_domains, .lo = 1, .hi = (double)INT64_MAX,
+         .help = "branch and bound's most open domains per sample"},
+        {.kind = IBP_OPT_INT64, .name = "--bab-memory", .arg = "MIB", .dest = &o->bab_mib, .lo = 1,
+         .hi = 1 << 30,
+         .help = "branch and bound's memory cap for open domains per\nsample (MiB); past it, "
+                 "depth-first, then unknown"},
         {.kind = IBP_OPT_FLAG, .name = "--no-sound", .dest = &c->sound, .flag = 0,
          .help = "float32 round-to-nearest bounds: faster, not sound\n"
                  "against rounding (default: floating-point sound)",
@@ -281,11 +351,14 @@ static void usage(const struct ibp_opt *t, int n)
            "\n"
            "Certifies every sample of the data against L-inf perturbations of radius eps\n"
            "(pixel units, [0,1]): bound methods first (verified iff every margin lower bound\n"
-           "is > 0), then PGD on the rest (a counterexample is re-checked by a forward pass).\n"
+           "is > 0), then PGD on the rest (a counterexample is re-checked by a forward pass),\n"
+           "then alpha-crown and branch and bound when --methods names them; a net they do\n"
+           "not support gets a note and the other methods.\n"
            "Prints a Markdown table, one row per (model, eps): clean error, attack error\n"
            "(a lower bound of the robust error), verified error per method and best (an\n"
-           "upper bound), samples left unknown, wall time. Results do not depend on the\n"
-           "thread count.\n"
+           "upper bound), samples certified first by each method, samples left unknown, wall\n"
+           "time. Results do not depend on the thread count (branch and bound's only through\n"
+           "its time limit).\n"
            "\n"
            "%s"
            "\n"
@@ -315,6 +388,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->count = -1;
     o->min_acc = -1.0;
     o->progress = 1;
+    o->bab_mib = (int64_t)(o->cfg.bab_cfg.max_bytes >> 20);
     struct ibp_opt table[IBP_OPTS_MAX];
     int n = options_table(o, table), help = 0;
     struct ibp_error err;
@@ -326,6 +400,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         usage(table, n);
         return 1;
     }
+    o->cfg.bab_cfg.max_bytes = (size_t)o->bab_mib << 20;
     if (o->n_models == 0) {
         fprintf(stderr, "ibp-verify: no model given (--model FILE; see --help)\n");
         return -1;
@@ -534,7 +609,8 @@ static int verify_main(int argc, char **argv)
             safe_name(s.eps_text[e], eps_tag, sizeof eps_tag);
             struct run_ctx ctx = {&prog, o.save_adv, model_base, eps_tag, s.eps[e], o.start,
                                   s.ds->c, s.ds->h, s.ds->w, s.panels};
-            struct ibp_certify_hooks hooks = {progress_line, o.save_adv ? save_adv : NULL, &ctx};
+            struct ibp_certify_hooks hooks = {progress_line, bab_progress_line,
+                                              o.save_adv ? save_adv : NULL, &ctx};
             prog.model = m;
             prog.eps = e;
             if (ibp_certify_run(s.nets[m], s.ds, &cfg, &hooks, out, &run->summary, &err) !=
@@ -543,6 +619,10 @@ static int verify_main(int argc, char **argv)
                 fprintf(stderr, "ibp-verify: %s: eps %s: %s\n", o.models[m], s.eps_text[e],
                         err.msg);
                 rc = EXIT_ERROR;
+            }
+            if (rc == 0 && e == 0 && run->summary.note[0]) {
+                progress_clear(&prog);
+                fprintf(stderr, "ibp-verify: %s: note: %s\n", o.models[m], run->summary.note);
             }
             run->model = o.models[m];
             run->eps = s.eps[e];

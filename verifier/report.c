@@ -47,6 +47,28 @@ static const char *mode_text(int sound)
                  : "float32 round-to-nearest (not floating-point sound)";
 }
 
+/* The names of the steps that can certify, in order, and each one's count in s. */
+static int stage_counts(const struct ibp_certify_config *c, const struct ibp_certify_summary *s,
+                        const char **names, int64_t *counts)
+{
+    int n = 0;
+    for (int k = 0; k < c->n_methods; k++, n++) {
+        names[n] = ibp_bound_method_name(c->methods[k]);
+        counts[n] = s ? s->by_bound[k] : 0;
+    }
+    if (c->alpha_crown) {
+        names[n] = "alpha-crown";
+        counts[n++] = s ? s->by_alpha_crown : 0;
+    }
+    if (c->bab) {
+        names[n] = "bab";
+        counts[n++] = s ? s->by_bab : 0;
+    }
+    return n;
+}
+
+enum { MAX_STAGES = IBP_CERTIFY_MAX_METHODS + 2 };
+
 void ibp_report_markdown(const struct ibp_report *r, struct ibp_wbuf *out)
 {
     const struct ibp_certify_config *c = r->cfg;
@@ -62,8 +84,14 @@ void ibp_report_markdown(const struct ibp_report *r, struct ibp_wbuf *out)
     put(out, "\n| model | eps | methods | samples | clean err %% | attack err %%");
     for (int k = 0; k < c->n_methods; k++)
         put(out, " | verified err %% %s", ibp_bound_method_name(c->methods[k]));
-    put(out, " | verified err %% best | unknown | time s |\n|---|---|---|--:|--:|--:");
-    for (int k = 0; k < c->n_methods; k++)
+    const char *names[MAX_STAGES];
+    int64_t counts[MAX_STAGES];
+    int ns = stage_counts(c, NULL, names, counts);
+    put(out, " | verified err %% best");
+    for (int k = 0; k < ns; k++)
+        put(out, " | verified by %s", names[k]);
+    put(out, " | unknown | time s |\n|---|---|---|--:|--:|--:");
+    for (int k = 0; k < c->n_methods + ns; k++)
         put(out, "|--:");
     put(out, "|--:|--:|--:|\n");
     for (int i = 0; i < r->n_runs; i++) {
@@ -72,14 +100,21 @@ void ibp_report_markdown(const struct ibp_report *r, struct ibp_wbuf *out)
         put(out, "| %s | %s | ", run->model, run->eps_text);
         for (int k = 0; k < c->n_methods; k++)
             put(out, "%s%s", k ? "+" : "", ibp_bound_method_name(c->methods[k]));
-        if (c->n_methods == 0)
+        if (c->alpha_crown)
+            put(out, "%salpha-crown", c->n_methods ? "+" : "");
+        if (c->bab)
+            put(out, "%sbab", c->n_methods || c->alpha_crown ? "+" : "");
+        if (c->n_methods == 0 && !c->alpha_crown && !c->bab)
             put(out, "none");
         put(out, " | %lld | %.2f | %.2f", (long long)s->n, pct(s->clean_errors, s->n),
             pct(s->attacked, s->n));
         for (int k = 0; k < c->n_methods; k++)
             put(out, " | %.2f", pct(s->n - s->verified_by[k], s->n));
-        put(out, " | %.2f | %lld | %.2f |\n", pct(s->n - s->certified, s->n),
-            (long long)s->unknown, s->seconds);
+        put(out, " | %.2f", pct(s->n - s->certified, s->n));
+        stage_counts(c, s, names, counts);
+        for (int k = 0; k < ns; k++)
+            put(out, " | %lld", (long long)counts[k]);
+        put(out, " | %lld | %.2f |\n", (long long)s->unknown, s->seconds);
     }
 }
 
@@ -114,9 +149,16 @@ void ibp_report_json(const struct ibp_report *r, struct ibp_wbuf *out)
         (long long)r->first_index, c->sound ? "true" : "false");
     json_string(out, mode_text(c->sound));
     put(out, ",\n  \"methods\": [");
-    for (int k = 0; k < c->n_methods; k++)
-        put(out, "%s\"%s\"", k ? ", " : "", ibp_bound_method_name(c->methods[k]));
+    const char *names[MAX_STAGES];
+    int64_t counts[MAX_STAGES];
+    int ns = stage_counts(c, NULL, names, counts);
+    for (int k = 0; k < ns; k++)
+        put(out, "%s\"%s\"", k ? ", " : "", names[k]);
     put(out, "],\n  \"batch\": %d,\n  \"threads\": %d,\n", c->batch, r->threads);
+    if (c->bab)
+        put(out,
+            "  \"bab\": {\"timeout_s\": %.9g, \"max_domains\": %ld, \"max_bytes\": %zu},\n",
+            c->bab_cfg.timeout_s, c->bab_cfg.max_domains, c->bab_cfg.max_bytes);
     put(out,
         "  \"attack\": {\"enabled\": %s, \"steps\": %d, \"restarts\": %d, \"step_size\": %.9g, "
         "\"seed\": %llu, \"on_certified\": %s},\n",
@@ -143,8 +185,16 @@ void ibp_report_json(const struct ibp_report *r, struct ibp_wbuf *out)
         for (int k = 0; k < c->n_methods; k++)
             put(out, "\"%s\": %.9g, ", ibp_bound_method_name(c->methods[k]),
                 frac(s->n - s->verified_by[k], s->n));
-        put(out, "\"best\": %.9g},\n      \"seconds\": %.3f,\n      \"records\": [",
-            frac(s->n - s->certified, s->n), s->seconds);
+        put(out, "\"best\": %.9g},\n      \"verified_by\": {", frac(s->n - s->certified, s->n));
+        stage_counts(c, s, names, counts);
+        for (int k = 0; k < ns; k++)
+            put(out, "%s\"%s\": %lld", k ? ", " : "", names[k], (long long)counts[k]);
+        put(out, "},\n      \"bab_attacked\": %lld,\n      \"note\": ", (long long)s->bab_attacked);
+        if (s->note[0])
+            json_string(out, s->note);
+        else
+            put(out, "null");
+        put(out, ",\n      \"seconds\": %.3f,\n      \"records\": [", s->seconds);
         for (int64_t j = 0; j < s->n; j++) {
             const struct ibp_certify_sample *e = &run->samples[j];
             put(out,
@@ -155,9 +205,24 @@ void ibp_report_json(const struct ibp_report *r, struct ibp_wbuf *out)
                 put(out, "%s\"%s\": ", k ? ", " : "", ibp_bound_method_name(c->methods[k]));
                 json_number(out, e->lb_min[k]);
             }
+            if (c->alpha_crown) {
+                put(out, "%s\"alpha-crown\": ", c->n_methods ? ", " : "");
+                json_number(out, e->lb_alpha);
+            }
             put(out, "}, \"attack_margin\": ");
             json_number(out, e->attack_obj);
-            put(out, ", \"status\": \"%s\"}", ibp_verdict_name(e->verdict));
+            put(out, ", \"status\": \"%s\", \"decided_by\": ", ibp_verdict_name(e->verdict));
+            if (e->by != IBP_BY_NONE)
+                json_string(out, ibp_decider_name(c, e->by, e->by_method));
+            else
+                put(out, "null");
+            put(out, ", \"bab_domains\": %ld, \"seconds\": %.6f, \"unknown_reason\": ",
+                e->bab_domains, e->seconds);
+            if (e->why != IBP_WHY_NONE)
+                json_string(out, ibp_unknown_reason_name(e->why));
+            else
+                put(out, "null");
+            put(out, "}");
         }
         put(out, "\n      ]\n    }");
     }
@@ -192,7 +257,9 @@ void ibp_report_csv(const struct ibp_report *r, struct ibp_wbuf *out)
     put(out, "model,eps,index,label,prediction");
     for (int k = 0; k < c->n_methods; k++)
         put(out, ",lb_%s", ibp_bound_method_name(c->methods[k]));
-    put(out, ",attack_margin,status\n");
+    if (c->alpha_crown)
+        put(out, ",lb_alpha-crown");
+    put(out, ",attack_margin,status,decided_by,bab_domains,seconds,unknown_reason\n");
     for (int i = 0; i < r->n_runs; i++) {
         const struct ibp_report_run *run = &r->runs[i];
         for (int64_t j = 0; j < run->summary.n; j++) {
@@ -204,9 +271,17 @@ void ibp_report_csv(const struct ibp_report *r, struct ibp_wbuf *out)
                 put(out, ",");
                 csv_number(out, e->lb_min[k]);
             }
+            if (c->alpha_crown) {
+                put(out, ",");
+                csv_number(out, e->lb_alpha);
+            }
             put(out, ",");
             csv_number(out, e->attack_obj);
-            put(out, ",%s\n", ibp_verdict_name(e->verdict));
+            put(out, ",%s,", ibp_verdict_name(e->verdict));
+            csv_field(out, ibp_decider_name(c, e->by, e->by_method));
+            put(out, ",%ld,%.6f,", e->bab_domains, e->seconds);
+            csv_field(out, ibp_unknown_reason_name(e->why));
+            put(out, "\n");
         }
     }
 }
