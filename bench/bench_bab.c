@@ -2,11 +2,14 @@
  * the batched domain-bound engine under it (nets/bounds/domain_bounds.h ibp_dom_bound,
  * nets/bounds/alpha_crown.h ibp_dom_optimize), and the cost of sound mode, on two external
  * networks read from ../shared/data:
- *   fc    VNN-COMP 2022 mnist_fc 256x4 (ONNX) with one of its VNN-LIB properties that
- *         CROWN leaves open (box 0, one margin row per disjunct);
+ *   fc    VNN-COMP 2022 mnist_fc 256x4 (ONNX) with a VNN-LIB property that CROWN leaves
+ *         open (box 0, one margin row per disjunct); default prop_3_0.05 (unsat by the
+ *         published results; CROWN's lowest row bound about -0.9), --fc-property;
  *   conv  ERAN convSmallRELU__Point (ONNX, normalised inside by a prepended Normalize
- *         layer, mean 0.1307, std 0.3081) on the first image of mnist_test.csv, the box
- *         clip(x ± 0.12, 0, 1) in pixel units, rows z_label - z_j for the 9 other classes.
+ *         layer, mean 0.1307, std 0.3081) on an image of mnist_test.csv, the box
+ *         clip(x ± 0.12, 0, 1) in pixel units, rows z_label - z_j for the 9 other classes;
+ *         default image 2 (--conv-image), the first that CROWN leaves open: CROWN
+ *         certifies images 0 and 1, so branch and bound would stop at the root there.
  *
  * Fixed work, so each figure measures what it says:
  *   engine  one fixed batch of --domains split domains (each splits --splits unstable
@@ -27,8 +30,9 @@
  *
  * Exit 77 (skipped) when the data folder is absent.
  *
- * usage: bench_bab [--nets fc,conv] [--threads N] [--reps N] [--calls N] [--domains N]
- *                  [--splits N] [--steps N] [--bab-cap N] [--fc-property FILE] [--data DIR] */
+ * usage: bench_bab [--nets fc,conv] [--parts engine,bab] [--fc-property FILE]
+ *                  [--conv-image N] [--threads N] [--reps N] [--calls N] [--domains N]
+ *                  [--splits N] [--steps N] [--bab-cap N] [--data DIR] */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -56,7 +60,7 @@
 #define BAB_TIMEOUT_S 1e6
 
 struct bench_cfg {
-    const char *nets, *data, *fc_property;
+    const char *nets, *parts, *data, *fc_property;
     int threads, reps, calls, domains, splits, steps, conv_image;
     int64_t bab_cap;
 };
@@ -110,6 +114,20 @@ static void cpu_name(char *buf, size_t cap)
         break;
     }
     fclose(f);
+}
+
+/* The first field of /proc/loadavg (-1 without it): the figures mean little when the
+ * machine's other work competes for the cores. */
+static double load_average(void)
+{
+    double v = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &v) != 1)
+            v = -1.0;
+        fclose(f);
+    }
+    return v;
 }
 
 static const char *isa_name(enum ibp_isa isa)
@@ -169,7 +187,7 @@ static void load_fc(const char *data, const char *prop, struct instance *in)
     ibp_vnnlib_free(p);
 }
 
-/* convSmallRELU__Point, image 0 of mnist_test.csv, ε CONV_EPS, margin rows. */
+/* convSmallRELU__Point, image `image` of mnist_test.csv, ε CONV_EPS, margin rows. */
 static void load_conv(const char *data, int image, struct instance *in)
 {
     char path[4096];
@@ -426,13 +444,23 @@ static int want(const char *list, const char *name)
     return 0;
 }
 
+static void run_parts(const struct instance *in, const struct bench_cfg *c)
+{
+    if (want(c->parts, "engine"))
+        bench_engine(in, c);
+    if (want(c->parts, "bab"))
+        bench_bab(in, c);
+}
+
 int main(int argc, char **argv)
 {
-    struct bench_cfg c = {"fc,conv", IBP_BENCH_DATA, "vnnlib/prop_3_0.05.vnnlib.gz",
-                          omp_get_max_threads(), 3, 20, 32, 8, 20, 1, 400};
+    struct bench_cfg c = {"fc,conv", "engine,bab", IBP_BENCH_DATA, "vnnlib/prop_3_0.05.vnnlib.gz",
+                          omp_get_max_threads(), 3, 20, 32, 8, 20, 2, 400};
     const struct ibp_opt opts[] = {
         {.kind = IBP_OPT_STRING, .name = "--nets", .arg = "LIST", .dest = &c.nets,
          .help = "fc (mnist_fc 256x4), conv (convSmallRELU__Point)"},
+        {.kind = IBP_OPT_STRING, .name = "--parts", .arg = "LIST", .dest = &c.parts,
+         .help = "engine (ibp_dom_bound, ibp_dom_optimize), bab (ibp_bab_run)"},
         {.kind = IBP_OPT_STRING, .name = "--data", .arg = "DIR", .dest = &c.data,
          .help = "the shared data folder"},
         {.kind = IBP_OPT_STRING, .name = "--fc-property", .arg = "FILE", .dest = &c.fc_property,
@@ -440,7 +468,7 @@ int main(int argc, char **argv)
         {.kind = IBP_OPT_INT, .name = "--conv-image", .arg = "N", .dest = &c.conv_image,
          .lo = 0, .hi = 99, .help = "the mnist_test.csv image of the convSmall box"},
         {.kind = IBP_OPT_INT, .name = "--threads", .arg = "N", .dest = &c.threads, .lo = 1,
-         .hi = 1024, .help = "threads (default: OMP_NUM_THREADS or the cores)"},
+         .hi = 1024, .help = "threads (default: OMP_NUM_THREADS or the cores)", .def = ""},
         {.kind = IBP_OPT_INT, .name = "--reps", .arg = "N", .dest = &c.reps, .lo = 1,
          .hi = 1000, .help = "repetitions; each figure is the best"},
         {.kind = IBP_OPT_INT, .name = "--calls", .arg = "N", .dest = &c.calls, .lo = 1,
@@ -468,6 +496,11 @@ int main(int argc, char **argv)
         ibp_wbuf_free(&w);
         return help ? 0 : 2;
     }
+    if (!(want(c.nets, "fc") || want(c.nets, "conv")) ||
+        !(want(c.parts, "engine") || want(c.parts, "bab"))) {
+        fprintf(stderr, "bench_bab: --nets takes fc and/or conv, --parts engine and/or bab\n");
+        return 2;
+    }
     struct stat sb;
     if (stat(c.data, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         printf("bench_bab: no data folder %s: skipped\n", c.data);
@@ -477,15 +510,14 @@ int main(int argc, char **argv)
     omp_set_num_threads(c.threads);
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
-    printf("CPU: %s (%s); BLIS kernels %s; %d threads; best of %d\n", cpu,
-           isa_name(ibp_cpu_isa()), ibp_blas_arch(), c.threads, c.reps);
+    printf("CPU: %s (%s); BLIS kernels %s; %d threads; best of %d; load average %.2f\n",
+           cpu, isa_name(ibp_cpu_isa()), ibp_blas_arch(), c.threads, c.reps, load_average());
     struct instance in = {0};
     if (want(c.nets, "fc")) {
         in.title = "mnist_fc_256x4";
         load_fc(c.data, c.fc_property, &in);
         printf("\nmnist_fc 256x4, %s\n", c.fc_property);
-        bench_engine(&in, &c);
-        bench_bab(&in, &c);
+        run_parts(&in, &c);
         instance_free(&in);
     }
     if (want(c.nets, "conv")) {
@@ -493,8 +525,7 @@ int main(int argc, char **argv)
         in.title = "convSmallRELU__Point";
         load_conv(c.data, c.conv_image, &in);
         printf("\nconvSmallRELU__Point, mnist_test.csv image %d, eps %.2f\n", c.conv_image, CONV_EPS);
-        bench_engine(&in, &c);
-        bench_bab(&in, &c);
+        run_parts(&in, &c);
         instance_free(&in);
     }
     return 0;
