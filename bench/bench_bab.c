@@ -45,6 +45,7 @@
 #include "datasets/box.h"
 #include "datasets/csv.h"
 #include "nets/base/cpu.h"
+#include "bench/bench_options.h"
 #include "nets/base/options.h"
 #include "nets/base/rng.h"
 #include "nets/bounds/alpha_crown.h"
@@ -483,19 +484,9 @@ int main(int argc, char **argv)
          .hi = 100000000, .help = "branch and bound's open-domain cap"},
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
-    struct ibp_error err = {0};
-    int help = 0;
-    if (ibp_opts_parse(opts, n_opts, argc, argv, 1, NULL, 0, NULL, &help, &err) != IBP_OK ||
-        help) {
-        struct ibp_wbuf w = {0};
-        ibp_opts_help(opts, n_opts, &w);
-        if (!help)
-            fprintf(stderr, "bench_bab: %s\n", err.msg);
-        fprintf(help ? stdout : stderr, "usage: bench_bab [options]\n%s",
-                w.data ? (const char *)w.data : "");
-        ibp_wbuf_free(&w);
-        return help ? 0 : 2;
-    }
+    int code = bench_parse_options("bench_bab", opts, n_opts, argc, argv);
+    if (code >= 0)
+        return code;
     if (!(want(c.nets, "fc") || want(c.nets, "conv")) ||
         !(want(c.parts, "engine") || want(c.parts, "bab"))) {
         fprintf(stderr, "bench_bab: --nets takes fc and/or conv, --parts engine and/or bab\n");

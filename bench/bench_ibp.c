@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench/bench_options.h"
 #include "nets/base/options.h"
 #include "nets/kernels/gemm.h"
 #include "nets/graph/init.h"
@@ -191,19 +192,9 @@ int main(int argc, char **argv)
          .hi = 1000000, .help = "timed steps per model, 0 = 20 (cnn7: 5)"},
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
-    struct ibp_error err = {0};
-    int help = 0;
-    if (ibp_opts_parse(opts, n_opts, argc, argv, 1, NULL, 0, NULL, &help, &err) != IBP_OK ||
-        help) {
-        struct ibp_wbuf w = {0};
-        ibp_opts_help(opts, n_opts, &w);
-        if (!help)
-            fprintf(stderr, "bench_ibp: %s\n", err.msg);
-        fprintf(help ? stdout : stderr, "usage: bench_ibp [options]\n%s",
-                w.data ? (const char *)w.data : "");
-        ibp_wbuf_free(&w);
-        return help ? 0 : 2;
-    }
+    int code = bench_parse_options("bench_ibp", opts, n_opts, argc, argv);
+    if (code >= 0)
+        return code;
     ibp_blas_setup();
     char buf[256];
     snprintf(buf, sizeof buf, "%s", models);

@@ -642,15 +642,14 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     s.rows = rows;
     s.t0 = now_s();
     s.n0 = ibp_shape_size(net->input);
-    struct bab_dom *root = NULL;
     float *lb = NULL, *xs = NULL;
+    double *alpha = NULL; /* [rows][N]: the root's α-CROWN slopes of every row */
     int *order = NULL;
     st = ibp_dom_problem_create(net, lo, hi, C, d, rows, cfg->sound, cfg->threads, &s.p, err);
     if (st != IBP_OK)
         goto done;
     s.N = ibp_dom_relus(s.p);
     size_t rn = (size_t)rows * s.N;
-    s.dom_bytes = sizeof(struct bab_dom) + rn * 2 * sizeof(double) + (size_t)rows * sizeof(float) + (size_t)s.N;
     st = ibp_attack_create(net, 2 * cfg->batch, rows, &s.atk, err);
     if (st != IBP_OK)
         goto done;
@@ -659,11 +658,11 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     long cap = cfg->max_domains + 2L * cfg->batch + 1;
     s.q = malloc((size_t)cap * sizeof *s.q);
     lb = malloc((size_t)rows * sizeof(float));
-    xs = malloc(s.n0 * rows * sizeof(float));
+    xs = malloc(s.n0 * sizeof(float));
+    alpha = malloc((rn > 0 ? rn : 1) * sizeof(double));
     order = malloc((size_t)rows * sizeof(int));
     s.C_open = malloc((size_t)ibp_net_outputs(net) * sizeof(float));
-    root = dom_new(&s);
-    if (!s.offset || !s.q || !lb || !xs || !order || !s.C_open || !root) {
+    if (!s.offset || !s.q || !lb || !xs || !alpha || !order || !s.C_open) {
         st = ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: %ld domains", cap);
         goto done;
     }
@@ -690,9 +689,7 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
         if (st != IBP_OK)
             goto done;
     }
-    memset(root->split, 0, (size_t)s.N);
-    memset(root->beta, 0, rn * sizeof(double));
-    st = ibp_alpha_crown(s.p, NULL, cfg->sound, root->alpha, lb, NULL, err);
+    st = ibp_alpha_crown(s.p, NULL, cfg->sound, alpha, lb, NULL, err);
     if (st != IBP_OK)
         goto done;
     /* the open rows one at a time, the furthest from proved first (where a
@@ -711,7 +708,7 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     res->verdict = IBP_BAB_UNSAT;
     for (int i = 0; st == IBP_OK && i < n_open; i++) {
         struct ibp_bab_result rr = {IBP_BAB_UNKNOWN, IBP_BAB_DECIDED, 0, 0, 0.0, INFINITY};
-        st = solve_row(&s, order[i], root->alpha, lb[order[i]], C, d, cex, &rr, err);
+        st = solve_row(&s, order[i], alpha, lb[order[i]], C, d, cex, &rr, err);
         res->domains += rr.domains;
         res->max_depth = rr.max_depth > res->max_depth ? rr.max_depth : res->max_depth;
         if (st != IBP_OK || rr.verdict == IBP_BAB_UNSAT)
@@ -731,9 +728,9 @@ done:
     for (long i = 0; i < s.nq; i++)
         free(s.q[i]);
     free(s.q);
-    free(root);
     free(lb);
     free(xs);
+    free(alpha);
     free(order);
     free(s.offset);
     free(s.C_open);

@@ -31,6 +31,15 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Appends "STAGE skipped: WHY" to the result's note (a stage the network or the memory
+ * does not allow; the others go on). */
+static void note_skipped(struct ibp_vnncomp_result *res, const char *stage, const char *why)
+{
+    size_t len = strlen(res->note);
+    snprintf(res->note + len, sizeof res->note - len, "%s%s skipped: %s", len ? "; " : "",
+             stage, why);
+}
+
 const char *ibp_vnn_answer_name(enum ibp_vnn_answer a)
 {
     switch (a) {
@@ -396,9 +405,7 @@ static enum ibp_status input_split_stage(struct search *s, int *found, struct ib
         struct ibp_error e2 = {0};
         st = ibp_input_split_run(s->net, &p, &ic, s->x_adv, &r, &e2);
         if (st == IBP_ERR_UNSUPPORTED || st == IBP_ERR_NOMEM) {
-            size_t len = strlen(s->res->note);
-            snprintf(s->res->note + len, sizeof s->res->note - len, "%sinput-split skipped: %s",
-                     len ? "; " : "", e2.msg);
+            note_skipped(s->res, "input-split", e2.msg);
             st = IBP_OK;
             break;
         }
@@ -427,9 +434,7 @@ static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
     enum ibp_status st = ibp_bounder_create(s->net, &bc, &bd, &e2);
     if (st == IBP_ERR_UNSUPPORTED || st == IBP_ERR_NOMEM) {
         /* the method cannot run on this net: the others still can */
-        size_t len = strlen(s->res->note);
-        snprintf(s->res->note + len, sizeof s->res->note - len, "%s%s skipped: %s",
-                 len ? "; " : "", ibp_bound_method_name(m), e2.msg);
+        note_skipped(s->res, ibp_bound_method_name(m), e2.msg);
         return IBP_OK;
     }
     if (st != IBP_OK)
@@ -501,9 +506,7 @@ static enum ibp_status bab_stage(struct search *s, int *found, struct ibp_error 
         struct ibp_error e2 = {0};
         st = ibp_bab_run(s->net, s->lo, s->hi, s->C, d, rows, &bc, cex, &br, &e2);
         if (st == IBP_ERR_UNSUPPORTED || st == IBP_ERR_NOMEM) {
-            size_t len = strlen(s->res->note);
-            snprintf(s->res->note + len, sizeof s->res->note - len, "%sbab skipped: %s",
-                     len ? "; " : "", e2.msg);
+            note_skipped(s->res, "bab", e2.msg);
             st = IBP_OK;
             break;
         }

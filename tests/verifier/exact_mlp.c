@@ -193,3 +193,14 @@ int exact_mlp_violated(const struct ibp_net *net, const float *d, const float *x
     ibp_ws_free(ws);
     return bad == 1;
 }
+
+int exact_mlp_offsets(const double *mn, const double *mx, double frac, int sat_row, float *d)
+{
+    int unsat = 1;
+    for (int r = 0; r < EXACT_ROWS; r++) {
+        double delta = frac * (mx[r] - mn[r]);
+        d[r] = (float)(-mn[r] + (r == sat_row ? -delta : delta));
+        unsat &= mn[r] + (double)d[r] > 0.0;
+    }
+    return unsat;
+}

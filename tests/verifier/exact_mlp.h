@@ -43,6 +43,11 @@ int exact_mlp_range(const struct exact_mlp *m, const signed char *pattern, doubl
 void exact_mlp_pattern(const struct exact_mlp *m, const double *x, signed char *pattern);
 
 /* 1 when the float32 forward pass at x [2] gives some row (C z)_r + d_r <= 0. */
+/* Offsets d[EXACT_ROWS] that put each row's exact minimum mn[r] a fraction frac of its
+ * range (mx - mn) above 0, except row sat_row (-1: none), put that far below 0; returns
+ * 1 when the property "every row > 0" then holds (the exact answer unsat). */
+int exact_mlp_offsets(const double *mn, const double *mx, double frac, int sat_row, float *d);
+
 int exact_mlp_violated(const struct ibp_net *net, const float *d, const float *x);
 
 #endif

@@ -273,12 +273,7 @@ static void bab_full_split(void)
         exact_mlp_range(&m, NULL, mn, mx);
         for (int sat_case = 0; sat_case < 2; sat_case++) {
             float d[EXACT_ROWS];
-            int truth_unsat = 1;
-            for (int r = 0; r < EXACT_ROWS; r++) {
-                double delta = 0.02 * (mx[r] - mn[r]);
-                d[r] = (float)(-mn[r] + (sat_case && r == t % EXACT_ROWS ? -delta : delta));
-                truth_unsat &= mn[r] + (double)d[r] > 0.0;
-            }
+            int truth_unsat = exact_mlp_offsets(mn, mx, 0.02, sat_case ? t % EXACT_ROWS : -1, d);
             struct ibp_bab_config cfg = ibp_bab_config_default();
             cfg.timeout_s = 60.0;
             cfg.batch = 4;
