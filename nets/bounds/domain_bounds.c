@@ -30,10 +30,20 @@
 
 enum dop_kind { DOP_DENSE, DOP_DIAG, DOP_RELU };
 
+/* A convolution's geometry and weights [co][ci / groups][kh][kw] (as doubles), for the
+ * structured products of a dense op that is a convolution: the engine multiplies by the
+ * convolution's matrix as a GEMM on patches (im2col / col2im) instead of by the dense
+ * matrix, which holds mostly zeros. */
+struct dom_conv {
+    int ci, hi, wi, co, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+    double *w;
+};
+
 struct dom_op {
     enum dop_kind kind;
     int n_in, n_out;
     double *W, *b;           /* dense [n_out][n_in], [n_out]; diag: b = t (float mode) */
+    struct dom_conv *cv;     /* dense: the convolution W is, or NULL */
     double *s, *t_lo, *t_hi; /* diag [n] */
     double *em;              /* sound: dense [n_out] >= Σ_j |W_ij| M_j; diag [n] >= dev_j M_j */
     double *sdev;            /* diag [n] >= |s' - s_j| for the real scale s' (build_op) */
@@ -47,6 +57,7 @@ struct dom_op {
 struct ibp_dom_problem {
     int n_ops, rows, n_relu, sound, threads, maxn;
     size_t n0;
+    size_t conv_row;         /* doubles of patch scratch per stacked row (conv_scratch) */
     struct dom_op *ops;
     double *lo, *hi;         /* [n0] the box of op 0's input */
     double *C, *d;           /* [rows][outputs], [rows]: the rows bounded now */
@@ -86,6 +97,9 @@ static double dot_abs_up(const double *x, const double *y, long n)
 
 static void op_free(struct dom_op *o)
 {
+    if (o->cv)
+        free(o->cv->w);
+    free(o->cv);
     free(o->W);
     free(o->b);
     free(o->s);
@@ -173,6 +187,118 @@ static void conv_dense(const struct ibp_net *net, int k, double *W)
             }
 }
 
+/* The patch products pay when each output reads far fewer inputs than the dense row
+ * holds (the zeros a dense GEMM multiplies). */
+#define CONV_STRUCTURED_RATIO 4
+
+/* o->cv for conv layer k when its patch products beat the dense matrix. */
+static enum ibp_status conv_structured(const struct ibp_net *net, int k, struct dom_op *o)
+{
+    const struct ibp_layer_spec *l = &net->layers[k];
+    struct ibp_shape in = net->shapes[k], out = net->shapes[k + 1];
+    size_t taps = (size_t)(in.c / l->groups) * l->kh * l->kw;
+    if (taps * CONV_STRUCTURED_RATIO > ibp_shape_size(in))
+        return IBP_OK;
+    struct dom_conv *cv = malloc(sizeof *cv);
+    if (!cv)
+        return IBP_ERR_NOMEM;
+    *cv = (struct dom_conv){in.c, in.h, in.w, out.c, out.h, out.w, l->kh, l->kw,
+                            l->sh, l->sw, l->ph, l->pw, l->dh, l->dw, l->groups, NULL};
+    cv->w = malloc((size_t)out.c * taps * sizeof(double));
+    o->cv = cv;
+    if (!cv->w)
+        return IBP_ERR_NOMEM;
+    const float *w = ibp_layer_weight(net, k);
+    for (size_t i = 0; i < (size_t)out.c * taps; i++)
+        cv->w[i] = w[i];
+    return IBP_OK;
+}
+
+/* Doubles of patch scratch per stacked row that op o's structured products need. */
+static size_t conv_scratch(const struct dom_op *o)
+{
+    const struct dom_conv *c = o->cv;
+    if (!c)
+        return 0;
+    size_t kk = (size_t)c->ci * c->kh * c->kw;
+    return (size_t)c->ho * c->wo * (kk + (size_t)c->co);
+}
+
+/* Input (ih, iw) of output (oh, ow) at tap (a, b), or -1 in the padding. */
+static long conv_at(const struct dom_conv *c, int ci, int oh, int ow, int a, int b)
+{
+    int ih = oh * c->sh - c->ph + a * c->dh, iw = ow * c->sw - c->pw + b * c->dw;
+    if (ih < 0 || ih >= c->hi || iw < 0 || iw >= c->wi)
+        return -1;
+    return ((long)ci * c->hi + ih) * c->wi + iw;
+}
+
+/* out[R][ld] = lam[R][ld] · W for the convolution's matrix W [co·ho·wo][ci·hi·wi]
+ * (both CHW): per group, the rows' output coefficients as [R·ho·wo][co] times the
+ * weights [co][ci k k] give each patch's coefficients, added back onto the inputs
+ * (col2im). scratch: conv_scratch(o) doubles per row. */
+static void conv_backward(const struct dom_op *o, int R, const double *lam, double *out, long ld,
+                          double *scratch)
+{
+    const struct dom_conv *c = o->cv;
+    long hw = (long)c->ho * c->wo, kk = (long)c->ci * c->kh * c->kw, M = (long)R * hw;
+    long cg = c->ci / c->groups, og = c->co / c->groups, kg = cg * c->kh * c->kw;
+    double *A = scratch, *T = scratch + M * c->co;
+    for (int q = 0; q < R; q++)
+        for (int ch = 0; ch < c->co; ch++)
+            for (long s = 0; s < hw; s++)
+                A[((long)q * hw + s) * c->co + ch] = lam[(long)q * ld + ch * hw + s];
+    for (int g = 0; g < c->groups; g++)
+        ibp_dgemm_serial(0, 0, M, kg, og, 1.0, A + g * og, c->co, c->w + g * og * kg, kg, 0.0,
+                         T + g * kg, kk);
+    for (int q = 0; q < R; q++) {
+        double *oq = out + (long)q * ld;
+        memset(oq, 0, (size_t)o->n_in * sizeof(double));
+        for (int oh = 0; oh < c->ho; oh++)
+            for (int ow = 0; ow < c->wo; ow++) {
+                const double *t = T + ((long)q * hw + (long)oh * c->wo + ow) * kk;
+                for (int ci = 0; ci < c->ci; ci++)
+                    for (int a = 0; a < c->kh; a++)
+                        for (int b = 0; b < c->kw; b++) {
+                            long j = conv_at(c, ci, oh, ow, a, b);
+                            if (j >= 0)
+                                oq[j] += t[((long)ci * c->kh + a) * c->kw + b];
+                        }
+            }
+    }
+}
+
+/* out[R][ld] = W · x[R][ld] + b per row (the forward product of conv_backward's W): the
+ * rows' patches (im2col) [R·ho·wo][ci k k] times the weights give [R·ho·wo][co]. */
+static void conv_forward(const struct dom_op *o, int R, const double *x, double *out, long ld,
+                         double *scratch)
+{
+    const struct dom_conv *c = o->cv;
+    long hw = (long)c->ho * c->wo, kk = (long)c->ci * c->kh * c->kw, M = (long)R * hw;
+    long cg = c->ci / c->groups, og = c->co / c->groups, kg = cg * c->kh * c->kw;
+    double *X = scratch, *Y = scratch + M * kk;
+    for (int q = 0; q < R; q++)
+        for (int oh = 0; oh < c->ho; oh++)
+            for (int ow = 0; ow < c->wo; ow++) {
+                double *t = X + ((long)q * hw + (long)oh * c->wo + ow) * kk;
+                for (int ci = 0; ci < c->ci; ci++)
+                    for (int a = 0; a < c->kh; a++)
+                        for (int b = 0; b < c->kw; b++) {
+                            long j = conv_at(c, ci, oh, ow, a, b);
+                            t[((long)ci * c->kh + a) * c->kw + b] =
+                                j >= 0 ? x[(long)q * ld + j] : 0.0;
+                        }
+            }
+    for (int g = 0; g < c->groups; g++)
+        ibp_dgemm_serial(0, 1, M, og, kg, 1.0, X + g * kg, kk, c->w + g * og * kg, kg, 0.0,
+                         Y + g * og, c->co);
+    for (int q = 0; q < R; q++)
+        for (int ch = 0; ch < c->co; ch++)
+            for (long s = 0; s < hw; s++)
+                out[(long)q * ld + ch * hw + s] =
+                    Y[((long)q * hw + s) * c->co + ch] + o->b[ch * hw + s];
+}
+
 static int diag_affine(const struct ibp_net *net, int k, int c, struct fp_affine *a)
 {
     const struct ibp_layer_spec *l = &net->layers[k];
@@ -204,6 +330,8 @@ static enum ibp_status build_op(const struct ibp_net *net, struct ibp_dom_proble
                 o->W[i] = w[i];
         } else {
             conv_dense(net, k, o->W);
+            if (conv_structured(net, k, o) != IBP_OK)
+                return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: layer %d", k);
         }
         const float *bias = ibp_layer_bias(net, k);
         size_t hw = n_out / (size_t)net->shapes[k + 1].c;
@@ -393,6 +521,7 @@ enum ibp_status ibp_dom_problem_create(const struct ibp_net *net, const float *l
         st = build_op(net, p, k, o, &relu_next, err);
         if (st == IBP_OK)
             st = op_magnitudes(net, bd, k, o, vlo, vhi, err);
+        p->conv_row = conv_scratch(o) > p->conv_row ? conv_scratch(o) : p->conv_row;
         if (st == IBP_OK && o->kind == DOP_RELU) {
             for (int j = 0; j < o->n_in; j++) {
                 int n = o->relu0 + j;
@@ -618,6 +747,7 @@ static double acc_lower(const struct cst_acc *c)
 
 struct blk_scratch {
     double *lam, *lam2, *g, *g2, *lr; /* [R][maxn] x4, lam_relu [R][n_relu] */
+    double *cs;                       /* [R][conv_row] patch scratch */
     struct cst_acc *acc;              /* [R] */
     double *cst;                      /* [R] */
 };
@@ -668,7 +798,11 @@ static void eval_block(const struct ibp_dom_problem *p, struct blk_scratch *w, i
                     w->cst[q] += c;
                 }
             }
-            ibp_dgemm_serial(0, 0, R, o->n_in, o->n_out, 1.0, lam, maxn, o->W, o->n_in, 0.0, lam2, maxn);
+            if (o->cv)
+                conv_backward(o, R, lam, lam2, maxn, w->cs);
+            else
+                ibp_dgemm_serial(0, 0, R, o->n_in, o->n_out, 1.0, lam, maxn, o->W, o->n_in, 0.0,
+                                 lam2, maxn);
             double *t = lam;
             lam = lam2;
             lam2 = t;
@@ -756,10 +890,15 @@ static void eval_block(const struct ibp_dom_problem *p, struct blk_scratch *w, i
     for (int oi = 0; oi < p->n_ops; oi++) {
         const struct dom_op *o = &p->ops[oi];
         if (o->kind == DOP_DENSE) {
-            ibp_dgemm_serial(0, 1, R, o->n_out, o->n_in, 1.0, G, maxn, o->W, o->n_in, 0.0, G2, maxn);
-            for (int q = 0; q < R; q++)
-                for (int i = 0; i < o->n_out; i++)
-                    G2[(size_t)q * maxn + i] += o->b[i];
+            if (o->cv) {
+                conv_forward(o, R, G, G2, maxn, w->cs);
+            } else {
+                ibp_dgemm_serial(0, 1, R, o->n_out, o->n_in, 1.0, G, maxn, o->W, o->n_in, 0.0,
+                                 G2, maxn);
+                for (int q = 0; q < R; q++)
+                    for (int i = 0; i < o->n_out; i++)
+                        G2[(size_t)q * maxn + i] += o->b[i];
+            }
             double *t = G;
             G = G2;
             G2 = t;
@@ -834,7 +973,8 @@ enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const sig
         w.lr = malloc(R * N * sizeof(double));
         w.acc = malloc(R * sizeof(struct cst_acc));
         w.cst = malloc(R * sizeof(double));
-        int ok = w.lam && w.lam2 && w.g && w.g2 && w.lr && w.acc && w.cst;
+        w.cs = malloc((p->conv_row > 0 ? R * p->conv_row : 1) * sizeof(double));
+        int ok = w.lam && w.lam2 && w.g && w.g2 && w.lr && w.acc && w.cst && w.cs;
 #pragma omp for schedule(dynamic)
         for (int bi = 0; bi < nblk; bi++) {
             int nb = nd - bi * bd < bd ? nd - bi * bd : bd;
@@ -850,6 +990,7 @@ enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const sig
         free(w.lr);
         free(w.acc);
         free(w.cst);
+        free(w.cs);
     }
     if (fail)
         return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: scratch for %d domains", nd);

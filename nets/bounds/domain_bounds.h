@@ -4,9 +4,11 @@
  *
  * A problem is one network, one input box and C rows (row r bounds (C z)_r + d_r, z the
  * network's output). At creation the network becomes a chain of dense affine maps
- * (Linear, Conv2d as a dense matrix), per-element affine maps (BatchNorm in eval mode,
- * Normalize) and ReLUs; Flatten is the identity in CHW order. Residual Add and pooling
- * are refused with IBP_ERR_UNSUPPORTED naming the layer, so callers can fall back.
+ * (Linear, Conv2d as a dense matrix; the engine multiplies by a convolution's matrix as
+ * a GEMM on patches when its dense rows are mostly zeros), per-element affine maps
+ * (BatchNorm in eval mode, Normalize) and ReLUs; Flatten is the identity in CHW order.
+ * Residual Add and pooling are refused with IBP_ERR_UNSUPPORTED naming the layer, so
+ * callers can fall back.
  * The intermediate bounds of every value are those of full CROWN (struct ibp_bounder,
  * IBP_BOUND_CROWN), sound in sound mode, and stay fixed for every domain.
  *

@@ -3,7 +3,9 @@
  * bound; the sound bound lies just below the double one; no sampled point of a domain
  * has a margin below the sound bound (split domains checked on the points that satisfy
  * their splits); α-CROWN is never looser than full CROWN; unsupported layers are refused
- * by name. Nets: random MLPs, the fixtures that fit (MLP with BN; convolutions with BN
+ * by name; convolutions multiplied as patches give the bounds of the plain backward pass
+ * through their dense matrices (the naive reference, written here from the problem's
+ * chain). Nets: random MLPs, the fixtures that fit (MLP with BN; convolutions with BN
  * and Normalize: fixture 0 without its max pool). */
 #include <math.h>
 #include <stdlib.h>
@@ -102,6 +104,102 @@ static void setup_free(struct setup *s)
     free(s->lo);
     free(s->hi);
     free(s->C);
+}
+
+/* Convolutions large enough for the engine's patch products (strided, padded, grouped,
+ * dilated), ReLUs, no per-element affine layers (whose float constants the chain does
+ * not expose). */
+static struct ibp_net *patch_net(struct ibp_rng *rng)
+{
+    struct ibp_layer_spec s[8];
+    int n = 0;
+    s[n++] = L(.kind = IBP_LAYER_CONV2D, .out = 4, .kh = 3, .kw = 3, .ph = 1, .pw = 1);
+    s[n++] = L(.kind = IBP_LAYER_RELU);
+    s[n++] = L(.kind = IBP_LAYER_CONV2D, .out = 6, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 2,
+               .pw = 0, .dh = 2, .dw = 1, .groups = 2);
+    s[n++] = L(.kind = IBP_LAYER_RELU);
+    s[n++] = L(.kind = IBP_LAYER_FLATTEN);
+    s[n++] = L(.kind = IBP_LAYER_LINEAR, .out = 5);
+    return fixture_build((struct ibp_shape){2, 6, 7}, s, n, rng);
+}
+
+/* The double bound of row r of one unsplit domain with slopes alpha[rows][N], by the
+ * backward pass written out on the chain's dense matrices (no β, no splits). */
+static double dense_reference(const struct ibp_dom_problem *p, int r, const double *alpha)
+{
+    int N = ibp_dom_relus(p), n_ops = ibp_dom_layer_count(p);
+    const double *C, *d, *lo, *hi;
+    ibp_dom_spec(p, &C, &d);
+    ibp_dom_box(p, &lo, &hi);
+    struct ibp_dom_layer last;
+    ibp_dom_layer_get(p, n_ops - 1, &last);
+    size_t maxn = 0;
+    for (int i = 0; i < n_ops; i++) {
+        struct ibp_dom_layer l;
+        ibp_dom_layer_get(p, i, &l);
+        maxn = (size_t)l.n_in > maxn ? (size_t)l.n_in : maxn;
+        maxn = (size_t)l.n_out > maxn ? (size_t)l.n_out : maxn;
+    }
+    double *lam = calloc(maxn, sizeof(double)), *nx = calloc(maxn, sizeof(double));
+    memcpy(lam, C + (size_t)r * last.n_out, (size_t)last.n_out * sizeof(double));
+    double cst = d[r];
+    for (int i = n_ops - 1; i >= 0; i--) {
+        struct ibp_dom_layer l;
+        ibp_dom_layer_get(p, i, &l);
+        if (l.kind == IBP_DOM_DENSE) {
+            for (int o = 0; o < l.n_out; o++)
+                cst += lam[o] * l.b[o];
+            for (int j = 0; j < l.n_in; j++) {
+                double v = 0.0;
+                for (int o = 0; o < l.n_out; o++)
+                    v += lam[o] * l.W[(size_t)o * l.n_in + j];
+                nx[j] = v;
+            }
+            memcpy(lam, nx, (size_t)l.n_in * sizeof(double));
+        } else {
+            for (int j = 0; j < l.n_in; j++) {
+                double lj, uj;
+                ibp_dom_relu_bounds(p, l.relu0 + j, &lj, &uj);
+                if (!(uj > 0.0))
+                    lam[j] = 0.0;
+                else if (lj < 0.0 && lam[j] >= 0.0)
+                    lam[j] *= alpha[(size_t)r * N + l.relu0 + j];
+                else if (lj < 0.0) {
+                    double k = uj / (uj - lj);
+                    cst += lam[j] * (-k * lj);
+                    lam[j] *= k;
+                }
+            }
+        }
+    }
+    for (size_t j = 0; j < ibp_dom_inputs(p); j++)
+        cst += lam[j] * (lam[j] >= 0.0 ? lo[j] : hi[j]);
+    free(lam);
+    free(nx);
+    return cst;
+}
+
+/* The engine's double bound against dense_reference for random slopes. */
+static void check_patch_products(struct setup *s, struct ibp_rng *rng)
+{
+    const struct ibp_dom_problem *p = s->pf;
+    int rows = s->rows, N = ibp_dom_relus(p);
+    signed char *split = calloc((size_t)N, 1);
+    double *al = malloc((size_t)rows * N * sizeof(double));
+    double *lb = malloc((size_t)rows * sizeof(double));
+    for (size_t i = 0; i < (size_t)rows * N; i++)
+        al[i] = fixture_uniform(rng, 0.0, 1.0);
+    struct ibp_error err;
+    CHECK(ibp_dom_bound(p, 1, split, al, NULL, 0, lb, NULL, &err) == IBP_OK);
+    double worst = 0.0;
+    for (int r = 0; r < rows; r++) {
+        double ref = dense_reference(p, r, al);
+        worst = fmax(worst, fabs(lb[r] - ref) / (1.0 + fabs(ref)));
+    }
+    CHECK_MSG(worst < 1e-12, "patch products vs dense: worst relative difference %g", worst);
+    free(split);
+    free(al);
+    free(lb);
 }
 
 /* nd domains with random splits of unstable neurons, random α in [0.1, 0.9] and β in
@@ -274,10 +372,12 @@ int main(void)
     struct ibp_rng rng;
     ibp_rng_seed(&rng, 1616, 0);
     double inter_gain = 0.0;
-    for (int t = 0; t < 6; t++) {
+    for (int t = 0; t < 7; t++) {
         struct setup s;
-        struct ibp_net *net = t < 4 ? random_mlp(&rng, 3 + t, 8 + 2 * t, 6 + t, 3 + t % 2)
-                                    : t == 4 ? fixture_net(3, &rng) : conv_net(&rng);
+        struct ibp_net *net = t < 4    ? random_mlp(&rng, 3 + t, 8 + 2 * t, 6 + t, 3 + t % 2)
+                              : t == 4 ? fixture_net(3, &rng)
+                              : t == 5 ? conv_net(&rng)
+                                       : patch_net(&rng);
         if (!setup_make(net, &rng, t < 4 ? 0.4 : t == 4 ? 0.3 : 0.05, &s)) {
             CHECK(0);
             continue;
@@ -289,6 +389,8 @@ int main(void)
         fflush(stdout);
         check_gradients(&s, &rng, 5);
         check_alpha_crown(&s, &rng);
+        if (t == 6)
+            check_patch_products(&s, &rng);
         if (t < 4)
             inter_gain += check_intermediate(&s, &rng, 8 + 2 * t, 6 + t);
         setup_free(&s);
