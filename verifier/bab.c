@@ -69,6 +69,7 @@ struct bab {
     size_t n0, dom_bytes;
     struct bab_dom **q;
     long nq, next_id;
+    long done;          /* domains bounded before the row searched now (progress) */
     double t0;
 };
 
@@ -462,7 +463,7 @@ static void report_progress(const struct bab *s, const struct ibp_bab_result *re
     if (!s->cfg->progress || t - *last < 0.25)
         return;
     *last = t;
-    struct ibp_bab_progress p = {res->domains, s->nq, INFINITY, t - s->t0};
+    struct ibp_bab_progress p = {s->done + res->domains, s->nq, INFINITY, t - s->t0};
     for (long i = 0; i < s->nq; i++)
         p.worst_lb = s->q[i]->minlb < p.worst_lb ? s->q[i]->minlb : p.worst_lb;
     s->cfg->progress(s->cfg->progress_ctx, &p);
@@ -708,6 +709,7 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     res->verdict = IBP_BAB_UNSAT;
     for (int i = 0; st == IBP_OK && i < n_open; i++) {
         struct ibp_bab_result rr = {IBP_BAB_UNKNOWN, IBP_BAB_DECIDED, 0, 0, 0.0, INFINITY};
+        s.done = res->domains;
         st = solve_row(&s, order[i], alpha, lb[order[i]], C, d, cex, &rr, err);
         res->domains += rr.domains;
         res->max_depth = rr.max_depth > res->max_depth ? rr.max_depth : res->max_depth;

@@ -29,8 +29,9 @@
 #include "nets/base/status.h"
 #include "nets/graph/net.h"
 
-/* What a progress hook sees: domains bounded so far, open domains, the lowest bound
- * among them (+inf when none), seconds since the run started. */
+/* What a progress hook sees: domains bounded so far (every row), open domains of the
+ * row searched now, the lowest bound among them (+inf when none), seconds since the
+ * run started. */
 struct ibp_bab_progress {
     long domains;
     long queue;
