@@ -699,8 +699,8 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
         st = attack_round(&s, cfg->round_restarts, 0, 1, &found, err);
     }
     if (st == IBP_OK) {
-        if (found && !res->decided_by[0])
-            res->decided_by = "attack";
+        if (found) /* the answer is sat (try_candidate), by whichever stage found it */
+            res->decided_by = res->decided_by[0] ? res->decided_by : "attack";
         else if (all_proved)
             res->answer = IBP_VNN_UNSAT;
         else

@@ -100,6 +100,14 @@ static uint8_t *net_c(size_t *size)
     return mlp_onnx(1, 0, 1, NULL, NULL, W2, b2, size);
 }
 
+/* Net D: y0 = 100 relu(x0 - 0.99): flat (zero gradient) below 0.99, so PGD from random
+ * starts in [-1, 1] rarely finds y0 >= 0.5 (x0 >= 0.995), which splitting finds. */
+static uint8_t *net_d(size_t *size)
+{
+    static const float W1[1] = {1}, b1[1] = {-0.99f}, W2[1] = {100}, b2[1] = {0};
+    return mlp_onnx(1, 1, 1, W1, b1, W2, b2, size);
+}
+
 static struct ibp_vnnlib *parse(const char *text)
 {
     struct ibp_vnnlib *p = NULL;
@@ -207,6 +215,18 @@ static void test_answers(void)
     expect("unsat by input-split", b, nb, open_prop, &cfg, IBP_VNN_UNSAT, "input-split");
     cfg.input_split = 0;
     expect("unsat by bab", b, nb, open_prop, &cfg, IBP_VNN_UNSAT, "bab");
+    /* a counterexample the attack misses: the stage that finds it answers sat */
+    size_t nd;
+    uint8_t *dn = net_d(&nd);
+    const char *needle = DECL1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (>= Y_0 0.5))";
+    config(&cfg);
+    cfg.first_restarts = 1;
+    expect("sat by input-split", dn, nd, needle, &cfg, IBP_VNN_SAT, "input-split");
+    cfg.input_split = 0;
+    expect("sat by bab", dn, nd, needle, &cfg, IBP_VNN_SAT, "bab");
+    free(dn);
+    config(&cfg);
+    cfg.input_split = 0;
     cfg.methods = 1 << 0; /* IBP only: the crown-ibp case stays open */
     cfg.bab = 0;
     expect("unknown with ibp only", b, nb,
