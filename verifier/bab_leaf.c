@@ -12,6 +12,8 @@ void ibp_leaf_lp_free(struct ibp_leaf_lp *l)
 {
     free(l->out_var);
     free(l->store);
+    free(l->row_start);
+    free(l->col);
     memset(l, 0, sizeof *l);
 }
 
@@ -30,16 +32,26 @@ static int neuron_state(const struct ibp_dom_problem *p, const signed char *spli
     return 0;
 }
 
-/* The LP being filled: constraints a·x + d >= 0 appended as rows m, m + 1, ... of A
- * ([rows][n]), d; the variables' box lo, hi [n]. */
+/* The LP being filled: constraints a·x + d >= 0 appended as rows m, m + 1, ... (sparse:
+ * row_start, col, val with nnz entries so far), d; the variables' box lo, hi [n]. */
 struct lp_build {
-    double *A, *d, *lo, *hi;
+    long *row_start;
+    int *col;
+    double *val, *d, *lo, *hi;
     int n, m;
+    long nnz;
 };
 
-static double *row_at(struct lp_build *b)
+static void entry(struct lp_build *b, int j, double v)
 {
-    return b->A + (size_t)b->m * (size_t)b->n;
+    b->col[b->nnz] = j;
+    b->val[b->nnz++] = v;
+}
+
+static void end_row(struct lp_build *b, double d)
+{
+    b->d[b->m++] = d;
+    b->row_start[b->m] = b->nnz;
 }
 
 /* y - Σ_e W_ie x_e - b_i >= 0 and its negation (the equality y = W_i x + b_i). */
@@ -47,18 +59,15 @@ static void dense_rows(struct lp_build *b, const struct ibp_dom_layer *L, const 
                        int base)
 {
     for (int i = 0; i < L->n_out; i++) {
-        double *r1 = row_at(b), *r2 = r1 + b->n;
         const double *w = L->W + (size_t)i * L->n_in;
-        r1[base + i] = 1.0;
-        r2[base + i] = -1.0;
-        for (int e = 0; e < L->n_in; e++)
-            if (cur[e] >= 0 && w[e] != 0.0) {
-                r1[cur[e]] -= w[e];
-                r2[cur[e]] += w[e];
-            }
-        b->d[b->m] = -L->b[i];
-        b->d[b->m + 1] = L->b[i];
-        b->m += 2;
+        for (int side = 0; side < 2; side++) {
+            double sg = side ? -1.0 : 1.0;
+            entry(b, base + i, sg);
+            for (int e = 0; e < L->n_in; e++)
+                if (cur[e] >= 0 && w[e] != 0.0)
+                    entry(b, cur[e], -sg * w[e]);
+            end_row(b, -sg * L->b[i]);
+        }
     }
 }
 
@@ -72,7 +81,6 @@ static void diag_rows(struct lp_build *b, const struct ibp_dom_layer *L, const i
                       int base)
 {
     for (int j = 0; j < L->n_in; j++) {
-        double *r1 = row_at(b), *r2 = r1 + b->n;
         int x = cur[j];
         double s = L->s[j], dev = L->s_dev[j], a_lo = 0.0, a_hi = 0.0;
         double c_lo = L->t_lo[j], c_hi = L->t_hi[j];
@@ -91,14 +99,14 @@ static void diag_rows(struct lp_build *b, const struct ibp_dom_layer *L, const i
                 c_lo = fp_ddn(c_lo - w);
                 c_hi = fp_dup(c_hi + w);
             }
-            r1[x] = -a_lo;
-            r2[x] = a_hi;
+            entry(b, x, -a_lo);
         }
-        r1[base + j] = 1.0;
-        r2[base + j] = -1.0;
-        b->d[b->m] = -c_lo;
-        b->d[b->m + 1] = c_hi;
-        b->m += 2;
+        entry(b, base + j, 1.0);
+        end_row(b, -c_lo);
+        if (x >= 0)
+            entry(b, x, a_hi);
+        entry(b, base + j, -1.0);
+        end_row(b, c_hi);
     }
 }
 
@@ -108,7 +116,7 @@ enum ibp_status ibp_leaf_lp_build(const struct ibp_dom_problem *p, const signed 
 {
     memset(out, 0, sizeof *out);
     int nl = ibp_dom_layer_count(p), n0 = (int)ibp_dom_inputs(p), maxn = n0;
-    size_t n = (size_t)n0, m = 0;
+    size_t n = (size_t)n0, m = 0, nnz = 0; /* nnz: at most, from W's nonzeros */
     for (int i = 0; i < nl; i++) {
         struct ibp_dom_layer L;
         ibp_dom_layer_get(p, i, &L);
@@ -121,22 +129,26 @@ enum ibp_status ibp_leaf_lp_build(const struct ibp_dom_problem *p, const signed 
         } else {
             n += (size_t)L.n_out;
             m += 2 * (size_t)L.n_out;
+            nnz += 4 * (size_t)L.n_out;
+            for (size_t k = 0; L.kind == IBP_DOM_DENSE && k < (size_t)L.n_out * L.n_in; k++)
+                nnz += 2 * (L.W[k] != 0.0);
         }
     }
-    if (n > (size_t)1 << 30 || m > (size_t)1 << 30 || (m > 0 && n > max_entries / m))
-        return ibp_fail(err, IBP_ERR_UNSUPPORTED, "LP leaf: %zu variables x %zu constraints "
-                        "exceed the cap of %zu matrix entries", n, m, max_entries);
-    size_t total = 3 * n + m * n + m;
-    out->store = calloc(total ? total : 1, sizeof(double));
+    if (n > (size_t)1 << 30 || m > (size_t)1 << 30 || nnz > max_entries)
+        return ibp_fail(err, IBP_ERR_UNSUPPORTED, "LP leaf: %zu variables, %zu constraints "
+                        "and %zu entries exceed the cap of %zu entries", n, m, nnz, max_entries);
+    out->store = calloc(3 * n + nnz + m + 1, sizeof(double));
+    out->row_start = calloc(m + 1, sizeof(long));
+    out->col = malloc((nnz ? nnz : 1) * sizeof(int));
     out->out_var = malloc((size_t)maxn * sizeof(int));
     int *cur = malloc((size_t)maxn * sizeof(int));
-    if (!out->store || !out->out_var || !cur) {
+    if (!out->store || !out->row_start || !out->col || !out->out_var || !cur) {
         free(cur);
         ibp_leaf_lp_free(out);
         return ibp_fail(err, IBP_ERR_NOMEM, "LP leaf: %zu variables x %zu constraints", n, m);
     }
-    struct lp_build b = {out->store + 3 * n, out->store + 3 * n + m * n, out->store,
-                         out->store + n, (int)n, 0};
+    struct lp_build b = {out->row_start, out->col, out->store + 3 * n, out->store + 3 * n + nnz,
+                         out->store, out->store + n, (int)n, 0, 0};
     const double *blo, *bhi;
     ibp_dom_box(p, &blo, &bhi);
     for (int j = 0; j < n0; j++) {
@@ -197,8 +209,10 @@ enum ibp_status ibp_leaf_lp_build(const struct ibp_dom_problem *p, const signed 
         }
         out->empty |= !(b.lo[j] <= b.hi[j]);
     }
-    out->lp = (struct ibp_lp){(int)n, (int)m, b.lo, b.hi, out->store + 2 * n, 0.0,
-                              m ? b.A : NULL, m ? b.d : NULL};
+    out->lp = (struct ibp_lp){.n = (int)n, .m = (int)m, .lo = b.lo, .hi = b.hi,
+                              .g = out->store + 2 * n, .row_start = m ? b.row_start : NULL,
+                              .col = m ? b.col : NULL, .val = m ? b.val : NULL,
+                              .d = m ? b.d : NULL};
     return IBP_OK;
 }
 

@@ -42,17 +42,20 @@ enum ibp_leaf_verdict {
 struct ibp_leaf_lp {
     struct ibp_lp lp;
     int empty;
-    int outs;      /* the network's outputs */
-    int *out_var;  /* [outputs] the variable of each output, -1 for the constant 0 */
-    double *store; /* owns lo, hi, g, A, d */
+    int outs;        /* the network's outputs */
+    int *out_var;    /* [outputs] the variable of each output, -1 for the constant 0 */
+    double *store;   /* owns lo, hi, g, A's values, d */
+    long *row_start; /* owns A's rows and columns */
+    int *col;
 };
 
-/* The cap on the LP's dense constraint matrix used by ibp_leaf_decide (128 MiB). */
+/* The cap on the LP's constraint entries (nonzeros) used by ibp_leaf_decide (16 Mi, 192
+ * MiB with their columns). */
 #define IBP_LEAF_MAX_ENTRIES ((size_t)1 << 24)
 
 /* Builds the LP. Errors: IBP_ERR_ARG (a free unstable neuron: not fully split),
- * IBP_ERR_UNSUPPORTED (the dense constraint matrix would exceed max_entries doubles, or
- * an intermediate bound is infinite), IBP_ERR_NOMEM. On error *out holds nothing to free. */
+ * IBP_ERR_UNSUPPORTED (the constraint matrix would exceed max_entries nonzeros, or an
+ * intermediate bound is infinite), IBP_ERR_NOMEM. On error *out holds nothing to free. */
 enum ibp_status ibp_leaf_lp_build(const struct ibp_dom_problem *p, const signed char *split,
                                   size_t max_entries, struct ibp_leaf_lp *out,
                                   struct ibp_error *err);

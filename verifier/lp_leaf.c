@@ -20,12 +20,29 @@ static enum ibp_status check_finite(const double *v, int n, const char *what,
     return IBP_OK;
 }
 
+/* The row of entry k. */
+static int row_of(const struct ibp_lp *lp, long k)
+{
+    int i = 0;
+    while (i + 1 < lp->m && lp->row_start[i + 1] <= k)
+        i++;
+    return i;
+}
+
 static enum ibp_status check_lp(const struct ibp_lp *lp, struct ibp_error *err)
 {
-    if (lp->n < 1 || lp->m < 0 || !lp->lo || !lp->hi || (lp->m > 0 && !lp->A))
+    int have_a = lp->row_start && lp->col && lp->val;
+    if (lp->n < 1 || lp->m < 0 || !lp->lo || !lp->hi || (lp->m > 0 && !have_a))
         return ibp_fail(err, IBP_ERR_ARG, "lp: %d variables, %d constraints, box %s, A %s",
                         lp->n, lp->m, lp->lo && lp->hi ? "given" : "missing",
-                        lp->A ? "given" : "missing");
+                        have_a ? "given" : "missing");
+    for (int i = 0; i < lp->m; i++)
+        if ((i == 0 && lp->row_start[0] != 0) || lp->row_start[i + 1] < lp->row_start[i])
+            return ibp_fail(err, IBP_ERR_ARG, "lp: row_start[%d] is out of order", i);
+    for (long k = 0; lp->m > 0 && k < lp->row_start[lp->m]; k++)
+        if (lp->col[k] < 0 || lp->col[k] >= lp->n)
+            return ibp_fail(err, IBP_ERR_ARG, "lp: col[%ld] = %d is not a variable", k,
+                            lp->col[k]);
     for (int j = 0; j < lp->n; j++)
         if (!isfinite(lp->lo[j]) || !isfinite(lp->hi[j]) || !(lp->lo[j] <= lp->hi[j]))
             return ibp_fail(err, IBP_ERR_ARG, "lp: box of x[%d] is [%g, %g]", j, lp->lo[j],
@@ -33,8 +50,10 @@ static enum ibp_status check_lp(const struct ibp_lp *lp, struct ibp_error *err)
     if (!isfinite(lp->h))
         return ibp_fail(err, IBP_ERR_NUMERIC, "lp: objective constant %g is not finite", lp->h);
     enum ibp_status st = check_finite(lp->g, lp->n, "g", err);
-    if (st == IBP_OK)
-        st = check_finite(lp->A, lp->n * lp->m, "A", err);
+    for (long k = 0; st == IBP_OK && lp->m > 0 && k < lp->row_start[lp->m]; k++)
+        if (!isfinite(lp->val[k]))
+            st = ibp_fail(err, IBP_ERR_NUMERIC, "lp: A[%d][%d] = %g is not finite",
+                          row_of(lp, k), lp->col[k], lp->val[k]);
     if (st == IBP_OK)
         st = check_finite(lp->d, lp->m, "d", err);
     return st;
@@ -108,10 +127,9 @@ static enum ibp_status lagrangian_bound(const struct ibp_lp *lp, const double *y
         double yi = y[i] > 0.0 ? y[i] : 0.0;
         if (yi == 0.0)
             continue; /* a zero term adds nothing, exactly */
-        const double *a = lp->A + (size_t)i * (size_t)n;
-        for (int j = 0; j < n; j++) {
-            S[j] += a[j] * yi;
-            T[j] += fabs(a[j]) * yi;
+        for (long k = lp->row_start[i]; k < lp->row_start[i + 1]; k++) {
+            S[lp->col[k]] += lp->val[k] * yi;
+            T[lp->col[k]] += fabs(lp->val[k]) * yi;
         }
         double di = lp->d ? lp->d[i] : 0.0;
         sd += di * yi;
@@ -155,18 +173,19 @@ enum ibp_status ibp_lp_infeasible_bound(const struct ibp_lp *lp, const double *y
 
 /* ---- the solver ---- */
 
-/* min over the box of -ray·(Ax + d) in plain double: which sign of Clp's ray proves. */
-static double farkas_value(const struct ibp_lp *lp, const double *ray, double sign)
+/* min over the box of -ray·(Ax + d) in plain double: which sign of Clp's ray proves.
+ * c [n] is scratch. */
+static double farkas_value(const struct ibp_lp *lp, const double *ray, double sign, double *c)
 {
     double v = 0.0;
-    for (int j = 0; j < lp->n; j++) {
-        double c = 0.0;
-        for (int i = 0; i < lp->m; i++) {
-            double yi = fmax(sign * ray[i], 0.0);
-            c -= yi * lp->A[(size_t)i * (size_t)lp->n + j];
-        }
-        v += c * (c > 0.0 ? lp->lo[j] : lp->hi[j]);
+    memset(c, 0, (size_t)lp->n * sizeof(double));
+    for (int i = 0; i < lp->m; i++) {
+        double yi = fmax(sign * ray[i], 0.0);
+        for (long k = lp->row_start[i]; k < lp->row_start[i + 1]; k++)
+            c[lp->col[k]] -= yi * lp->val[k];
     }
+    for (int j = 0; j < lp->n; j++)
+        v += c[j] * (c[j] > 0.0 ? lp->lo[j] : lp->hi[j]);
     for (int i = 0; lp->d && i < lp->m; i++)
         v -= fmax(sign * ray[i], 0.0) * lp->d[i];
     return v;
@@ -194,32 +213,49 @@ enum ibp_status ibp_lp_solve(const struct ibp_lp *lp, double max_seconds, double
     if (st != IBP_OK)
         return st;
     int n = lp->n, m = lp->m;
-    size_t nnz = 0;
-    for (size_t k = 0; k < (size_t)n * (size_t)m; k++)
-        nnz += lp->A[k] != 0.0;
-    CoinBigIndex *start = malloc(((size_t)n + 1) * sizeof *start);
+    size_t nnz = m > 0 ? (size_t)lp->row_start[m] : 0;
+    CoinBigIndex *start = calloc((size_t)n + 1, sizeof *start);
+    CoinBigIndex *pos = malloc((size_t)n * sizeof *pos);
     int *index = malloc((nnz ? nnz : 1) * sizeof *index);
     double *value = malloc((nnz ? nnz : 1) * sizeof *value);
     double *row_lo = malloc(((size_t)m + 1) * sizeof *row_lo);
     double *y_tmp = malloc(((size_t)m + 1) * sizeof *y_tmp);
+    double *c_tmp = malloc((size_t)n * sizeof *c_tmp);
     Clp_Simplex *model = Clp_newModel();
-    if (!start || !index || !value || !row_lo || !y_tmp || !model) {
+    if (!start || !pos || !index || !value || !row_lo || !y_tmp || !c_tmp || !model) {
         st = ibp_fail(err, IBP_ERR_NOMEM, "lp: out of memory for %d x %d constraints", m, n);
         goto done;
     }
-    /* column-major, zeros left out: Clp's packed matrix */
-    size_t k = 0;
-    for (int j = 0; j < n; j++) {
-        start[j] = (CoinBigIndex)k;
-        for (int i = 0; i < m; i++) {
-            double a = lp->A[(size_t)i * (size_t)n + j];
-            if (a != 0.0) {
-                index[k] = i;
-                value[k++] = a;
-            }
+    /* a row without entries is a constant: Clp fails on one that is negative (its own
+     * status "dual infeasible"), though e_i proves the LP infeasible */
+    for (int i = 0; i < m; i++) {
+        int empty = 1;
+        for (long k = lp->row_start[i]; empty && k < lp->row_start[i + 1]; k++)
+            empty = lp->val[k] == 0.0;
+        if (empty && lp->d && lp->d[i] < 0.0) {
+            for (int q = 0; y && q < m; q++)
+                y[q] = q == i;
+            for (int j = 0; x && j < n; j++)
+                x[j] = lp->lo[j];
+            res->status = IBP_LP_INFEASIBLE;
+            goto done;
         }
     }
-    start[n] = (CoinBigIndex)k;
+    /* column-major, zeros left out: Clp's packed matrix (a counting sort by column;
+     * rows stay in order within a column). pos: each column's next free entry. */
+    for (size_t k = 0; k < nnz; k++)
+        start[lp->col[k] + 1] += lp->val[k] != 0.0;
+    for (int j = 0; j < n; j++) {
+        start[j + 1] += start[j];
+        pos[j] = start[j];
+    }
+    for (int i = 0; i < m; i++)
+        for (long k = lp->row_start[i]; k < lp->row_start[i + 1]; k++)
+            if (lp->val[k] != 0.0) {
+                CoinBigIndex at = pos[lp->col[k]]++;
+                index[at] = i;
+                value[at] = lp->val[k];
+            }
     for (int i = 0; i < m; i++)
         row_lo[i] = lp->d ? -lp->d[i] : 0.0;
     Clp_setLogLevel(model, 0);
@@ -244,7 +280,9 @@ enum ibp_status ibp_lp_solve(const struct ibp_lp *lp, double max_seconds, double
         if (ray) {
             /* Clp's sign convention has varied between versions: keep the sign that
              * proves (the caller re-checks soundly either way) */
-            double sign = farkas_value(lp, ray, -1.0) >= farkas_value(lp, ray, 1.0) ? -1.0 : 1.0;
+            double sign = farkas_value(lp, ray, -1.0, c_tmp) >= farkas_value(lp, ray, 1.0, c_tmp)
+                              ? -1.0
+                              : 1.0;
             ray_to_multipliers(ray, m, sign, y ? y : y_tmp);
             Clp_freeRay(model, ray);
             res->status = IBP_LP_INFEASIBLE;
@@ -262,6 +300,8 @@ done:
     if (model)
         Clp_deleteModel(model);
     free(start);
+    free(pos);
+    free(c_tmp);
     free(index);
     free(value);
     free(row_lo);

@@ -4,7 +4,7 @@
  * The problem (all data doubles, taken as EXACT real numbers):
  *     minimise    g·x + h
  *     subject to  lo <= x <= hi               (n variables, finite bounds, lo <= hi)
- *                 A_i·x + d_i >= 0            (m constraints, A dense [m][n], row-major)
+ *                 A_i·x + d_i >= 0            (m constraints, A sparse by rows)
  * A caller whose constraints come from float computations (pre-activations of a split
  * network) must itself make sure that these exact data describe what it claims.
  *
@@ -30,7 +30,13 @@ struct ibp_lp {
     const double *hi; /* [n] */
     const double *g;  /* [n] objective coefficients; NULL means 0 */
     double h;         /* objective constant */
-    const double *A;  /* [m][n] row-major; may be NULL when m = 0 */
+    /* A by rows: row i's entries are k = row_start[i] .. row_start[i + 1] - 1, each
+     * A[i][col[k]] = val[k] (columns distinct within a row; absent entries are 0).
+     * row_start [m + 1] with row_start[0] = 0, non-decreasing; col, val [row_start[m]].
+     * All may be NULL when m = 0. */
+    const long *row_start;
+    const int *col;
+    const double *val;
     const double *d;  /* [m] constraint constants; NULL means 0 */
 };
 
@@ -48,12 +54,13 @@ struct ibp_lp_result {
 
 /* Solves lp (dual simplex). x [n] and y [m] are caller-owned; either may be NULL.
  * OPTIMAL: x the solver's optimum clipped into the box, y >= 0 its constraint duals.
- * INFEASIBLE: y >= 0 the solver's infeasibility ray (the caller proves infeasibility
- * with ibp_lp_infeasible_bound), x the solver's last point clipped into the box.
+ * INFEASIBLE: y >= 0 the solver's infeasibility ray, or e_i for a row i without
+ * entries and d_i < 0 (the caller proves infeasibility with ibp_lp_infeasible_bound),
+ * x the solver's last point clipped into the box (lo for such a row).
  * FAILED: x, y unspecified. max_seconds > 0 limits the solve (then FAILED on expiry).
- * Errors: IBP_ERR_ARG (n < 1, m < 0, a missing array, lo > hi, or a non-finite box
- * bound; the message names the index), IBP_ERR_NUMERIC (NaN or Inf in g, h, A or d),
- * IBP_ERR_NOMEM. */
+ * Errors: IBP_ERR_ARG (n < 1, m < 0, a missing array, lo > hi, a non-finite box
+ * bound, row starts out of order or a column out of range; the message names the
+ * index), IBP_ERR_NUMERIC (NaN or Inf in g, h, A or d), IBP_ERR_NOMEM. */
 enum ibp_status ibp_lp_solve(const struct ibp_lp *lp, double max_seconds, double *x,
                              double *y, struct ibp_lp_result *res, struct ibp_error *err);
 

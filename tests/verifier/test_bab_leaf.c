@@ -198,8 +198,8 @@ static void bn_contains_real(void)
                       "variable %d = %g outside [%g, %g]", j, v[j], l.lp.lo[j], l.lp.hi[j]);
         for (int i = 0; i < l.lp.m; i++) {
             double a = l.lp.d[i];
-            for (int j = 0; j < l.lp.n; j++)
-                a += l.lp.A[(size_t)i * l.lp.n + j] * v[j];
+            for (long e = l.lp.row_start[i]; e < l.lp.row_start[i + 1]; e++)
+                a += l.lp.val[e] * v[l.lp.col[e]];
             CHECK_MSG(a >= -1e-9, "constraint %d violated by the real point: %g", i, a);
         }
         checked++;

@@ -47,6 +47,39 @@ static int solve_dense(int k, double M[MAX_N][MAX_N], double *r, double *z)
     return 1;
 }
 
+/* A dense matrix A [m][n] as the LP's rows: its nonzeros, in column order. */
+struct rows {
+    long start[MAX_M + 1];
+    int col[MAX_M * MAX_N];
+    double val[MAX_M * MAX_N];
+};
+
+static void set_rows(struct ibp_lp *lp, const double *A, struct rows *r)
+{
+    long k = 0;
+    r->start[0] = 0;
+    for (int i = 0; i < lp->m; i++) {
+        for (int j = 0; j < lp->n; j++)
+            if (A[i * lp->n + j] != 0.0) {
+                r->col[k] = j;
+                r->val[k++] = A[i * lp->n + j];
+            }
+        r->start[i + 1] = k;
+    }
+    lp->row_start = r->start;
+    lp->col = r->col;
+    lp->val = r->val;
+}
+
+/* A[i][j] of the LP's rows. */
+static double entry_of(const struct ibp_lp *lp, int i, int j)
+{
+    for (long k = lp->row_start[i]; k < lp->row_start[i + 1]; k++)
+        if (lp->col[k] == j)
+            return lp->val[k];
+    return 0.0;
+}
+
 /* Hyperplane h of the LP: h < 2n are box faces, then the constraints. */
 static void hyperplane(const struct ibp_lp *lp, int h, double *a, double *b)
 {
@@ -56,7 +89,8 @@ static void hyperplane(const struct ibp_lp *lp, int h, double *a, double *b)
         a[h / 2] = 1.0;
         *b = h % 2 ? lp->hi[h / 2] : lp->lo[h / 2];
     } else {
-        memcpy(a, lp->A + (size_t)(h - 2 * n) * (size_t)n, (size_t)n * sizeof *a);
+        for (int j = 0; j < n; j++)
+            a[j] = entry_of(lp, h - 2 * n, j);
         *b = -lp->d[h - 2 * n];
     }
 }
@@ -69,7 +103,7 @@ static int feasible(const struct ibp_lp *lp, const double *x, double tol)
     for (int i = 0; i < lp->m; i++) {
         double s = lp->d[i];
         for (int j = 0; j < lp->n; j++)
-            s += lp->A[i * lp->n + j] * x[j];
+            s += entry_of(lp, i, j) * x[j];
         if (s < -tol)
             return 0;
     }
@@ -109,6 +143,7 @@ static double brute_min(const struct ibp_lp *lp)
 
 struct lp_store {
     double lo[MAX_N], hi[MAX_N], g[MAX_N], A[MAX_M * MAX_N], d[MAX_M];
+    struct rows rows;
     struct ibp_lp lp;
 };
 
@@ -124,12 +159,13 @@ static void random_lp(struct ibp_rng *rng, struct lp_store *s)
         s->g[j] = 2.0 * ibp_rng_uniform(rng) - 1.0;
     }
     for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++)
-            s->A[i * n + j] = 2.0 * ibp_rng_uniform(rng) - 1.0;
+        for (int j = 0; j < n; j++) /* about one entry in four absent */
+            s->A[i * n + j] = ibp_rng_uniform(rng) < 0.25 ? 0.0 : 2.0 * ibp_rng_uniform(rng) - 1.0;
         s->d[i] = 1.5 * ibp_rng_uniform(rng) - 0.9;
     }
     s->lp = (struct ibp_lp){.n = n, .m = m, .lo = s->lo, .hi = s->hi, .g = s->g,
-                            .h = ibp_rng_uniform(rng) - 0.5, .A = s->A, .d = s->d};
+                            .h = ibp_rng_uniform(rng) - 0.5, .d = s->d};
+    set_rows(&s->lp, s->A, &s->rows);
 }
 
 static void test_random(void)
@@ -178,7 +214,9 @@ static void test_infeasible_hand(void)
     /* x0, x1 in [0, 1]: x0 + x1 >= 1.5 contradicts x0 <= 0.2, x1 <= 0.2 */
     double lo[2] = {0, 0}, hi[2] = {1, 1}, g[2] = {1, 2};
     double A[8] = {1, 1, -1, 0, 0, -1, 1, -1}, d[4] = {-1.5, 0.2, 0.2, 5};
-    struct ibp_lp lp = {.n = 2, .m = 4, .lo = lo, .hi = hi, .g = g, .A = A, .d = d};
+    struct ibp_lp lp = {.n = 2, .m = 4, .lo = lo, .hi = hi, .g = g, .d = d};
+    struct rows rows;
+    set_rows(&lp, A, &rows);
     double y[4], lb;
     struct ibp_lp_result res;
     struct ibp_error err = {0};
@@ -206,7 +244,9 @@ static void test_rounding_adversary(void)
 {
     double lo[2] = {1, 1}, hi[2] = {1, 1}, g[2] = {0, 0};
     double A[6] = {1, 0, 0x1p-60, -0x1p-61, -1, 0}, d[3] = {-1, 0, 1}, y[3] = {1, 1, 1};
-    struct ibp_lp lp = {.n = 2, .m = 3, .lo = lo, .hi = hi, .g = g, .A = A, .d = d};
+    struct ibp_lp lp = {.n = 2, .m = 3, .lo = lo, .hi = hi, .g = g, .d = d};
+    struct rows rows;
+    set_rows(&lp, A, &rows);
     double plain = 0.0;
     for (int j = 0; j < 2; j++) {
         double c = 0.0;
@@ -247,7 +287,9 @@ static void test_box_only(void)
 static void test_bad_input(void)
 {
     double lo[2] = {0, 1}, hi[2] = {1, 0}, g[2] = {0, 0}, A[2] = {1, NAN}, d[1] = {0};
-    struct ibp_lp lp = {.n = 2, .m = 1, .lo = lo, .hi = hi, .g = g, .A = A, .d = d};
+    struct ibp_lp lp = {.n = 2, .m = 1, .lo = lo, .hi = hi, .g = g, .d = d};
+    struct rows rows;
+    set_rows(&lp, A, &rows);
     struct ibp_lp_result res;
     struct ibp_error err = {0};
     double lb;
@@ -255,7 +297,17 @@ static void test_bad_input(void)
     CHECK(strstr(err.msg, "x[1]") != NULL);
     hi[1] = 2;
     CHECK(ibp_lp_dual_bound(&lp, d, &lb, &err) == IBP_ERR_NUMERIC);
-    CHECK(strstr(err.msg, "A[1]") != NULL);
+    CHECK(strstr(err.msg, "A[0][1]") != NULL);
+    rows.val[1] = 1.0;
+    rows.col[1] = 2; /* not a variable */
+    CHECK(ibp_lp_solve(&lp, 0, NULL, NULL, &res, &err) == IBP_ERR_ARG);
+    CHECK(strstr(err.msg, "col[1]") != NULL);
+    rows.col[1] = 1;
+    rows.start[1] = -1; /* rows out of order */
+    CHECK(ibp_lp_dual_bound(&lp, d, &lb, &err) == IBP_ERR_ARG);
+    CHECK(strstr(err.msg, "row_start[0]") != NULL);
+    rows.start[1] = 2;
+    CHECK_OK(ibp_lp_dual_bound(&lp, d, &lb, &err), err);
     lp.n = 0;
     CHECK(ibp_lp_solve(&lp, 0, NULL, NULL, &res, &err) == IBP_ERR_ARG);
 }
