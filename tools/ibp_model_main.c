@@ -46,11 +46,24 @@ static void usage(const struct ibp_opt *t, int n)
     ibp_wbuf_free(&w);
 }
 
+/* The shortest decimal that reads back as the float v (0.1307, not 0.130700007). */
+static void shortest(float v, char *out, size_t size)
+{
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(out, size, "%.*g", digits, (double)v);
+        if ((float)strtod(out, NULL) == v)
+            return;
+    }
+}
+
 static void print_values(const char *what, const float *v, int n)
 {
     printf("%s", what);
-    for (int i = 0; i < n && i < SHOW_VALUES; i++)
-        printf("%s%.9g", i ? ", " : " ", (double)v[i]);
+    for (int i = 0; i < n && i < SHOW_VALUES; i++) {
+        char num[32];
+        shortest(v[i], num, sizeof num);
+        printf("%s%s", i ? ", " : " ", num);
+    }
     if (n > SHOW_VALUES)
         printf(", ... (%d values)", n);
     printf("\n");
