@@ -229,29 +229,13 @@ static enum ibp_status set_per_channel(void *dest, const char *name, const char 
                                        struct ibp_error *err)
 {
     struct per_channel *pc = dest;
-    int is_std = strcmp(name, "--std") == 0;
-    pc->n = 0;
-    for (const char *p = value;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char item[64];
-        if (pc->n >= IBP_DATASET_MAX_CHANNELS || len == 0 || len >= sizeof item)
-            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s': expected 1 to %d numbers, comma "
-                            "separated", name, value, IBP_DATASET_MAX_CHANNELS);
-        memcpy(item, p, len);
-        item[len] = '\0';
-        double v;
-        enum ibp_status st = ibp_parse_double(item, name, &v, err);
-        if (st != IBP_OK)
-            return st;
-        if (!isfinite(v) || fabs(v) > 1e30 || (is_std && !(v > 0.0)))
-            return ibp_fail(err, IBP_ERR_ARG, "%s: %s is not a finite number%s", name, item,
-                            is_std ? " > 0" : "");
-        pc->v[pc->n++] = (float)v;
-        if (!comma)
-            return IBP_OK;
-        p = comma + 1;
-    }
+    enum ibp_status st = ibp_parse_float_list(value, name, pc->v, IBP_DATASET_MAX_CHANNELS,
+                                              &pc->n, err);
+    if (st == IBP_OK && strcmp(name, "--std") == 0)
+        for (int i = 0; i < pc->n; i++)
+            if (!(pc->v[i] > 0.0f))
+                return ibp_fail(err, IBP_ERR_ARG, "--std: %g is not > 0", (double)pc->v[i]);
+    return st;
 }
 
 /* A fraction in [0,1] or a percentage ("70%"). */
