@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nets/base/options.h"
+#include "nets/base/parse.h"
 #include "nets/formats/model_file.h"
 #include "nets/formats/model_open.h"
 #include "nets/formats/onnx_export.h"
@@ -19,13 +20,28 @@ enum {
 
 /* Values printed per normalisation tensor before "..." */
 #define SHOW_VALUES 8
+/* Most --mean/--std values (one per channel). */
+#define MAX_CHANNELS 4
+
+/* --mean / --std: one number per channel. */
+struct per_channel {
+    float v[MAX_CHANNELS];
+    int n; /* 0: not given */
+};
+
+static enum ibp_status set_per_channel(void *dest, const char *name, const char *value,
+                                       struct ibp_error *err)
+{
+    struct per_channel *pc = dest;
+    return ibp_parse_float_list(value, name, pc->v, MAX_CHANNELS, &pc->n, err);
+}
 
 static void usage(const struct ibp_opt *t, int n)
 {
     struct ibp_wbuf w = {0};
     ibp_opts_help(t, n, &w);
-    printf("usage: ibp-model info FILE\n"
-           "       ibp-model convert FROM TO\n"
+    printf("usage: ibp-model info FILE [--mean M[,M..] --std S[,S..]]\n"
+           "       ibp-model convert FROM TO [--mean M[,M..] --std S[,S..]]\n"
            "\n"
            "FILE, FROM: a model file written by ibp-train or an ONNX model (told apart by\n"
            "content, as ibp-verify does).\n"
@@ -37,6 +53,9 @@ static void usage(const struct ibp_opt *t, int n)
            "         or .ibpm (model file). ONNX keeps no class names or architecture name;\n"
            "         a model file written from ONNX gets FROM's base name as its name.\n"
            "         The normalisation travels as the network's first layer either way.\n"
+           "--mean/--std put a normalisation (x - M) / S in front of a model that has none\n"
+           "(an ONNX model that expects its caller to normalise), as ibp-verify does, so a\n"
+           "converted model carries it.\n"
            "\n"
            "%s"
            "\n"
@@ -114,13 +133,13 @@ static void print_layer(const struct ibp_net *net, int k)
     printf("\n");
 }
 
-static int info(const char *path)
+static int info(const char *path, const struct ibp_model_open_options *mo)
 {
     struct ibp_net *net;
     struct ibp_model_opened m;
     struct ibp_error err;
     ibp_error_clear(&err);
-    if (ibp_model_open(path, NULL, &net, &m, &err) != IBP_OK) {
+    if (ibp_model_open(path, mo, &net, &m, &err) != IBP_OK) {
         fprintf(stderr, "ibp-model: %s\n", err.msg);
         return EXIT_ERROR;
     }
@@ -137,8 +156,9 @@ static int info(const char *path)
     for (int i = 0; i < m.meta.n_classes; i++)
         printf("%s%s", i ? ", " : ": ", m.meta.class_names[i]);
     printf("\n");
-    if (m.norm == IBP_NORM_MODEL) {
-        printf("normalisation  (x - mean) / std, first layer\n");
+    if (m.norm != IBP_NORM_NONE) {
+        printf("normalisation  (x - mean) / std, first layer%s\n",
+               m.norm == IBP_NORM_CALLER ? " (from --mean/--std)" : "");
         print_values("  mean", ibp_normalize_mean(net, 0), net->input.c);
         print_values("  std ", ibp_normalize_std(net, 0), net->input.c);
     } else {
@@ -186,7 +206,7 @@ static char *stem(const char *path)
     return s;
 }
 
-static int convert(const char *from, const char *to)
+static int convert(const char *from, const char *to, const struct ibp_model_open_options *mo)
 {
     int to_onnx = ends_with(to, ".onnx"), to_ibpm = ends_with(to, ".ibpm");
     if (!to_onnx && !to_ibpm) {
@@ -198,7 +218,7 @@ static int convert(const char *from, const char *to)
     struct ibp_model_opened m;
     struct ibp_error err;
     ibp_error_clear(&err);
-    if (ibp_model_open(from, NULL, &net, &m, &err) != IBP_OK) {
+    if (ibp_model_open(from, mo, &net, &m, &err) != IBP_OK) {
         fprintf(stderr, "ibp-model: %s\n", err.msg);
         return EXIT_ERROR;
     }
@@ -226,23 +246,40 @@ static int convert(const char *from, const char *to)
 
 int main(int argc, char **argv)
 {
-    struct ibp_opt table[1] = {{.kind = IBP_OPT_SECTION, .help = "options"}};
+    struct per_channel mean = {{0}, 0}, std = {{0}, 0};
+    const struct ibp_opt table[] = {
+        {.kind = IBP_OPT_SECTION, .help = "options"},
+        {.kind = IBP_OPT_CALL, .name = "--mean", .arg = "M[,M..]", .dest = &mean,
+         .call = set_per_channel,
+         .help = "with --std: the normalisation (x - M) / S per channel\n(one value: every "
+                 "channel) for a model without one",
+         .def = "none"},
+        {.kind = IBP_OPT_CALL, .name = "--std", .arg = "S[,S..]", .dest = &std,
+         .call = set_per_channel, .help = "see --mean", .def = "none"},
+    };
+    int n_opts = (int)(sizeof table / sizeof table[0]);
     const char *pos[3] = {NULL, NULL, NULL};
     int n_pos = 0, help = 0;
     struct ibp_error err;
     ibp_error_clear(&err);
-    if (ibp_opts_parse(table, 1, argc, argv, 1, pos, 3, &n_pos, &help, &err) != IBP_OK) {
+    if (ibp_opts_parse(table, n_opts, argc, argv, 1, pos, 3, &n_pos, &help, &err) != IBP_OK) {
         fprintf(stderr, "ibp-model: %s (see --help)\n", err.msg);
         return EXIT_USAGE;
     }
     if (help) {
-        usage(table, 1);
+        usage(table, n_opts);
         return EXIT_OK;
     }
+    if (mean.n != std.n) {
+        fprintf(stderr, "ibp-model: --mean and --std go together, with as many values "
+                        "(see --help)\n");
+        return EXIT_USAGE;
+    }
+    struct ibp_model_open_options mo = {.n_norm = mean.n, .mean = mean.v, .std = std.v};
     if (n_pos == 2 && strcmp(pos[0], "info") == 0)
-        return info(pos[1]);
+        return info(pos[1], &mo);
     if (n_pos == 3 && strcmp(pos[0], "convert") == 0)
-        return convert(pos[1], pos[2]);
+        return convert(pos[1], pos[2], &mo);
     fprintf(stderr, "ibp-model: expected `info FILE` or `convert FROM TO` (see --help)\n");
     return EXIT_USAGE;
 }

@@ -423,7 +423,32 @@ int main(int argc, char **argv)
     free(out);
     free(errs);
     same_forward(mlp_flat, tu_path("flat.ibpm"));
-    /* bad uses: an unknown output kind (2), a file of neither kind (1) */
+    /* convert with --mean/--std: the model file carries the normalisation */
+    snprintf(args, sizeof args, "convert %s %s --mean 0.1307 --std 0.3081", tu_path("bare.onnx"),
+             tu_path("bare.ibpm"));
+    rc = run(model_prog, args, &out, &errs);
+    CHECK_MSG(rc == 0, "convert --mean/--std: exit %d: %s", rc, errs);
+    free(out);
+    free(errs);
+    CHECK_OK(ibp_model_load(tu_path("m.ibpm"), &orig, NULL, &err), err);
+    if (orig) {
+        same_forward(orig, tu_path("bare.ibpm"));
+        ibp_net_free(orig);
+    }
+    /* bad uses: an unknown output kind (2), --mean without --std (2), a normalisation
+     * given twice (1), a file of neither kind (1) */
+    snprintf(args, sizeof args, "convert %s %s --mean 0.5", tu_path("bare.onnx"),
+             tu_path("x.ibpm"));
+    rc = run(model_prog, args, &out, &errs);
+    CHECK_MSG(rc == 2 && lines(errs) == 1 && tu_has(errs, "--std"), "--mean alone: exit %d", rc);
+    free(out);
+    free(errs);
+    snprintf(args, sizeof args, "info %s --mean 0.5 --std 2", tu_path("m.onnx"));
+    rc = run(model_prog, args, &out, &errs);
+    CHECK_MSG(rc == 1 && out[0] == '\0' && lines(errs) == 1 && tu_has(errs, "twice"),
+              "info twice: exit %d", rc);
+    free(out);
+    free(errs);
     snprintf(args, sizeof args, "convert %s %s", tu_path("m.ibpm"), tu_path("m.txt"));
     rc = run(model_prog, args, &out, &errs);
     CHECK_MSG(rc == 2 && lines(errs) == 1 && tu_has(errs, "m.txt"), "convert .txt: exit %d", rc);
