@@ -18,7 +18,7 @@
 #include "datasets/png_write.h"
 #include "nets/base/file_io.h"
 #include "nets/base/options.h"
-#include "nets/formats/model_file.h"
+#include "nets/formats/model_open.h"
 #include "nets/base/parse.h"
 #include "verifier/certify.h"
 #include "verifier/report.h"
@@ -36,6 +36,12 @@ enum {
 #define MAX_LIST 64
 #define MAX_IMAGES 4096
 
+/* A per-channel list of numbers (--mean, --std). */
+struct per_channel {
+    float v[IBP_DATASET_MAX_CHANNELS];
+    int n; /* 0: not given */
+};
+
 struct options {
     const char *models[MAX_LIST];
     int n_models;
@@ -46,6 +52,7 @@ struct options {
     int n_copies;
     const char *labels;
     struct ibp_open_options open;
+    struct per_channel mean, std; /* --mean / --std */
     int64_t start, count;
     const char *eps_list;
     const char *json, *csv, *save_adv;
@@ -216,6 +223,21 @@ static enum ibp_status set_methods(void *dest, const char *name, const char *val
               : IBP_OK;
 }
 
+/* One number per channel, comma separated (--mean 0.4914,0.4822,0.4465); --std values
+ * must be > 0. */
+static enum ibp_status set_per_channel(void *dest, const char *name, const char *value,
+                                       struct ibp_error *err)
+{
+    struct per_channel *pc = dest;
+    enum ibp_status st = ibp_parse_float_list(value, name, pc->v, IBP_DATASET_MAX_CHANNELS,
+                                              &pc->n, err);
+    if (st == IBP_OK && strcmp(name, "--std") == 0)
+        for (int i = 0; i < pc->n; i++)
+            if (!(pc->v[i] > 0.0f))
+                return ibp_fail(err, IBP_ERR_ARG, "--std: %g is not > 0", (double)pc->v[i]);
+    return st;
+}
+
 /* A fraction in [0,1] or a percentage ("70%"). */
 static enum ibp_status set_accuracy(void *dest, const char *name, const char *value,
                                     struct ibp_error *err)
@@ -250,8 +272,17 @@ static int options_table(struct options *o, struct ibp_opt *t)
     const struct ibp_opt inputs[] = {
         {.kind = IBP_OPT_SECTION, .help = "inputs"},
         {.kind = IBP_OPT_CALL, .name = "--model", .alias = "-m", .arg = "FILE", .dest = o,
-         .call = add_model, .help = "model file written by ibp-train (repeat for several)",
+         .call = add_model,
+         .help = "model file written by ibp-train, or an ONNX model\n(repeat for several)",
          .def = ""},
+        {.kind = IBP_OPT_CALL, .name = "--mean", .arg = "M[,M..]", .dest = &o->mean,
+         .call = set_per_channel,
+         .help = "with --std: the normalisation (x - M) / S, per channel\n"
+                 "(one value: every channel), for ONNX models that expect\n"
+                 "normalised inputs and do not normalise in the graph",
+         .def = "none"},
+        {.kind = IBP_OPT_CALL, .name = "--std", .arg = "S[,S..]", .dest = &o->std,
+         .call = set_per_channel, .help = "see --mean", .def = "none"},
         {.kind = IBP_OPT_STRING, .name = "--data", .arg = "DATASET", .dest = &o->data,
          .help = "fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
                  "cifar10:PATH[,PATH..], cifar100:PATH[,PATH..],\n"
@@ -353,7 +384,10 @@ static void usage(const struct ibp_opt *t, int n)
            "(pixel units, [0,1]): bound methods first (verified iff every margin lower bound\n"
            "is > 0), then PGD on the rest (a counterexample is re-checked by a forward pass),\n"
            "then alpha-crown and branch and bound when --methods names them; a net they do\n"
-           "not support gets a note and the other methods.\n"
+           "not support gets a note and the other methods.\n"           "A model is a file written by ibp-train or an ONNX model (told apart by content);\n"
+           "an ONNX model normalises its input in the graph (Sub/Div/Mul/Add on the input)\n"
+           "or gets --mean/--std; the box is clipped to [0,1] in pixel space, then\n"
+           "normalised. A flat ONNX input of the images' size takes the images row-major.\n"
            "Prints a Markdown table, one row per (model, eps): clean error, attack error\n"
            "(a lower bound of the robust error), verified error per method and best (an\n"
            "upper bound), samples certified first by each method, samples left unknown, wall\n"
@@ -411,6 +445,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->labels && !o->n_images) {
         fprintf(stderr, "ibp-verify: --labels goes with --images (see --help)\n");
+        return -1;
+    }
+    if (o->mean.n != o->std.n) {
+        fprintf(stderr, "ibp-verify: --mean and --std go together, with as many values "
+                        "(see --help)\n");
         return -1;
     }
     if (!o->eps_list) {
@@ -546,7 +585,9 @@ static int prepare(const struct options *o, struct state *s)
         return EXIT_ERROR;
     }
     for (int m = 0; m < o->n_models; m++) {
-        if (ibp_model_load(o->models[m], &s->nets[m], NULL, &err) != IBP_OK) {
+        struct ibp_model_open_options mo = {o->mean.n, o->mean.v, o->std.v,
+                                            {s->ds->c, s->ds->h, s->ds->w}, data_name};
+        if (ibp_model_open(o->models[m], &mo, &s->nets[m], NULL, &err) != IBP_OK) {
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }

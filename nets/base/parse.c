@@ -1,6 +1,7 @@
 #include "nets/base/parse.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,32 @@ enum ibp_status ibp_parse_eps(const char *text, const char *what, double *eps,
         return ibp_fail(err, IBP_ERR_ARG, "%s: eps %s must be in [0, 1]", what, text);
     *eps = v;
     return IBP_OK;
+}
+
+enum ibp_status ibp_parse_float_list(const char *text, const char *what, float *out, int max,
+                                     int *n, struct ibp_error *err)
+{
+    *n = 0;
+    for (const char *p = text;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        if (*n >= max || len == 0 || len >= sizeof item)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: '%s': expected 1 to %d numbers, comma "
+                            "separated", what, text, max);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        double v;
+        enum ibp_status st = ibp_parse_double(item, what, &v, err);
+        if (st != IBP_OK)
+            return st;
+        if (fabs(v) > FLT_MAX)
+            return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside the float range", what, item);
+        out[(*n)++] = (float)v;
+        if (!comma)
+            return IBP_OK;
+        p = comma + 1;
+    }
 }
 
 int ibp_scan_index(const char **s, int64_t *out)

@@ -33,6 +33,13 @@ enum ibp_status ibp_parse_double(const char *text, const char *what, double *out
 enum ibp_status ibp_parse_eps(const char *text, const char *what, double *eps,
                               struct ibp_error *err);
 
+/* A comma-separated list of 1 to max finite decimals, each within float range, into
+ * out[0..*n) (rounded to float), e.g. a per-channel "0.4914,0.4822,0.4465". Errors:
+ * IBP_ERR_ARG ("--mean: '0.1,,2': expected 1 to 4 numbers, comma separated", or the
+ * bad item's message). */
+enum ibp_status ibp_parse_float_list(const char *text, const char *what, float *out, int max,
+                                     int *n, struct ibp_error *err);
+
 /* The run of decimal digits at *s (at least one, value <= INT64_MAX), for list syntaxes
  * such as "0-99,200": stores it in *out, advances *s past it and returns 0; returns -1
  * (nothing advanced) when *s does not start with a digit or the value overflows. */

@@ -135,6 +135,29 @@ static void test_scan_index(void)
     CHECK(ibp_scan_index(&e, &v) == -1);
 }
 
+static void test_float_list(void)
+{
+    struct ibp_error err = {0};
+    float v[4] = {0};
+    int n = -1;
+    CHECK_OK(ibp_parse_float_list("0.4914,0.4822,-0.4465", "--mean", v, 4, &n, &err), err);
+    CHECK(n == 3 && v[0] == 0.4914f && v[1] == 0.4822f && v[2] == -0.4465f);
+    CHECK_OK(ibp_parse_float_list("2", "--mean", v, 4, &n, &err), err);
+    CHECK(n == 1 && v[0] == 2.0f);
+    const char *bad[][2] = {
+        {"", "expected 1 to 4 numbers"},     {"1,", "expected 1 to 4 numbers"},
+        {",1", "expected 1 to 4 numbers"},   {"1,,2", "expected 1 to 4 numbers"},
+        {"1,2,3,4,5", "expected 1 to 4"},    {"1, 2", "is not a number"},
+        {"nan", "is not a number"},          {"1e39", "outside the float range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        enum ibp_status st = ibp_parse_float_list(bad[i][0], "--mean", v, 4, &n, &err);
+        CHECK_MSG(st == IBP_ERR_ARG && strstr(err.msg, bad[i][1]) &&
+                      strncmp(err.msg, "--mean: ", 8) == 0,
+                  "'%s': status %d, message \"%s\"", bad[i][0], (int)st, err.msg);
+    }
+}
+
 int main(void)
 {
     test_int();
@@ -142,5 +165,6 @@ int main(void)
     test_double();
     test_eps();
     test_scan_index();
+    test_float_list();
     return check_report();
 }
