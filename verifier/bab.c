@@ -287,7 +287,8 @@ static float min_row(const float *lb, int rows)
 static enum ibp_status close_leaf(struct bab *s, struct bab_dom *d, int *closed,
                                   struct ibp_error *err)
 {
-    struct ibp_opt_config oc = {LEAF_STEPS, LEAF_PATIENCE, 0.0, LEAF_LR_BETA, LEAF_DECAY};
+    struct ibp_opt_config oc = {LEAF_STEPS, LEAF_PATIENCE, 0.0, LEAF_LR_BETA, LEAF_DECAY,
+                                s->t0 + s->cfg->timeout_s};
     double *lb = malloc((size_t)s->rows * sizeof(double));
     if (!lb)
         return ibp_fail(err, IBP_ERR_NOMEM, "branch and bound: leaf");
@@ -686,11 +687,14 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     if (cfg->intermediate) {
         struct ibp_opt_config ic = ibp_alpha_crown_config();
         ic.steps = INTERMEDIATE_STEPS;
+        ic.deadline = s.t0 + cfg->timeout_s;
         st = ibp_alpha_crown_intermediate(s.p, &ic, cfg->sound, cfg->threads, err);
         if (st != IBP_OK)
             goto done;
     }
-    st = ibp_alpha_crown(s.p, NULL, cfg->sound, alpha, lb, NULL, err);
+    struct ibp_opt_config rc = ibp_alpha_crown_config();
+    rc.deadline = s.t0 + cfg->timeout_s;
+    st = ibp_alpha_crown(s.p, &rc, cfg->sound, alpha, lb, NULL, err);
     if (st != IBP_OK)
         goto done;
     /* the open rows one at a time, the furthest from proved first (where a

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nets/bounds/sound_fp.h"
 
@@ -13,13 +14,13 @@
 
 struct ibp_opt_config ibp_alpha_crown_config(void)
 {
-    struct ibp_opt_config c = {100, 10, 0.1, 0.0, 0.98};
+    struct ibp_opt_config c = {100, 10, 0.1, 0.0, 0.98, 0.0};
     return c;
 }
 
 struct ibp_opt_config ibp_beta_crown_config(int steps)
 {
-    struct ibp_opt_config c = {steps, 10, 0.01, 0.05, 0.98};
+    struct ibp_opt_config c = {steps, 10, 0.01, 0.05, 0.98, 0.0};
     return c;
 }
 
@@ -36,6 +37,16 @@ static void adam_step(double *x, const double *gr, double *m, double *v, size_t 
         double y = x[i] + s;
         x[i] = y < lo ? lo : (y > hi ? hi : y);
     }
+}
+
+/* 1 when deadline (> 0) has passed. */
+static int past(double deadline)
+{
+    if (!(deadline > 0.0))
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec >= deadline;
 }
 
 enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
@@ -77,7 +88,7 @@ enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
                     memcpy(bestb + q * N, beta + q * N, (size_t)N * sizeof(double));
             }
         since = improved ? 0 : since + 1;
-        if (t == cfg->steps || since >= cfg->patience)
+        if (t == cfg->steps || since >= cfg->patience || past(cfg->deadline))
             break;
         double f = pow(cfg->decay, t);
         adam_step(alpha, ga, ma, va, np, t + 1, cfg->lr_alpha * f, 0.0, 1.0);
@@ -173,7 +184,7 @@ enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
     }
     enum ibp_status st = IBP_OK;
     /* layer 0's input is an affine map of the box: CROWN's bounds are already exact */
-    for (int m = 1; st == IBP_OK && m < layers; m++) {
+    for (int m = 1; st == IBP_OK && m < layers && !past(cfg ? cfg->deadline : 0.0); m++) {
         int first, n, nu = 0;
         ibp_dom_relu_layer(p, m, &first, &n);
         for (int j = first; j < first + n; j++)

@@ -19,9 +19,11 @@ struct ibp_opt_config {
     double lr_alpha; /* initial step sizes */
     double lr_beta;
     double decay;    /* step size factor per step */
+    double deadline; /* > 0: stop at this CLOCK_MONOTONIC time (seconds), keeping the best
+                        parameters so far (still those of valid bounds); 0: none */
 };
 
-/* SPEC §3.1: 100 steps, patience 10, lr 0.1, decay 0.98. */
+/* SPEC §3.1: 100 steps, patience 10, lr 0.1, decay 0.98, no deadline. */
 struct ibp_opt_config ibp_alpha_crown_config(void);
 /* SPEC §3.2's joint optimisation in branch and bound: lr_α 0.01, lr_β 0.05, decay 0.98,
  * the given number of steps (20-50), patience 10. */
@@ -51,8 +53,9 @@ enum ibp_status ibp_alpha_crown(const struct ibp_dom_problem *p, const struct ib
  * problem's bounds are narrowed to them (ibp_dom_tighten_relu) before the next layer.
  * Re-evaluated at the best slopes, sound when sound (a sound problem needed), so the
  * narrowed bounds are valid; every later bound of p gains from them. cfg NULL: the
- * SPEC config. threads: chunks of rows in parallel (results do not depend on it).
- * Errors: IBP_ERR_NOMEM, those of ibp_dom_bound. */
+ * SPEC config. threads: chunks of rows in parallel (results do not depend on it, unless
+ * cfg's deadline stops the optimiser, or the layers: past it the later layers keep
+ * their bounds). Errors: IBP_ERR_NOMEM, those of ibp_dom_bound. */
 enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
                                              const struct ibp_opt_config *cfg, int sound,
                                              int threads, struct ibp_error *err);
