@@ -9,7 +9,7 @@
  *                    folder counts right after a counted rename (the rename's durability)
  *   IBP_FAULT_CALL   write, pwrite, fsync, fdatasync, close or rename
  *   IBP_FAULT_AT     the counted call (1 = the first) that fails; 0 or unset: none fails
- *   IBP_FAULT_ERRNO  ENOSPC (default), EIO, EDQUOT or EROFS
+ *   IBP_FAULT_ERRNO  ENOSPC (default), EIO, EDQUOT; any other name: EROFS
  *   IBP_FAULT_SAVE   where to copy the target file (the file the failing call acts on,
  *                    without a temporary's ".tmp.XXXXXX"; for a folder's fsync, the file
  *                    just renamed) as it is at the moment of the failure; an empty file
@@ -35,7 +35,8 @@ enum call { C_WRITE, C_PWRITE, C_FSYNC, C_FDATASYNC, C_CLOSE, C_RENAME, C_COUNT 
 static const char *const call_names[C_COUNT] = {"write", "pwrite", "fsync", "fdatasync",
                                                 "close", "rename"};
 
-/* The shim's own state: one process, calls counted in order. */
+/* Interposed functions get no context, so the counts live here, one set per process;
+ * the programs write their files from one thread. */
 static long counts[C_COUNT];
 static int poisoned_fd = -1;     /* the descriptor of a short write: its next write fails */
 static int after_rename;         /* the last counted call was a rename of the file */
