@@ -153,18 +153,20 @@ for name in TRAIN_FILES:
                     problems.append(f'metrics.jsonl: {e}')
             # What was left resumes (or, with no train.cfg, starts again) to the same model.
             has_cfg = os.path.exists(os.path.join(out, 'train.cfg'))
-            rc2, _, err2 = run([TRAIN] + train_args + ['--out', out] +
-                               (['--resume'] if has_cfg else []))
-            if rc2 != 0:
-                problems.append(f'the run after it failed ({rc2}): {err2.strip()}')
-            elif not same_file(os.path.join(out, 'last.ibpm'), os.path.join(ref, 'last.ibpm')):
-                problems.append('the continued run ends with another model')
             if not has_cfg:
                 outcome = 'no train.cfg: fresh run again'
             elif os.path.exists(os.path.join(out, 'train.state')):
                 outcome = 'resumed'
             else:
                 outcome = 'resumed afresh'
+            rc2, _, err2 = run([TRAIN] + train_args + ['--out', out] +
+                               (['--resume'] if has_cfg else []))
+            if rc2 != 0:
+                problems.append(f'the run after it failed ({rc2}): {err2.strip()}')
+            elif not same_file(os.path.join(out, 'last.ibpm'), os.path.join(ref, 'last.ibpm')):
+                problems.append('the continued run ends with another model')
+            elif outcome == 'resumed afresh' and 'starting it afresh' not in err2:
+                problems.append(f'--resume did not say it started afresh: {err2.strip()}')
             record('train', name, call, n, problems, outcome)
 
 # --- ibp-verify --------------------------------------------------------------------------
