@@ -1,24 +1,23 @@
 #include "datasets/png_write.h"
 
-#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "nets/base/bytes.h"
+#include "nets/base/file_io.h"
 
 #define MAX_SIDE (1 << 20)
 
-/* State of one write; kept out of locals because libpng longjmps on error. */
+/* State of one encoding; kept out of locals because libpng longjmps on error. */
 struct png_out {
     const char *path;
-    char *tmp;       /* temporary file name next to path */
-    FILE *f;
+    struct ibp_wbuf bytes; /* the encoded file */
     png_structp png;
     png_infop info;
-    uint8_t *row;    /* [w][c] interleaved */
+    uint8_t *row;          /* [w][c] interleaved */
     char msg[256];
 };
 
@@ -35,12 +34,26 @@ static void on_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
+static void on_write(png_structp png, png_bytep data, png_size_t n)
+{
+    struct png_out *o = png_get_io_ptr(png);
+    ibp_wbuf_bytes(&o->bytes, data, n);
+    if (o->bytes.failed)
+        png_error(png, "out of memory");
+}
+
+static void on_flush(png_structp png)
+{
+    (void)png;
+}
+
 static enum ibp_status encode(struct png_out *o, const uint8_t *pixels, int c, int h, int w,
                               struct ibp_error *err)
 {
     if (setjmp(png_jmpbuf(o->png)))
-        return ibp_fail(err, IBP_ERR_IO, "%s: PNG write failed: %s", o->path, o->msg);
-    png_init_io(o->png, o->f);
+        return ibp_fail(err, o->bytes.failed ? IBP_ERR_NOMEM : IBP_ERR_IO,
+                        "%s: PNG encoding failed: %s", o->path, o->msg);
+    png_set_write_fn(o->png, o, on_write, on_flush);
     png_set_IHDR(o->png, o->info, (png_uint_32)w, (png_uint_32)h, 8,
                  c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -56,6 +69,8 @@ static enum ibp_status encode(struct png_out *o, const uint8_t *pixels, int c, i
     return IBP_OK;
 }
 
+/* The image is encoded in memory, then written like every other file (file_io.h), so a
+ * failing write, sync or rename is reported alike and never leaves a partial file. */
 enum ibp_status ibp_png_write(const char *path, const uint8_t *pixels, int c, int h, int w,
                               struct ibp_error *err)
 {
@@ -65,50 +80,21 @@ enum ibp_status ibp_png_write(const char *path, const uint8_t *pixels, int c, in
     struct png_out o;
     memset(&o, 0, sizeof o);
     o.path = path;
-    size_t len = strlen(path) + 8;
-    o.tmp = malloc(len);
     o.row = malloc((size_t)w * c);
-    if (!o.tmp || !o.row) {
-        free(o.tmp);
-        free(o.row);
-        return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(o.tmp, len, "%s.XXXXXX", path);
     enum ibp_status st = IBP_OK;
-    int fd = mkstemp(o.tmp);
-    if (fd < 0) {
-        st = ibp_fail(err, IBP_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                      strerror(errno));
-        free(o.tmp);
-        free(o.row);
-        return st;
-    }
-    fchmod(fd, 0644); /* mkstemp's 0600 would hide the picture from other users */
-    o.f = fdopen(fd, "wb");
-    if (!o.f) {
-        close(fd);
-        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    if (!st) {
+    if (o.row)
         o.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, on_error, on_warning);
-        if (o.png)
-            o.info = png_create_info_struct(o.png);
-        if (!o.png || !o.info)
-            st = ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
-    }
+    if (o.png)
+        o.info = png_create_info_struct(o.png);
+    if (!o.row || !o.png || !o.info)
+        st = ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
     if (!st)
         st = encode(&o, pixels, c, h, w, err);
     if (o.png)
         png_destroy_write_struct(&o.png, o.info ? &o.info : NULL);
-    if (!st && (fflush(o.f) != 0 || fsync(fileno(o.f)) != 0))
-        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
-    if (o.f && fclose(o.f) != 0 && !st)
-        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
-    if (!st && rename(o.tmp, path) != 0)
-        st = ibp_fail(err, IBP_ERR_IO, "%s: %s", path, strerror(errno));
-    if (st)
-        unlink(o.tmp);
-    free(o.tmp);
+    if (!st)
+        st = ibp_file_write_atomic(path, o.bytes.data, o.bytes.len, err);
+    ibp_wbuf_free(&o.bytes);
     free(o.row);
     return st;
 }

@@ -1,15 +1,20 @@
 /* ibp-train — certified training (SPEC §4) from the command line. A thin shell over
  * trainer/train.h: options, datasets, progress display, signals, exit codes. */
+#include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "datasets/open.h"
 #include "nets/base/bytes.h"
+#include "nets/base/file_io.h"
+#include "nets/base/memory.h"
 #include "nets/kernels/gemm.h"
 #include "trainer/config.h"
 #include "trainer/train.h"
@@ -55,7 +60,9 @@ static void usage(FILE *f)
           "PNG images, one folder per class).\n"
           "\n"
           "Signals: SIGINT or SIGTERM finishes the current batch, saves the state and exits;\n"
-          "a second one exits at once.\n"
+          "a second one exits at once. --resume continues from train.state; a run that\n"
+          "stopped before its first checkpoint (train.cfg, no train.state) starts afresh\n"
+          "from train.cfg.\n"
           "\n"
           "Exit codes: 0 done; 1 training failed (I/O error, NaN/Inf; the last good files\n"
           "are kept); 2 bad options, data or state (nothing trained); 3 interrupted (state\n"
@@ -138,18 +145,35 @@ static int fail(enum exit_code code, const struct ibp_error *err)
 }
 
 /* For --resume: the saved run's configuration with the command line on top; keys a
- * resumed run must not change are refused. */
+ * resumed run must not change are refused. The configuration comes from the training
+ * state, or, when the run stopped before its first checkpoint (train.cfg but no
+ * train.state), from train.cfg: *afresh is then set and the run starts again from its
+ * beginning, which gives the model an uninterrupted run would have given. */
 static enum ibp_status resume_config(struct ibp_train_config *cfg, int argc, char **argv,
-                                     struct ibp_train_state *state, struct ibp_error *err)
+                                     struct ibp_train_state *state, int *afresh,
+                                     struct ibp_error *err)
 {
-    char path[1200];
+    char path[1200], cfg_path[1200];
     snprintf(path, sizeof path, "%s/%s", cfg->out, IBP_TRAIN_STATE);
-    enum ibp_status st = ibp_train_state_load(path, state, err);
+    snprintf(cfg_path, sizeof cfg_path, "%s/%s", cfg->out, IBP_TRAIN_CONFIG);
+    struct stat sb;
+    int no_state = stat(path, &sb) != 0 && errno == ENOENT;
+    *afresh = no_state && stat(cfg_path, &sb) == 0;
+    if (no_state && !*afresh)
+        return ibp_fail(err, IBP_ERR_ARG, "--resume: %s: %s, and no %s to start the run "
+                        "again from", path, strerror(ENOENT), IBP_TRAIN_CONFIG);
+    unsigned char *cfg_text = NULL;
+    size_t cfg_size;
+    enum ibp_status st = *afresh ? ibp_file_read_all(cfg_path, 1 << 20, &cfg_text, &cfg_size, err)
+                                 : ibp_train_state_load(path, state, err);
     if (st != IBP_OK)
         return st;
+    const char *from = *afresh ? cfg_path : path;
     struct ibp_train_config saved, merged;
     ibp_train_config_defaults(&saved);
-    st = ibp_train_config_load_text(&saved, state->config_text, path, err);
+    st = ibp_train_config_load_text(&saved, *afresh ? (const char *)cfg_text : state->config_text,
+                                    from, err);
+    free(cfg_text);
     if (st != IBP_OK)
         return st;
     merged = saved;
@@ -160,7 +184,7 @@ static enum ibp_status resume_config(struct ibp_train_config *cfg, int argc, cha
     if (changed)
         return ibp_fail(err, IBP_ERR_ARG,
                         "--resume: %s differs from the saved run in %s (a resumed run "
-                        "continues with its own settings)", changed, path);
+                        "continues with its own settings)", changed, from);
     *cfg = merged;
     return IBP_OK;
 }
@@ -179,9 +203,12 @@ int main(int argc, char **argv)
     struct ibp_dataset *train = NULL, *test = NULL;
     struct ibp_trainer *t = NULL;
     int code = EXIT_USAGE;
+    int afresh = 0;
     enum ibp_status st = ibp_train_config_from_args(&cfg, argc - 1, argv + 1, &err);
     if (st == IBP_OK && cfg.resume)
-        st = resume_config(&cfg, argc - 1, argv + 1, &state, &err);
+        st = resume_config(&cfg, argc - 1, argv + 1, &state, &afresh, &err);
+    if (afresh)
+        cfg.resume = 0;
     if (st == IBP_OK)
         st = ibp_train_config_validate(&cfg, &err);
     if (st == IBP_OK)
@@ -190,6 +217,14 @@ int main(int argc, char **argv)
         st = open_data(&cfg, "test", &test, &err);
     if (st == IBP_OK)
         st = ibp_trainer_create(&cfg, train, test, &t, &err);
+    /* Everything the run allocates up front is taken now; what comes later (GEMM packing
+     * buffers, thread stacks) must fit too, or the run would abort half way. */
+    int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
+    size_t later = IBP_MEM_PER_THREAD * (size_t)threads;
+    if (st == IBP_OK)
+        st = ibp_mem_check_room(later, "data, model and workspaces", &err);
+    else if (st == IBP_ERR_NOMEM)
+        ibp_mem_explain_failure(later, &err);
     if (st == IBP_OK && cfg.resume)
         st = ibp_trainer_restore(t, &state, &err);
     if (st == IBP_OK)
@@ -197,6 +232,10 @@ int main(int argc, char **argv)
     ibp_train_state_free(&state);
     if (st != IBP_OK)
         goto done;
+    if (afresh)
+        fprintf(stderr, "ibp-train: %s holds no training state (the run stopped before its "
+                "first checkpoint): starting it afresh from %s/%s\n", cfg.out, cfg.out,
+                IBP_TRAIN_CONFIG);
 
     struct display d = {.tty = isatty(STDERR_FILENO), .started = now_seconds()};
     d.last = d.started;

@@ -1,14 +1,17 @@
 #include "trainer/metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct ibp_metrics {
-    FILE *f;         /* NULL: memory only */
+    int fd;          /* -1: memory only */
     char *path;
     char *buf;       /* the line being built, NUL-terminated */
     size_t len, cap;
@@ -33,9 +36,10 @@ enum ibp_status ibp_metrics_open(const char *path, int append, struct ibp_metric
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for the metrics log");
     }
     m->buf[0] = '\0';
+    m->fd = -1;
     if (path) {
-        m->f = fopen(path, append ? "ab" : "wb");
-        if (!m->f) {
+        m->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+        if (m->fd < 0) {
             int e = errno;
             free(m->buf);
             free(m->path);
@@ -52,7 +56,7 @@ enum ibp_status ibp_metrics_close(struct ibp_metrics *m, struct ibp_error *err)
     if (!m)
         return IBP_OK;
     enum ibp_status st = IBP_OK;
-    if (m->f && fclose(m->f) != 0)
+    if (m->fd >= 0 && close(m->fd) != 0)
         st = ibp_fail(err, IBP_ERR_IO, "%s: close: %s", m->path, strerror(errno));
     free(m->buf);
     free(m->path);
@@ -172,6 +176,32 @@ void ibp_metrics_null(struct ibp_metrics *m, const char *k)
     append(m, "null", 4);
 }
 
+/* Writes buf[0..len] (the line and its newline) at the end of the file; a line that
+ * cannot be written whole is cut off again, so the file keeps only whole lines. Returns 0
+ * or the errno of the failure; *partial tells that the cut failed too. */
+static int write_line(struct ibp_metrics *m, int *partial)
+{
+    *partial = 0;
+    struct stat sb;
+    if (fstat(m->fd, &sb) != 0)
+        return errno;
+    const char *p = m->buf;
+    size_t n = m->len + 1;
+    while (n > 0) {
+        ssize_t k = write(m->fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int e = errno;
+            *partial = ftruncate(m->fd, sb.st_size) != 0;
+            return e;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 enum ibp_status ibp_metrics_end(struct ibp_metrics *m, struct ibp_error *err)
 {
     append(m, "}", 1);
@@ -180,13 +210,15 @@ enum ibp_status ibp_metrics_end(struct ibp_metrics *m, struct ibp_error *err)
         m->buf[0] = '\0';
         return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory building a line", m->path);
     }
-    if (m->f) {
+    if (m->fd >= 0) {
         /* the buffer always has room for the newline (see append) */
         m->buf[m->len] = '\n';
-        size_t w = fwrite(m->buf, 1, m->len + 1, m->f);
+        int partial;
+        int rc = write_line(m, &partial);
         m->buf[m->len] = '\0';
-        if (w != m->len + 1 || fflush(m->f) != 0)
-            return ibp_fail(err, IBP_ERR_IO, "%s: write: %s", m->path, strerror(errno));
+        if (rc != 0)
+            return ibp_fail(err, IBP_ERR_IO, "%s: write: %s%s", m->path, strerror(rc),
+                            partial ? " (a partial last line remains)" : "");
     }
     return IBP_OK;
 }

@@ -1,6 +1,7 @@
-/* metrics.h — the metrics log: JSON lines, one object per line, each line written with
- * one fwrite and flushed, so a killed run leaves only whole lines (and a reader can
- * follow the file while training runs).
+/* metrics.h — the metrics log: JSON lines, one object per line, each line appended with
+ * one write (unbuffered), so a killed run leaves only whole lines (and a reader can
+ * follow the file while training runs); a line whose write fails (a full disk) is cut
+ * off again, so the log keeps the lines before it.
  *
  * Build a line with begin, field calls, end:
  *   ibp_metrics_begin(m);
@@ -35,8 +36,9 @@ void ibp_metrics_str(struct ibp_metrics *m, const char *key, const char *v); /* 
 void ibp_metrics_bool(struct ibp_metrics *m, const char *key, int v);
 void ibp_metrics_null(struct ibp_metrics *m, const char *key);
 
-/* Ends the line, writes it with its newline and flushes. Errors: IBP_ERR_IO,
- * IBP_ERR_NOMEM (a field could not be added; nothing is written). */
+/* Ends the line and appends it with its newline. Errors: IBP_ERR_IO naming the path and
+ * the errno text (the file is cut back to its previous lines), IBP_ERR_NOMEM (a field
+ * could not be added; nothing is written). */
 enum ibp_status ibp_metrics_end(struct ibp_metrics *m, struct ibp_error *err);
 
 /* The last line ended (without its newline), e.g. to echo it on stdout; valid until the

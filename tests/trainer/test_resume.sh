@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ibp-train from the command line: a run killed with SIGKILL (twice, at moments that
-# vary) and resumed, and a run stopped by SIGTERM and resumed, end with model files
-# byte-identical to an uninterrupted run; bad options, data and states are refused
+# vary; once before its first checkpoint) and resumed, and a run stopped by SIGTERM and
+# resumed, end with model files byte-identical to an uninterrupted run; bad options, data and states are refused
 # before anything is written.
 # usage: test_resume.sh IBP_TRAIN MAKE_IDX_PY
 set -u
@@ -51,6 +51,31 @@ if cmp -s "$work/ref/last.ibpm" "$work/kill/last.ibpm" && cmp -s "$work/ref/best
     ok "SIGKILL + --resume: last.ibpm and best.ibpm byte-identical"
 else
     bad "SIGKILL + --resume: model files differ"
+fi
+
+# Killed with SIGKILL before its first checkpoint (train.cfg written, no train.state yet):
+# --resume starts the run afresh from train.cfg, says so in one line (other stderr lines
+# are progress, every 30 s when stderr is no terminal), and ends with the same model files.
+"$train" "${common[@]}" --out "$work/early" >"$work/early.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+    [ -f "$work/early/train.cfg" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+if [ -f "$work/early/train.cfg" ] && [ ! -f "$work/early/train.state" ]; then
+    "$train" "${common[@]}" --out "$work/early" --resume >"$work/early.out" 2>"$work/early.err"
+    rc=$?
+    if [ "$rc" -eq 0 ] && [ "$(grep -c "^ibp-train:" "$work/early.err")" -eq 1 ] && grep -q "starting it afresh" "$work/early.err" \
+        && cmp -s "$work/ref/last.ibpm" "$work/early/last.ibpm" && cmp -s "$work/ref/best.ibpm" "$work/early/best.ibpm"; then
+        ok "SIGKILL before the first checkpoint + --resume: started afresh ($(grep "^ibp-train:" "$work/early.err")), identical"
+    else
+        bad "SIGKILL before the first checkpoint + --resume: exit $rc, stderr: $(cat "$work/early.err")"
+    fi
+else
+    bad "the kill before the first checkpoint did not land (train.cfg or train.state)"
 fi
 
 # SIGTERM: finishes the batch, saves the state, exits 3; --resume completes identically.
@@ -105,7 +130,7 @@ expect_refused "corrupt training state" "checksum mismatch" "${common[@]}" --out
 cp "$work/corrupt.state" "$work/ref/train.state"
 head -c 1000 "$work/corrupt.state" >"$work/ref/train.state"
 expect_refused "truncated training state" "truncated" "${common[@]}" --out "$work/ref" --resume
-expect_refused "resume without a state" "No such file" "${common[@]}" --out "$work/none" --resume
+expect_refused "resume without a state or a configuration" "No such file.*no train.cfg" "${common[@]}" --out "$work/none" --resume
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]
