@@ -2,7 +2,6 @@
  * trainer/train.h: options, datasets, progress display, signals, exit codes. */
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,6 @@
 #include "datasets/open.h"
 #include "nets/base/bytes.h"
 #include "nets/base/file_io.h"
-#include "nets/base/memory.h"
 #include "nets/kernels/gemm.h"
 #include "trainer/config.h"
 #include "trainer/train.h"
@@ -217,14 +215,6 @@ int main(int argc, char **argv)
         st = open_data(&cfg, "test", &test, &err);
     if (st == IBP_OK)
         st = ibp_trainer_create(&cfg, train, test, &t, &err);
-    /* Everything the run allocates up front is taken now; what comes later (GEMM packing
-     * buffers, thread stacks) must fit too, or the run would abort half way. */
-    int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
-    size_t later = IBP_MEM_PER_THREAD * (size_t)threads;
-    if (st == IBP_OK)
-        st = ibp_mem_check_room(later, "data, model and workspaces", &err);
-    else if (st == IBP_ERR_NOMEM)
-        ibp_mem_explain_failure(later, &err);
     if (st == IBP_OK && cfg.resume)
         st = ibp_trainer_restore(t, &state, &err);
     if (st == IBP_OK)

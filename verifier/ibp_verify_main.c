@@ -16,7 +16,6 @@
 #include "datasets/open_options.h"
 #include "datasets/png_folder.h"
 #include "datasets/png_write.h"
-#include "nets/base/memory.h"
 #include "nets/base/file_io.h"
 #include "nets/base/options.h"
 #include "nets/formats/model_open.h"
@@ -551,9 +550,8 @@ static void state_free(struct state *s, int n_models)
     free(s->panels);
 }
 
-/* Validates every input; returns 0 or prints one line and returns EXIT_ERROR. later: the
- * memory the run takes after start-up, for messages when an allocation fails. */
-static int prepare(const struct options *o, struct state *s, size_t later)
+/* Validates every input; returns 0 or prints one line and returns EXIT_ERROR. */
+static int prepare(const struct options *o, struct state *s)
 {
     struct ibp_error err;
     ibp_error_clear(&err);
@@ -583,8 +581,6 @@ static int prepare(const struct options *o, struct state *s, size_t later)
         s->ds = all;
     }
     if (st != IBP_OK) {
-        if (st == IBP_ERR_NOMEM)
-            ibp_mem_explain_failure(later, &err);
         fprintf(stderr, "ibp-verify: %s\n", err.msg);
         return EXIT_ERROR;
     }
@@ -592,8 +588,6 @@ static int prepare(const struct options *o, struct state *s, size_t later)
         struct ibp_model_open_options mo = {o->mean.n, o->mean.v, o->std.v,
                                             {s->ds->c, s->ds->h, s->ds->w}, data_name};
         if (ibp_model_open(o->models[m], &mo, &s->nets[m], NULL, &err) != IBP_OK) {
-            if (err.status == IBP_ERR_NOMEM)
-                ibp_mem_explain_failure(later, &err);
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }
@@ -601,8 +595,6 @@ static int prepare(const struct options *o, struct state *s, size_t later)
         cfg.eps = s->eps[0];
         if (ibp_certify_check(s->nets[m], o->models[m], s->ds, data_name, &cfg, &err) !=
             IBP_OK) {
-            if (err.status == IBP_ERR_NOMEM)
-                ibp_mem_explain_failure(later, &err);
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }
@@ -642,18 +634,11 @@ static int verify_main(int argc, char **argv)
     }
     struct state s;
     memset(&s, 0, sizeof s);
+    int rc = prepare(&o, &s);
     int threads = o.cfg.threads > 0 ? o.cfg.threads : omp_get_max_threads();
-    /* models, data and results are taken in prepare; GEMM packing buffers and thread
-     * stacks come later and must fit too, or BLIS would abort half way */
-    size_t later = IBP_MEM_PER_THREAD * (size_t)threads;
-    int rc = prepare(&o, &s, later);
     struct progress_ctx prog = {o.progress && isatty(2), 0, o.n_models, 0, s.n_eps};
     struct ibp_error err;
     ibp_error_clear(&err);
-    if (rc == 0 && ibp_mem_check_room(later, "models, data and results", &err) != IBP_OK) {
-        fprintf(stderr, "ibp-verify: %s\n", err.msg);
-        rc = EXIT_ERROR;
-    }
     for (int m = 0; m < o.n_models && rc == 0; m++)
         for (int e = 0; e < s.n_eps && rc == 0; e++) {
             struct ibp_report_run *run = &s.runs[m * s.n_eps + e];
@@ -672,8 +657,6 @@ static int verify_main(int argc, char **argv)
             if (ibp_certify_run(s.nets[m], s.ds, &cfg, &hooks, out, &run->summary, &err) !=
                 IBP_OK) {
                 progress_clear(&prog);
-                if (err.status == IBP_ERR_NOMEM)
-                    ibp_mem_explain_failure(later, &err);
                 fprintf(stderr, "ibp-verify: %s: eps %s: %s\n", o.models[m], s.eps_text[e],
                         err.msg);
                 rc = EXIT_ERROR;
