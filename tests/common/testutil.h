@@ -28,4 +28,13 @@ void tu_cleanup(void);
 /* Non-zero when hay contains needle. */
 int tu_has(const char *hay, const char *needle);
 
+/* The whole file as a NUL-terminated string (caller frees), NULL when unreadable. */
+char *tu_slurp(const char *path);
+
+/* Newlines in s (0 for NULL). */
+int tu_lines(const char *s);
+
+/* Files in dir whose names contain ".png", -1 when dir cannot be opened. */
+int tu_count_png(const char *dir);
+
 #endif

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "datasets/open.h"
@@ -28,21 +27,6 @@ static const char *prog;
  * and one run below uses two threads (results do not depend on it). */
 static const char *ATTACK = "--attack-steps 8 --no-progress --threads 1";
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Runs ibp-verify with args; stdout and stderr land in *out / *err (caller frees). */
 static int run(const char *args, char **out, char **err)
 {
@@ -50,17 +34,9 @@ static int run(const char *args, char **out, char **err)
     snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", prog, args, tu_path("stdout.txt"),
              tu_path("stderr.txt"));
     int st = system(cmd);
-    *out = slurp(tu_path("stdout.txt"));
-    *err = slurp(tu_path("stderr.txt"));
+    *out = tu_slurp(tu_path("stdout.txt"));
+    *err = tu_slurp(tu_path("stderr.txt"));
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
 }
 
 static struct ibp_net *make_model(int classes, uint64_t seed, const char *file)
@@ -200,18 +176,6 @@ static void blank_seconds(char *csv)
     }
 }
 
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strstr(e->d_name, ".png") != NULL;
-    closedir(d);
-    return n;
-}
-
 /* One bad input: exit 1, one line on stderr containing `names`, nothing on stdout. */
 static void bad(const char *args, const char *names)
 {
@@ -219,7 +183,7 @@ static void bad(const char *args, const char *names)
     int rc = run(args, &out, &err);
     CHECK_MSG(rc == 1, "%s: exit %d", args, rc);
     CHECK_MSG(out && out[0] == '\0', "%s: stdout not empty", args);
-    CHECK_MSG(err && lines(err) == 1, "%s: stderr: %s", args, err ? err : "");
+    CHECK_MSG(err && tu_lines(err) == 1, "%s: stderr: %s", args, err ? err : "");
     CHECK_MSG(err && strstr(err, names), "%s: stderr does not name %s: %s", args, names,
               err ? err : "");
     free(out);
@@ -296,9 +260,9 @@ int main(int argc, char **argv)
     rc = run(args, &out, &errs);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, errs);
     CHECK(tu_has(out, "floating-point sound"));
-    CHECK(lines(out) >= 2 && tu_has(out, "| 0 | ibp+crown-ibp | 12 |") &&
+    CHECK(tu_lines(out) >= 2 && tu_has(out, "| 0 | ibp+crown-ibp | 12 |") &&
           tu_has(out, "| 1/255 | ibp+crown-ibp | 12 |"));
-    char *csv = slurp(tu_path("out.csv")), *json = slurp(tu_path("out.json"));
+    char *csv = tu_slurp(tu_path("out.csv")), *json = tu_slurp(tu_path("out.json"));
     CHECK(csv && json && tu_has(json, "\"sound\": true") && tu_has(json, "\"records\""));
     char spec[600];
     snprintf(spec, sizeof spec, "cifar10:%s", tu_path("data.bin"));
@@ -325,7 +289,7 @@ int main(int argc, char **argv)
              tu_path("m.ibpm"), tu_path("png"), ATTACK, tu_path("png.csv"));
     rc = run(args, &out, &errs);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, errs);
-    csv = slurp(tu_path("png.csv"));
+    csv = tu_slurp(tu_path("png.csv"));
     snprintf(spec, sizeof spec, "png:%s", tu_path("png"));
     struct ibp_certify_summary sp;
     struct ibp_certify_sample *rp = library(net, spec, 1.0 / 255, &n, &sp);
@@ -368,7 +332,7 @@ int main(int argc, char **argv)
     for (const char *p = strstr(out, "| 8 |"); p; p = strstr(p + 1, "| 8 |"))
         table_rows++;
     CHECK_MSG(table_rows == 6, "%d rows of 8 samples in\n%s", table_rows, out);
-    CHECK(count_files(tu_path("adv")) > 0);
+    CHECK(tu_count_png(tu_path("adv")) > 0);
     free(out);
     free(errs);
 
@@ -384,8 +348,8 @@ int main(int argc, char **argv)
         free(out);
         free(errs);
     }
-    csv1 = slurp(tu_path("t1.csv"));
-    csv = slurp(tu_path("t2.csv"));
+    csv1 = tu_slurp(tu_path("t1.csv"));
+    csv = tu_slurp(tu_path("t2.csv"));
     if (csv1 && csv) {
         blank_seconds(csv1);
         blank_seconds(csv);
@@ -402,7 +366,7 @@ int main(int argc, char **argv)
     rc = run(args, &out, &errs);
     CHECK_MSG(rc == 0, "bab: exit %d, stderr %s", rc, errs);
     CHECK(tu_has(out, "| crown+alpha-crown+bab |") && tu_has(out, "verified by bab"));
-    csv = slurp(tu_path("bab.json"));
+    csv = tu_slurp(tu_path("bab.json"));
     CHECK(csv && tu_has(csv, "\"decided_by\": ") && tu_has(csv, "\"unknown_reason\": ") &&
           tu_has(csv, "\"methods\": [\"crown\", \"alpha-crown\", \"bab\"]"));
     free(csv);
@@ -482,7 +446,7 @@ int main(int argc, char **argv)
     snprintf(args, sizeof args, "--model %s --data cifar10:%s --eps 1/255 --frobnicate",
              tu_path("m.ibpm"), tu_path("data.bin"));
     rc = run(args, &out, &errs);
-    CHECK(rc == 2 && out[0] == '\0' && lines(errs) == 1);
+    CHECK(rc == 2 && out[0] == '\0' && tu_lines(errs) == 1);
     free(out);
     free(errs);
     snprintf(args, sizeof args, "--model %s --data cifar10:%s --eps 1/255 --methods ibp,bogus",
@@ -508,7 +472,7 @@ int main(int argc, char **argv)
         snprintf(args, sizeof args, "--model %s --data cifar10:%s --eps 1/255 %s",
                  tu_path("m.ibpm"), tu_path("data.bin"), bab_bad[i][0]);
         rc = run(args, &out, &errs);
-        CHECK_MSG(rc == 2 && out[0] == '\0' && lines(errs) == 1 && tu_has(errs, bab_bad[i][1]),
+        CHECK_MSG(rc == 2 && out[0] == '\0' && tu_lines(errs) == 1 && tu_has(errs, bab_bad[i][1]),
                   "%s: exit %d, stderr %s", bab_bad[i][0], rc, errs);
         free(out);
         free(errs);

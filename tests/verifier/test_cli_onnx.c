@@ -6,7 +6,6 @@
  * FLATTEN. Bad inputs (normalisation given twice, a shape that does not fit, NaN
  * weights) exit 1 with one line naming the file and no report. ibp-model prints both
  * kinds and converts model file -> ONNX -> model file with identical forward outputs. */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,21 +27,6 @@ static const char *verify_prog, *model_prog;
 static const char *ATTACK = "--attack-steps 8 --no-progress --threads 1";
 static const float MEAN = 0.1307f, STD = 0.3081f;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Runs prog with args; stdout and stderr land in *out / *err (caller frees). */
 static int run(const char *prog, const char *args, char **out, char **err)
 {
@@ -50,17 +34,9 @@ static int run(const char *prog, const char *args, char **out, char **err)
     snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", prog, args, tu_path("stdout.txt"),
              tu_path("stderr.txt"));
     int st = system(cmd);
-    *out = slurp(tu_path("stdout.txt"));
-    *err = slurp(tu_path("stderr.txt"));
+    *out = tu_slurp(tu_path("stdout.txt"));
+    *err = tu_slurp(tu_path("stderr.txt"));
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; s && *s; s++)
-        n += *s == '\n';
-    return n;
 }
 
 /* cnn-small on 1x28x28 with the ERAN MNIST normalisation and BatchNorm statistics that
@@ -207,23 +183,11 @@ static void bad(const char *args, const char *needle1, const char *needle2)
     int rc = run(verify_prog, args, &out, &err);
     CHECK_MSG(rc == 1, "%s: exit %d", args, rc);
     CHECK_MSG(out && out[0] == '\0', "%s: stdout not empty", args);
-    CHECK_MSG(lines(err) == 1 && tu_has(err, needle1) && tu_has(err, needle2),
+    CHECK_MSG(tu_lines(err) == 1 && tu_has(err, needle1) && tu_has(err, needle2),
               "%s: stderr should name '%s' and '%s': %s", args, needle1, needle2,
               err ? err : "");
     free(out);
     free(err);
-}
-
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strstr(e->d_name, ".png") != NULL;
-    closedir(d);
-    return n;
 }
 
 /* The model in `path` (model file) gives bit-identical logits to net on random inputs. */
@@ -294,13 +258,13 @@ int main(int argc, char **argv)
     CHECK_MSG(rc == 0, "--mean/--std: exit %d: %s", rc, errs);
     free(out);
     free(errs);
-    char *csv_a = slurp(tu_path("a.csv")), *csv_b = slurp(tu_path("b.csv"));
+    char *csv_a = tu_slurp(tu_path("a.csv")), *csv_b = tu_slurp(tu_path("b.csv"));
     CHECK(csv_a && csv_b);
     if (csv_a && csv_b) {
         char *ra = records_of(csv_a, tu_path("m.ibpm")), *ro = records_of(csv_a, tu_path("m.onnx"));
         char *rn = records_of(csv_a, tu_path("m_onnx.bin"));
         char *rb = records_of(csv_b, tu_path("bare.onnx"));
-        CHECK_MSG(lines(ra) == 2 * N, "%d records of m.ibpm", lines(ra));
+        CHECK_MSG(tu_lines(ra) == 2 * N, "%d records of m.ibpm", tu_lines(ra));
         CHECK_MSG(strcmp(ra, ro) == 0, "model file and ONNX records differ:\n%s\n%s", ra, ro);
         CHECK(strcmp(ra, rn) == 0);
         CHECK_MSG(strcmp(ra, rb) == 0, "prologue and --mean/--std records differ:\n%s\n%s", ra,
@@ -322,11 +286,11 @@ int main(int argc, char **argv)
     CHECK_MSG(rc == 0, "flat: exit %d: %s", rc, errs);
     free(out);
     free(errs);
-    csv_a = slurp(tu_path("f.csv"));
+    csv_a = tu_slurp(tu_path("f.csv"));
     if (csv_a) {
         char *ra = records_of(csv_a, tu_path("mlp.ibpm"));
         char *rf = records_of(csv_a, tu_path("flat.onnx"));
-        CHECK(lines(ra) == N && strcmp(ra, rf) == 0);
+        CHECK(tu_lines(ra) == N && strcmp(ra, rf) == 0);
         free(ra);
         free(rf);
     }
@@ -339,7 +303,7 @@ int main(int argc, char **argv)
     rc = run(verify_prog, args, &out, &errs);
     CHECK_MSG(rc == 3, "gate: exit %d: %s", rc, errs);
     CHECK(tu_has(out, "| 0.05 |") && tu_has(errs, "below the required 100.00%"));
-    CHECK(count_files(tu_path("adv")) > 0);
+    CHECK(tu_count_png(tu_path("adv")) > 0);
     free(out);
     free(errs);
 
@@ -376,7 +340,7 @@ int main(int argc, char **argv)
     snprintf(args, sizeof args, "-m %s --data %s --eps 0.01 --mean 0.1 %s", tu_path("bare.onnx"),
              data, ATTACK);
     rc = run(verify_prog, args, &out, &errs);
-    CHECK_MSG(rc == 2 && lines(errs) == 1 && tu_has(errs, "--std"), "--mean alone: exit %d: %s",
+    CHECK_MSG(rc == 2 && tu_lines(errs) == 1 && tu_has(errs, "--std"), "--mean alone: exit %d: %s",
               rc, errs);
     free(out);
     free(errs);
@@ -440,23 +404,23 @@ int main(int argc, char **argv)
     snprintf(args, sizeof args, "convert %s %s --mean 0.5", tu_path("bare.onnx"),
              tu_path("x.ibpm"));
     rc = run(model_prog, args, &out, &errs);
-    CHECK_MSG(rc == 2 && lines(errs) == 1 && tu_has(errs, "--std"), "--mean alone: exit %d", rc);
+    CHECK_MSG(rc == 2 && tu_lines(errs) == 1 && tu_has(errs, "--std"), "--mean alone: exit %d", rc);
     free(out);
     free(errs);
     snprintf(args, sizeof args, "info %s --mean 0.5 --std 2", tu_path("m.onnx"));
     rc = run(model_prog, args, &out, &errs);
-    CHECK_MSG(rc == 1 && out[0] == '\0' && lines(errs) == 1 && tu_has(errs, "twice"),
+    CHECK_MSG(rc == 1 && out[0] == '\0' && tu_lines(errs) == 1 && tu_has(errs, "twice"),
               "info twice: exit %d", rc);
     free(out);
     free(errs);
     snprintf(args, sizeof args, "convert %s %s", tu_path("m.ibpm"), tu_path("m.txt"));
     rc = run(model_prog, args, &out, &errs);
-    CHECK_MSG(rc == 2 && lines(errs) == 1 && tu_has(errs, "m.txt"), "convert .txt: exit %d", rc);
+    CHECK_MSG(rc == 2 && tu_lines(errs) == 1 && tu_has(errs, "m.txt"), "convert .txt: exit %d", rc);
     free(out);
     free(errs);
     snprintf(args, sizeof args, "info %s", tu_path("junk.bin"));
     rc = run(model_prog, args, &out, &errs);
-    CHECK_MSG(rc == 1 && out[0] == '\0' && lines(errs) == 1 && tu_has(errs, "junk.bin"),
+    CHECK_MSG(rc == 1 && out[0] == '\0' && tu_lines(errs) == 1 && tu_has(errs, "junk.bin"),
               "info junk: exit %d", rc);
     free(out);
     free(errs);
