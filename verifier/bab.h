@@ -7,7 +7,8 @@
  * at which a plain float32 forward pass gives some row <= 0 (written to cex); else
  * unknown with the reason.
  *
- * Loop: PGD on the box, α-CROWN on the intermediate bounds and on the root; the rows it
+ * Loop: PGD on the box, α-CROWN on the intermediate bounds and on the root; when rows are
+ * still open, the intermediate bounds narrowed by branch and bound (cfg.refine); the rows it
  * leaves open are then taken one at a time, the furthest from proved first (a domain
  * carries and bounds one row, and a row closed early costs nothing later). Per row, while domains remain: pick a batch of
  * domains (best-first on the lowest bound; depth-first when the next step's children
@@ -48,6 +49,10 @@ struct ibp_bab_config {
     int sound;         /* 1: floating-point sound closing bounds */
     int threads;       /* >= 1 */
     int intermediate;  /* 1: α-CROWN on the intermediate bounds before the root */
+    int refine;        /* 1: when the root leaves rows open, intermediate bounds narrowed by
+                        * branch and bound on earlier ReLUs (intermediate_bab.h) in passes
+                        * of growing budget, within part of the time limit, before the
+                        * splitting of the rows */
     /* Called from the calling thread between steps, at most 4 times a second; NULL for
      * none. It must not change the run (it only observes it). */
     void (*progress)(void *ctx, const struct ibp_bab_progress *p);
@@ -55,7 +60,7 @@ struct ibp_bab_config {
 };
 
 /* timeout 60 s, 200000 domains, 2 GiB, batch 16, 20 steps, sound, 1 thread,
- * intermediate α-CROWN on, no progress hook. */
+ * intermediate α-CROWN on, refinement on, no progress hook. */
 struct ibp_bab_config ibp_bab_config_default(void);
 
 enum ibp_bab_verdict { IBP_BAB_UNSAT, IBP_BAB_SAT, IBP_BAB_UNKNOWN };

@@ -49,12 +49,12 @@ static int past(double deadline)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec >= deadline;
 }
 
-enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
-                                 const signed char *split, double *alpha, double *beta,
-                                 const struct ibp_opt_config *cfg, double *lb,
-                                 struct ibp_error *err)
+enum ibp_status ibp_dom_optimize_rows(const struct ibp_dom_problem *p, int nd, const int *row_of,
+                                      const signed char *split, double *alpha, double *beta,
+                                      const struct ibp_opt_config *cfg, double *lb,
+                                      struct ibp_error *err)
 {
-    int rows = ibp_dom_rows(p), N = ibp_dom_relus(p);
+    int rows = row_of ? 1 : ibp_dom_rows(p), N = ibp_dom_relus(p);
     size_t nq = (size_t)nd * rows, np = nq * (size_t)(N > 0 ? N : 1);
     int nb = beta ? 2 : 1;
     /* per parameter set: gradient, m, v, best (4 np), then the current bounds */
@@ -75,7 +75,7 @@ enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
     for (size_t q = 0; q < nq; q++)
         lb[q] = -INFINITY;
     for (int t = 0; t <= cfg->steps; t++) {
-        st = ibp_dom_bound(p, nd, split, alpha, beta, 0, cur, &g, err);
+        st = ibp_dom_bound_rows(p, nd, row_of, split, alpha, beta, 0, cur, &g, err);
         if (st != IBP_OK)
             break;
         int improved = 0;
@@ -102,6 +102,14 @@ enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
     }
     free(buf);
     return st;
+}
+
+enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
+                                 const signed char *split, double *alpha, double *beta,
+                                 const struct ibp_opt_config *cfg, double *lb,
+                                 struct ibp_error *err)
+{
+    return ibp_dom_optimize_rows(p, nd, NULL, split, alpha, beta, cfg, lb, err);
 }
 
 enum ibp_status ibp_alpha_crown(const struct ibp_dom_problem *p, const struct ibp_opt_config *cfg,
@@ -174,6 +182,13 @@ enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
                                              const struct ibp_opt_config *cfg, int sound,
                                              int threads, struct ibp_error *err)
 {
+    return ibp_alpha_crown_intermediate_from(p, 1, cfg, sound, threads, err);
+}
+
+enum ibp_status ibp_alpha_crown_intermediate_from(struct ibp_dom_problem *p, int m0,
+                                                  const struct ibp_opt_config *cfg, int sound,
+                                                  int threads, struct ibp_error *err)
+{
     int layers = ibp_dom_relu_layers(p), N = ibp_dom_relus(p);
     int *neurons = malloc((N > 0 ? (size_t)N : 1) * sizeof(int));
     float *lb = malloc((N > 0 ? 2 * (size_t)N : 1) * sizeof(float));
@@ -184,7 +199,8 @@ enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
     }
     enum ibp_status st = IBP_OK;
     /* layer 0's input is an affine map of the box: CROWN's bounds are already exact */
-    for (int m = 1; st == IBP_OK && m < layers && !past(cfg ? cfg->deadline : 0.0); m++) {
+    for (int m = m0 > 1 ? m0 : 1; st == IBP_OK && m < layers && !past(cfg ? cfg->deadline : 0.0);
+         m++) {
         int first, n, nu = 0;
         ibp_dom_relu_layer(p, m, &first, &n);
         for (int j = first; j < first + n; j++)

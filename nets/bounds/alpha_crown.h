@@ -38,6 +38,13 @@ enum ibp_status ibp_dom_optimize(const struct ibp_dom_problem *p, int nd,
                                  const struct ibp_opt_config *cfg, double *lb,
                                  struct ibp_error *err);
 
+/* As ibp_dom_optimize with one row per domain (ibp_dom_bound_rows): alpha, beta
+ * [nd][n_relu], lb [nd]. */
+enum ibp_status ibp_dom_optimize_rows(const struct ibp_dom_problem *p, int nd, const int *row_of,
+                                      const signed char *split, double *alpha, double *beta,
+                                      const struct ibp_opt_config *cfg, double *lb,
+                                      struct ibp_error *err);
+
 /* α-CROWN on the whole box: from the adaptive slopes, optimise (cfg, NULL: the SPEC
  * config), then re-evaluate at the best slopes (sound when sound, a sound problem
  * needed). lb[rows] receives max(that bound, the problem's CROWN bound) — both valid —
@@ -59,5 +66,10 @@ enum ibp_status ibp_alpha_crown(const struct ibp_dom_problem *p, const struct ib
 enum ibp_status ibp_alpha_crown_intermediate(struct ibp_dom_problem *p,
                                              const struct ibp_opt_config *cfg, int sound,
                                              int threads, struct ibp_error *err);
+/* The same from ReLU layer m0 on (m0 <= 1: every layer), for a caller that tightened the
+ * layers before m0 otherwise (intermediate_bab.h). */
+enum ibp_status ibp_alpha_crown_intermediate_from(struct ibp_dom_problem *p, int m0,
+                                                  const struct ibp_opt_config *cfg, int sound,
+                                                  int threads, struct ibp_error *err);
 
 #endif

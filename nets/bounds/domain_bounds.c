@@ -665,6 +665,14 @@ void ibp_dom_relu_bounds(const struct ibp_dom_problem *p, int j, double *l, doub
 
 double ibp_dom_relu_bias(const struct ibp_dom_problem *p, int j) { return p->rb[j]; }
 
+double ibp_dom_babsr_score(const struct ibp_dom_problem *p, int j, double lam)
+{
+    double l = p->rl[j], u = p->ru[j], b = p->rb[j];
+    double sl = u / (u - l), t = -l * sl;
+    double sc = fabs(fmax(b * lam * (sl - 1.0), b * lam * sl) + fmin(lam, 0.0) * t);
+    return isnan(sc) ? 0.0 : sc;
+}
+
 int ibp_dom_layer_count(const struct ibp_dom_problem *p) { return p->n_ops; }
 
 void ibp_dom_layer_get(const struct ibp_dom_problem *p, int i, struct ibp_dom_layer *out)
@@ -765,19 +773,22 @@ static int relu_state(const struct ibp_dom_problem *p, const signed char *sp, in
 }
 
 static void eval_block(const struct ibp_dom_problem *p, struct blk_scratch *w, int nb,
-                       const signed char *split, const double *alpha, const double *beta,
-                       int sound, double *lb, const struct ibp_dom_grad *g, size_t dom0)
+                       const int *row_of, const signed char *split, const double *alpha,
+                       const double *beta, int sound, double *lb, const struct ibp_dom_grad *g,
+                       size_t dom0)
 {
-    int rows = p->rows, R = nb * rows, N = p->n_relu, maxn = p->maxn;
+    /* with row_of, every domain bounds one row: the stacked rows are the domains */
+    int rows = row_of ? 1 : p->rows, R = nb * rows, N = p->n_relu, maxn = p->maxn;
     const struct dom_op *last = &p->ops[p->n_ops - 1];
     int outs = last->n_out;
     double *lam = w->lam, *lam2 = w->lam2;
     for (int q = 0; q < R; q++) {
-        memcpy(lam + (size_t)q * maxn, p->C + (size_t)(q % rows) * outs, (size_t)outs * sizeof(double));
-        w->cst[q] = p->d[q % rows];
+        int r = row_of ? row_of[dom0 + (size_t)q] : q % rows;
+        memcpy(lam + (size_t)q * maxn, p->C + (size_t)r * outs, (size_t)outs * sizeof(double));
+        w->cst[q] = p->d[r];
         w->acc[q] = (struct cst_acc){0.0, 0.0, 0.0, 0};
         if (sound)
-            acc_term(&w->acc[q], p->d[q % rows]);
+            acc_term(&w->acc[q], p->d[r]);
     }
     for (int oi = p->n_ops - 1; oi >= 0; oi--) {
         const struct dom_op *o = &p->ops[oi];
@@ -947,21 +958,27 @@ static void eval_block(const struct ibp_dom_problem *p, struct blk_scratch *w, i
     }
 }
 
-enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const signed char *split,
-                              const double *alpha, const double *beta, int sound, double *lb,
-                              const struct ibp_dom_grad *g, struct ibp_error *err)
+enum ibp_status ibp_dom_bound_rows(const struct ibp_dom_problem *p, int nd, const int *row_of,
+                                   const signed char *split, const double *alpha,
+                                   const double *beta, int sound, double *lb,
+                                   const struct ibp_dom_grad *g, struct ibp_error *err)
 {
     if (nd < 0 || (sound && !p->sound) || (sound && g && (g->galpha || g->gbeta)))
         return ibp_fail(err, IBP_ERR_ARG, "domain bounds: bad domain count or sound request");
+    for (int i = 0; row_of && i < nd; i++)
+        if (row_of[i] < 0 || row_of[i] >= p->rows)
+            return ibp_fail(err, IBP_ERR_ARG, "domain bounds: row %d of domain %d is not one "
+                                              "of the %d rows", row_of[i], i, p->rows);
+    int rows = row_of ? 1 : p->rows;
     /* Blocks of about DOM_BLOCK_ROWS stacked rows, and at least two when there are two
      * domains (two threads then share the work); fixed by nd and the rows alone, so
      * results do not depend on the thread count. */
-    int nblk = (int)(((long)nd * p->rows + DOM_BLOCK_ROWS - 1) / DOM_BLOCK_ROWS);
+    int nblk = (int)(((long)nd * rows + DOM_BLOCK_ROWS - 1) / DOM_BLOCK_ROWS);
     nblk = nblk < 2 && nd >= 2 ? 2 : nblk;
     int bd = nblk > 0 ? (nd + nblk - 1) / nblk : 1;
     nblk = nblk > 0 ? (nd + bd - 1) / bd : 0;
     int T = p->threads < nblk ? p->threads : (nblk > 0 ? nblk : 1);
-    size_t R = (size_t)bd * p->rows, N = p->n_relu > 0 ? (size_t)p->n_relu : 1;
+    size_t R = (size_t)bd * rows, N = p->n_relu > 0 ? (size_t)p->n_relu : 1;
     int fail = 0;
 #pragma omp parallel num_threads(T) reduction(| : fail)
     {
@@ -979,7 +996,7 @@ enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const sig
         for (int bi = 0; bi < nblk; bi++) {
             int nb = nd - bi * bd < bd ? nd - bi * bd : bd;
             if (ok)
-                eval_block(p, &w, nb, split, alpha, beta, sound, lb, g, (size_t)bi * bd);
+                eval_block(p, &w, nb, row_of, split, alpha, beta, sound, lb, g, (size_t)bi * bd);
             else
                 fail = 1;
         }
@@ -995,4 +1012,11 @@ enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const sig
     if (fail)
         return ibp_fail(err, IBP_ERR_NOMEM, "domain bounds: scratch for %d domains", nd);
     return IBP_OK;
+}
+
+enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const signed char *split,
+                              const double *alpha, const double *beta, int sound, double *lb,
+                              const struct ibp_dom_grad *g, struct ibp_error *err)
+{
+    return ibp_dom_bound_rows(p, nd, NULL, split, alpha, beta, sound, lb, g, err);
 }

@@ -53,6 +53,10 @@ int ibp_dom_unstable(const struct ibp_dom_problem *p, int j);
 void ibp_dom_relu_bounds(const struct ibp_dom_problem *p, int j, double *l, double *u);
 /* The bias of the affine map that produces neuron j's input (for branching scores). */
 double ibp_dom_relu_bias(const struct ibp_dom_problem *p, int j);
+/* BaBSR's score (SPEC §3.2) of unstable neuron j for one row whose coefficient of the
+ * neuron's output is lam: how much splitting j is estimated to raise the row's bound
+ * (>= 0; 0 for a NaN). */
+double ibp_dom_babsr_score(const struct ibp_dom_problem *p, int j, double lam);
 /* The chain of maps the problem bounds, for callers that build other relaxations of the
  * same network on a domain (verifier/bab_leaf.c: LPs of fully split domains). Layer i
  * maps its input (layer i - 1's output; layer 0's input is the box) to its output, in
@@ -135,5 +139,15 @@ struct ibp_dom_grad {
 enum ibp_status ibp_dom_bound(const struct ibp_dom_problem *p, int nd, const signed char *split,
                               const double *alpha, const double *beta, int sound, double *lb,
                               const struct ibp_dom_grad *g, struct ibp_error *err);
+
+/* As ibp_dom_bound, but domain i bounds the one row row_of[i] (an index into the rows,
+ * 0 <= row_of[i] < ibp_dom_rows): alpha, beta and the gradients are then [nd][n_relu],
+ * lam_relu [nd][n_relu], xbest [nd][inputs] and lb [nd]. For callers whose domains each
+ * bound a different row (intermediate_bab.h). Errors: as ibp_dom_bound, IBP_ERR_ARG for
+ * a row out of range. */
+enum ibp_status ibp_dom_bound_rows(const struct ibp_dom_problem *p, int nd, const int *row_of,
+                                   const signed char *split, const double *alpha,
+                                   const double *beta, int sound, double *lb,
+                                   const struct ibp_dom_grad *g, struct ibp_error *err);
 
 #endif
