@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "nets/bounds/bounds.h"
@@ -322,6 +323,11 @@ static void result_name(const char *dir, const struct ibp_vnncomp_instance *r, c
 
 static int main_batch(const struct options *o)
 {
+    struct stat sb;
+    if (o->results_dir && (stat(o->results_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        fprintf(stderr, "ibp-verify vnncomp: --results %s: not a folder\n", o->results_dir);
+        return 2;
+    }
     struct ibp_error err = {0};
     struct ibp_vnncomp_instances *tab = NULL;
     struct ibp_vnncomp_verdicts *ver = NULL;

@@ -551,6 +551,8 @@ static void test_cli(void)
     tmp_path(ver, sizeof ver, "wrong.csv");
     CHECK(run_cli(NAMES("vnncomp", "--instances", csv, "--verdicts", ver, "--quiet")) == 1);
     CHECK(run_cli(NAMES("vnncomp", "--instances", csv, onnx)) == 2);
+    tmp_path(ver, sizeof ver, "no_such_folder");
+    CHECK(run_cli(NAMES("vnncomp", "--instances", csv, "--results", ver)) == 2);
     CHECK(run_cli(NAMES("vnncomp", "--verdicts", ver, onnx, pu)) == 2);
     const char *missing = "nothere.onnx,sat.vnnlib,30\n";
     write_file("missing.csv", missing, strlen(missing));
