@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     ibp_dataset_free(all);
     if (!st && strcmp(cmd, "grid") == 0) {
         int64_t n = o.n_grid < ds->n ? o.n_grid : ds->n;
-        st = ibp_png_write_grid(o.out, ds->pixels, n, ds->c, ds->h, ds->w, o.cols, &err);
+        st = ibp_png_write_grid(o.out, ds->pixels, n, ds->c, ds->h, ds->w, o.cols, 1, &err);
         if (!st)
             printf("wrote %lld images of %s to %s\n", (long long)n, spec, o.out);
     } else if (!st) {
