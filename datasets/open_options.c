@@ -59,7 +59,7 @@ int ibp_open_options_table(struct ibp_open_options *o, struct ibp_opt *out)
                  "pixel's R,G,B together, as ERAN's CIFAR CSV",
          .def = "1,28,28"},
         {.kind = IBP_OPT_INT, .name = "--classes", .arg = "N", .dest = &o->n_classes,
-         .lo = 1, .hi = 1 << 20, .help = "CSV/IDX number of classes", .def = "10"},
+         .lo = 1, .hi = 1 << 20, .help = "CSV/IDX/list number of classes", .def = "10"},
         {.kind = IBP_OPT_FLAG, .name = "--coarse", .dest = &o->coarse, .flag = 1,
          .help = "CIFAR-100: coarse labels (default fine)", .def = ""},
     };

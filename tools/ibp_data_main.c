@@ -56,7 +56,8 @@ static void usage(const struct ibp_opt *t, int n)
            "\n"
            "DATASET: fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
            "  cifar10:PATH[,PATH..], cifar100:PATH[,PATH..], png:FOLDER, csv:FILE,\n"
-           "  or a file or folder whose kind is recognised.\n"
+           "  list:FILE (`PATH LABEL` lines naming PNG files), or a file or folder whose\n"
+           "  kind is recognised.\n"
            "\n"
            "%s",
            w.failed || !w.data ? "" : (const char *)w.data);

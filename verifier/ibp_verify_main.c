@@ -291,7 +291,8 @@ static int options_table(struct options *o, struct ibp_opt *t)
         {.kind = IBP_OPT_STRING, .name = "--data", .arg = "DATASET", .dest = &o->data,
          .help = "fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
                  "cifar10:PATH[,PATH..], cifar100:PATH[,PATH..],\n"
-                 "png:FOLDER, csv:FILE, or a recognised file or folder",
+                 "png:FOLDER, csv:FILE, list:FILE (PATH LABEL lines of\n"
+                 "PNG files), or a recognised file or folder",
          .def = ""},
         {.kind = IBP_OPT_CALL, .name = "--images", .arg = "LIST", .dest = o,
          .call = add_images, .help = "PNG files, comma separated (repeatable), instead of --data",
