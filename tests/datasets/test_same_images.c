@@ -1,8 +1,8 @@
 /* The same images in every format give the same tensors: a few gray images written here as
- * IDX, a PNG folder, a file list and an ERAN CSV, and a few colour images as a CIFAR-10
- * binary, a PNG folder, a file list and an ERAN CSV (each pixel's R,G,B together), all
- * opened through ibp_dataset_open; every dataset has the images' shape, their labels in
- * order and float batches (pixel/255) equal to the first's, bit for bit. */
+ * IDX, a PNG folder, a file list and an ERAN CSV, and a few colour images as CIFAR-10 and
+ * CIFAR-100 binaries, a PNG folder, a file list and an ERAN CSV (each pixel's R,G,B
+ * together), all opened through ibp_dataset_open; every dataset has the images' shape,
+ * their labels in order and float batches (pixel/255) equal to the first's, bit for bit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,15 +117,23 @@ static void write_idx(const struct images *im)
     free(img);
 }
 
+/* CIFAR-10 records (label, pixels) and CIFAR-100 ones (coarse label, fine label = ours,
+ * pixels). */
 static void write_cifar(const struct images *im)
 {
-    enum { REC = 1 + 3 * 32 * 32 };
-    uint8_t *rec = malloc((size_t)N * REC);
-    for (int i = 0; i < N; i++) {
-        rec[(size_t)i * REC] = LABELS[i];
-        memcpy(rec + (size_t)i * REC + 1, im->px + (size_t)i * (REC - 1), REC - 1);
+    enum { PIX = 3 * 32 * 32 };
+    uint8_t *rec = malloc((size_t)N * (PIX + 2));
+    for (int hundred = 0; hundred < 2; hundred++) {
+        size_t size = PIX + 1 + (size_t)hundred;
+        for (int i = 0; i < N; i++) {
+            uint8_t *r = rec + (size_t)i * size;
+            if (hundred)
+                *r++ = (uint8_t)(19 - LABELS[i]);
+            *r++ = LABELS[i];
+            memcpy(r, im->px + (size_t)i * PIX, PIX);
+        }
+        tu_write(tu_path(hundred ? "colour100.bin" : "colour.bin"), rec, (size_t)N * size, 0);
     }
-    tu_write(tu_path("colour.bin"), rec, (size_t)N * REC, 0);
     free(rec);
 }
 
@@ -192,10 +200,10 @@ int main(void)
     write_cifar(&colour);
     write_png_and_list(&colour, "colour");
     write_csv(&colour, "colour.csv");
-    const char *colour_specs[] = {"cifar10:colour.bin", "png:colour", "list:colour.txt",
-                                  "csv:colour.csv"};
+    const char *colour_specs[] = {"cifar10:colour.bin", "cifar100:colour100.bin",
+                                  "png:colour", "list:colour.txt", "csv:colour.csv"};
     struct ibp_open_options opt = {.c = 3, .h = 32, .w = 32};
-    check_all(&colour, colour_specs, 4, &opt);
+    check_all(&colour, colour_specs, 5, &opt);
 
     tu_cleanup();
     return check_report();
