@@ -1243,9 +1243,10 @@ static enum ibp_status window_attrs(struct importer *im, const struct sym *x, st
         int64_t in = x->dims[2 + i] - x->pad[i] - x->pad[i + 2];
         int64_t span = wd->d[i] * (wd->k[i] - 1) + 1;
         int64_t asked = in + wd->pb[i] + wd->pe[i] - span, even = in + 2 * wd->pb[i] - span;
-        int64_t round_up = attr_int(im, "ceil_mode", 0) ? wd->s[i] - 1 : 0; /* pools */
-        if (asked < 0 || even < 0 ||
-            (asked + round_up) / wd->s[i] != (even + round_up) / wd->s[i])
+        if (attr_int(im, "ceil_mode", 0)) /* pools: the last window may pass the padding */
+            return fail(im, IBP_ERR_UNSUPPORTED, "asymmetric padding %lld/%lld with ceil_mode",
+                        (long long)wd->pb[i], (long long)wd->pe[i]);
+        if (asked < 0 || even < 0 || asked / wd->s[i] != even / wd->s[i])
             return fail(im, IBP_ERR_UNSUPPORTED,
                         "asymmetric padding %lld/%lld on axis %d changes the windows (the "
                         "layers pad both sides alike)",

@@ -289,6 +289,20 @@ static void test_asymmetric_pad(void)
              "extra window");
     pad_case(5, 5, 3, 2, (int64_t[]){0, 0, 0, 2, 0, 0, 0, 0}, NULL, IBP_ERR_UNSUPPORTED,
              "asymmetric padding 2/0 on axis 3", "begin pad, one window more");
+
+    /* a pool in ceil_mode may put its last window past the padding: refused */
+    struct ob g = {0}, n;
+    int64_t xd[4] = {1, 1, 4, 4};
+    ob_node(&n, "AveragePool", "pool", NAMES("x"), NAMES("y"));
+    ob_attr_ints(&n, "kernel_shape", 2, (int64_t[]){2, 2});
+    ob_attr_ints(&n, "strides", 2, (int64_t[]){2, 2});
+    ob_attr_ints(&n, "pads", 4, (int64_t[]){0, 0, 1, 1});
+    ob_attr_int(&n, "ceil_mode", 1);
+    ob_node_end(&g, &n);
+    ob_value(&g, 11, "x", 4, xd);
+    ob_value(&g, 12, "y", 4, (int64_t[]){1, 1, 2, 2});
+    import(&g, IBP_ERR_UNSUPPORTED,
+           "node 'pool' (op AveragePool): asymmetric padding 0/1 with ceil_mode");
 }
 
 /* The layer set has no unflatten and no concatenation: these are one clear error each. */
