@@ -48,11 +48,13 @@ static size_t line_len(const char *p, const char *end)
     return len;
 }
 
-/* Parses the row at line (len characters) into label and px[0..count). */
+/* Parses the row at line (len characters) into label and px[c][plane], the fields being
+ * [plane][c] (plane = h·w pixels, count = c·plane fields after the label). */
 static enum ibp_status parse_row(const char *path, int64_t row, const char *line, size_t len,
-                                 int64_t count, int n_classes, int32_t *label, uint8_t *px,
-                                 struct ibp_error *err)
+                                 int c, int64_t count, int n_classes, int32_t *label,
+                                 uint8_t *px, struct ibp_error *err)
 {
+    int64_t plane = count / c;
     int64_t fields = 1;
     for (size_t i = 0; i < len; i++)
         fields += line[i] == ',';
@@ -84,7 +86,8 @@ static enum ibp_status parse_row(const char *path, int64_t row, const char *line
                 return ibp_fail(err, IBP_ERR_FORMAT,
                                 "%s: row %lld, field %lld: value %ld outside 0..255", path,
                                 (long long)row, (long long)f, v);
-            px[f - 1] = (uint8_t)v;
+            int64_t i = f - 1; /* pixel i / c, channel i % c */
+            px[(i % c) * plane + i / c] = (uint8_t)v;
         }
         p = stop + 1;
     }
@@ -125,7 +128,7 @@ enum ibp_status ibp_csv_read(const char *path, int c, int h, int w, int n_classe
         if (len == 0)
             st = ibp_fail(err, IBP_ERR_FORMAT, "%s: row %lld: empty line", path, (long long)r + 1);
         else
-            st = parse_row(path, r + 1, p, len, count, n_classes, &ds->labels[r],
+            st = parse_row(path, r + 1, p, len, c, count, n_classes, &ds->labels[r],
                            ds->pixels + r * count, err);
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         p = nl ? nl + 1 : end;

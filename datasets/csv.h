@@ -1,5 +1,8 @@
 /* csv.h — ERAN-style CSV: one image per line, `label,p0,...,pN` with N+1 = c·h·w pixels as
- * integers 0..255 in [c][h][w] order, no header line. Lines end in "\n" or "\r\n". */
+ * integers 0..255, no header line. Lines end in "\n" or "\r\n". Pixels come row-major
+ * with each pixel's channels together, [h][w][c], as ERAN writes its CIFAR-10 CSV (R,G,B of
+ * the first pixel, then of the second, ...); for gray images that is plain row-major.
+ * The dataset holds them planar, [c][h][w], like every other reader. */
 #ifndef IBP_DATASETS_CSV_H
 #define IBP_DATASETS_CSV_H
 

@@ -7,6 +7,7 @@
 
 #include "datasets/cifar.h"
 #include "datasets/csv.h"
+#include "datasets/file_list.h"
 #include "datasets/idx.h"
 #include "datasets/png_folder.h"
 
@@ -224,6 +225,8 @@ enum ibp_status ibp_dataset_open(const char *spec, const struct ibp_open_options
             return ibp_png_folder_read(arg, &png, out, err);
         if (HINT("csv"))
             return ibp_csv_read(arg, c, h, w, n_classes, out, err);
+        if (HINT("list"))
+            return ibp_file_list_read(arg, n_classes, &png, out, err);
 #undef HINT
     }
 
@@ -251,6 +254,7 @@ enum ibp_status ibp_dataset_open(const char *spec, const struct ibp_open_options
     }
     return ibp_fail(err, IBP_ERR_ARG,
                     "%s: not a dataset name (fashion-mnist, mnist), a FORMAT:PATH "
-                    "(idx, cifar10, cifar100, png, csv), or a file or folder of a known kind",
+                    "(idx, cifar10, cifar100, png, csv, list), or a file or folder of a known "
+                    "kind",
                     spec);
 }

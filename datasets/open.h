@@ -11,6 +11,8 @@
  *   cifar100:PATH[,PATH...]  the same for CIFAR-100 (fine labels unless coarse is set)
  *   png:FOLDER               ROOT/<class>/NAME.png
  *   csv:FILE                 ERAN-style CSV of c×h×w images
+ *   list:FILE                a text file of `PATH LABEL` lines naming PNG images
+ *                            (file_list.h; labels below the CSV/IDX class count)
  *   PATH                     guessed: a folder with data_batch_1.bin or test_batch.bin is
  *                            CIFAR-10, one with train.bin or test.bin CIFAR-100, one with
  *                            train-/t10k-images-idx3-ubyte[.gz] IDX, any other folder PNG;
@@ -29,7 +31,7 @@ struct ibp_open_options {
     int channels;      /* PNG: 1, 3, or 0 = as the first image */
     int convert;       /* PNG: allow gray<->RGB conversion */
     int c, h, w;       /* CSV image shape; all 0 = 1×28×28 */
-    int n_classes;     /* CSV and IDX class count; 0 = 10 */
+    int n_classes;     /* CSV, IDX and list class count; 0 = 10 */
     int coarse;        /* CIFAR-100: the 20 coarse labels instead of the 100 fine ones */
 };
 

@@ -54,9 +54,12 @@ int ibp_open_options_table(struct ibp_open_options *o, struct ibp_opt *out)
         {.kind = IBP_OPT_FLAG, .name = "--convert", .dest = &o->convert, .flag = 1,
          .help = "PNG: allow gray<->RGB conversion (default off)", .def = ""},
         {.kind = IBP_OPT_CALL, .name = "--shape", .arg = "C,H,W", .dest = o,
-         .call = parse_shape, .help = "CSV image shape", .def = "1,28,28"},
+         .call = parse_shape,
+         .help = "CSV image shape; colour CSV (3,32,32) holds each\n"
+                 "pixel's R,G,B together, as ERAN's CIFAR CSV",
+         .def = "1,28,28"},
         {.kind = IBP_OPT_INT, .name = "--classes", .arg = "N", .dest = &o->n_classes,
-         .lo = 1, .hi = 1 << 20, .help = "CSV/IDX number of classes", .def = "10"},
+         .lo = 1, .hi = 1 << 20, .help = "CSV/IDX/list number of classes", .def = "10"},
         {.kind = IBP_OPT_FLAG, .name = "--coarse", .dest = &o->coarse, .flag = 1,
          .help = "CIFAR-100: coarse labels (default fine)", .def = ""},
     };

@@ -129,12 +129,17 @@ enum ibp_status ibp_png_write_float(const char *path, const float *x, int c, int
     return st;
 }
 
+#define MAX_SCALE 64
+
 enum ibp_status ibp_png_write_grid(const char *path, const uint8_t *pixels, int64_t n, int c,
-                                   int h, int w, int cols, struct ibp_error *err)
+                                   int h, int w, int cols, int scale, struct ibp_error *err)
 {
     if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return ibp_fail(err, IBP_ERR_ARG, "%s: cannot write a grid of %lld %dx%dx%d images", path,
                         (long long)n, c, h, w);
+    if (scale < 1 || scale > MAX_SCALE)
+        return ibp_fail(err, IBP_ERR_ARG, "%s: scale %d is outside [1, %d]", path, scale,
+                        MAX_SCALE);
     if (cols <= 0) {
         cols = 1;
         while ((int64_t)cols * cols < n)
@@ -143,20 +148,24 @@ enum ibp_status ibp_png_write_grid(const char *path, const uint8_t *pixels, int6
     if (cols > n)
         cols = (int)n;
     int64_t rows = (n + cols - 1) / cols;
-    int64_t gh = rows * (h + 1) + 1, gw = (int64_t)cols * (w + 1) + 1;
+    int64_t sh = (int64_t)scale * h, sw = (int64_t)scale * w; /* one scaled image */
+    int64_t gh = rows * (sh + 1) + 1, gw = (int64_t)cols * (sw + 1) + 1;
     if (gh > MAX_SIDE || gw > MAX_SIDE)
         return ibp_fail(err, IBP_ERR_ARG, "%s: grid of %lldx%lld pixels: too large", path,
                         (long long)gh, (long long)gw);
-    uint8_t *canvas = malloc((size_t)(c * gh * gw));
+    uint8_t *canvas = malloc((size_t)(c * gh * gw)); /* [c][gh][gw] */
     if (!canvas)
         return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
     memset(canvas, IBP_PNG_GRID_BORDER, (size_t)(c * gh * gw));
     for (int64_t i = 0; i < n; i++) {
-        int64_t oy = (i / cols) * (h + 1) + 1, ox = (i % cols) * (w + 1) + 1;
+        int64_t oy = (i / cols) * (sh + 1) + 1, ox = (i % cols) * (sw + 1) + 1;
         for (int k = 0; k < c; k++)
-            for (int y = 0; y < h; y++)
-                memcpy(canvas + (k * gh + oy + y) * gw + ox,
-                       pixels + ((i * c + k) * h + y) * (int64_t)w, (size_t)w);
+            for (int64_t y = 0; y < sh; y++) {
+                const uint8_t *src = pixels + ((i * c + k) * h + y / scale) * (int64_t)w;
+                uint8_t *dst = canvas + (k * gh + oy + y) * gw + ox;
+                for (int64_t x = 0; x < sw; x++)
+                    dst[x] = src[x / scale];
+            }
     }
     enum ibp_status st = ibp_png_write(path, canvas, c, (int)gh, (int)gw, err);
     free(canvas);
@@ -164,7 +173,8 @@ enum ibp_status ibp_png_write_grid(const char *path, const uint8_t *pixels, int6
 }
 
 enum ibp_status ibp_png_write_grid_float(const char *path, const float *x, int64_t n, int c,
-                                         int h, int w, int cols, struct ibp_error *err)
+                                         int h, int w, int cols, int scale,
+                                         struct ibp_error *err)
 {
     if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return ibp_fail(err, IBP_ERR_ARG, "%s: cannot write a grid of %lld %dx%dx%d images", path,
@@ -175,7 +185,7 @@ enum ibp_status ibp_png_write_grid_float(const char *path, const float *x, int64
         return ibp_fail(err, IBP_ERR_NOMEM, "%s: out of memory", path);
     enum ibp_status st = to_u8(path, x, total, px, err);
     if (!st)
-        st = ibp_png_write_grid(path, px, n, c, h, w, cols, err);
+        st = ibp_png_write_grid(path, px, n, c, h, w, cols, scale, err);
     free(px);
     return st;
 }

@@ -25,14 +25,17 @@ enum ibp_status ibp_png_write_float(const char *path, const float *x, int c, int
                                     struct ibp_error *err);
 
 /* Writes the n images pixels[n][c][h][w] as a grid of cols columns (cols <= 0: the
- * smallest cols with cols² >= n) in row-major order, every image framed by 1-pixel lines of
- * IBP_PNG_GRID_BORDER: the PNG is (rows·(h+1)+1) × (cols·(w+1)+1). Errors: as
- * ibp_png_write, and IBP_ERR_ARG for n < 1 or a grid larger than 2^20 pixels a side. */
+ * smallest cols with cols² >= n) in row-major order, each image scaled up scale times by
+ * nearest neighbour (every pixel a scale×scale block) and framed by 1-pixel lines of
+ * IBP_PNG_GRID_BORDER: the PNG is (rows·(scale·h+1)+1) × (cols·(scale·w+1)+1). Errors: as
+ * ibp_png_write, and IBP_ERR_ARG for n < 1, scale outside [1, 64] or a grid larger than
+ * 2^20 pixels a side. */
 enum ibp_status ibp_png_write_grid(const char *path, const uint8_t *pixels, int64_t n, int c,
-                                   int h, int w, int cols, struct ibp_error *err);
+                                   int h, int w, int cols, int scale, struct ibp_error *err);
 
 /* As ibp_png_write_grid for x[n][c][h][w] in [0,1]. Errors also: IBP_ERR_NUMERIC. */
 enum ibp_status ibp_png_write_grid_float(const char *path, const float *x, int64_t n, int c,
-                                         int h, int w, int cols, struct ibp_error *err);
+                                         int h, int w, int cols, int scale,
+                                         struct ibp_error *err);
 
 #endif

@@ -56,7 +56,8 @@ static void usage(const struct ibp_opt *t, int n)
            "\n"
            "DATASET: fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
            "  cifar10:PATH[,PATH..], cifar100:PATH[,PATH..], png:FOLDER, csv:FILE,\n"
-           "  or a file or folder whose kind is recognised.\n"
+           "  list:FILE (`PATH LABEL` lines naming PNG files), or a file or folder whose\n"
+           "  kind is recognised.\n"
            "\n"
            "%s",
            w.failed || !w.data ? "" : (const char *)w.data);
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
     ibp_dataset_free(all);
     if (!st && strcmp(cmd, "grid") == 0) {
         int64_t n = o.n_grid < ds->n ? o.n_grid : ds->n;
-        st = ibp_png_write_grid(o.out, ds->pixels, n, ds->c, ds->h, ds->w, o.cols, &err);
+        st = ibp_png_write_grid(o.out, ds->pixels, n, ds->c, ds->h, ds->w, o.cols, 1, &err);
         if (!st)
             printf("wrote %lld images of %s to %s\n", (long long)n, spec, o.out);
     } else if (!st) {

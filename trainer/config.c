@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nets/base/file_io.h"
+#include "nets/base/options.h"
 #include "nets/base/parse.h"
 #include "trainer/schedule.h"
 
@@ -231,9 +232,13 @@ static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *va
         enum ibp_status st = ibp_parse_double(value, what, &v, err);
         if (st != IBP_OK)
             return st;
-        if (v < d->lo || v > d->hi || (d->lo_open && v == d->lo) || (d->hi_open && v == d->hi))
-            return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside %c%g, %g%c", what, value,
-                            d->lo_open ? '(' : '[', d->lo, d->hi, d->hi_open ? ')' : ']');
+        if (v < d->lo || v > d->hi || (d->lo_open && v == d->lo) || (d->hi_open && v == d->hi)) {
+            char lo[IBP_OPTS_DOUBLE_LEN], hi[IBP_OPTS_DOUBLE_LEN];
+            ibp_opts_format_double(d->lo, lo);
+            ibp_opts_format_double(d->hi, hi);
+            return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside %c%s, %s%c", what, value,
+                            d->lo_open ? '(' : '[', lo, hi, d->hi_open ? ')' : ']');
+        }
         *(double *)field = v;
         return IBP_OK;
     }
@@ -592,9 +597,12 @@ static void format_value(const struct ibp_train_config *c, int k, struct ibp_wbu
     case T_LONG:
         ibp_wbuf_printf(w, "%ld", *(const long *)field);
         return;
-    case T_DOUBLE:
-        ibp_wbuf_printf(w, "%.17g", *(const double *)field);
+    case T_DOUBLE: {
+        char text[IBP_OPTS_DOUBLE_LEN];
+        ibp_opts_format_double(*(const double *)field, text);
+        put_text(w, text);
         return;
+    }
     case T_EPS:
     case T_STR:
     case T_PRESET:

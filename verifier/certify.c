@@ -475,6 +475,32 @@ static enum ibp_status bab_step(const struct ibp_net *net, const struct ibp_cert
     return IBP_OK;
 }
 
+/* adv_pred of the batch's attacked samples s[0..nb): one clean pass over their
+ * counterexamples (a clean error's is its own image; the rows of the others are filled
+ * with their images too, so the pass reads no stale values). */
+static enum ibp_status predict_counterexamples(const struct ibp_net *net, struct worker *w,
+                                               struct ibp_certify_sample *s, int nb,
+                                               struct ibp_error *err)
+{
+    int any = 0;
+    for (int b = 0; b < nb; b++)
+        any |= s[b].verdict == IBP_VERDICT_ATTACKED && s[b].clean_correct;
+    if (!any)
+        return IBP_OK;
+    int O = ibp_net_outputs(net);
+    size_t in = ibp_shape_size(net->input);
+    for (int b = 0; b < nb; b++)
+        if (!(s[b].verdict == IBP_VERDICT_ATTACKED && s[b].clean_correct))
+            memcpy(w->adv + (size_t)b * in, w->x + (size_t)b * in, in * sizeof(float));
+    enum ibp_status st = ibp_pass_clean(net, w->ws, w->adv, nb, IBP_BN_EVAL, w->logits, err);
+    if (st != IBP_OK)
+        return st;
+    for (int b = 0; b < nb; b++)
+        if (s[b].verdict == IBP_VERDICT_ATTACKED)
+            s[b].adv_pred = argmax(w->logits + (size_t)b * O, O);
+    return IBP_OK;
+}
+
 /* One batch: samples [first, first+nb) of ds into out[first..]. */
 static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dataset *ds,
                                  const struct ibp_certify_config *cfg, struct worker *w,
@@ -505,6 +531,7 @@ static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dat
         w->labels[b] = s->label;
         double cm = min_margin(z, O, s->label);
         s->clean_correct = cm > 0.0;
+        s->adv_pred = s->clean_correct ? -1 : s->pred;
         s->attack_obj = s->clean_correct ? NAN : cm;
         s->verdict = s->clean_correct ? IBP_VERDICT_UNKNOWN : IBP_VERDICT_ATTACKED;
         s->conflict = 0;
@@ -604,6 +631,8 @@ static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dat
         s->seconds = shared + (omp_get_wtime() - ts);
     }
 
+    if (st == IBP_OK)
+        st = predict_counterexamples(net, w, out + first, nb, err);
     if (hooks && hooks->counterexample) {
         for (int b = 0; b < nb && st == IBP_OK; b++) {
             const struct ibp_certify_sample *s = &out[first + b];

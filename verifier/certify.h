@@ -128,6 +128,7 @@ struct ibp_certify_sample {
     long bab_domains;           /* domains branch and bound bounded (0: not run) */
     double seconds;             /* its share of its batch's time plus its own steps */
     enum ibp_unknown_reason why;
+    int adv_pred;               /* prediction at the counterexample (-1: none found) */
 };
 
 struct ibp_certify_summary {

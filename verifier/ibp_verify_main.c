@@ -110,7 +110,12 @@ static void progress_clear(const struct progress_ctx *p)
         fprintf(stderr, "\r\033[K");
 }
 
-/* Counterexample PNGs: one file per attacked sample. */
+/* Counterexample PNGs are scaled up this many times (nearest neighbour), so that a
+ * 28x28 or 32x32 image is big enough to look at. */
+#define ADV_SCALE 4
+
+/* Counterexample PNGs: one file per attacked sample, named after the sample, its label
+ * and the class predicted at the counterexample. */
 static enum ibp_status save_adv(void *ctx, const struct ibp_certify_sample *s, const float *x,
                                 const float *x_adv, struct ibp_error *err)
 {
@@ -123,12 +128,12 @@ static enum ibp_status save_adv(void *ctx, const struct ibp_certify_sample *s, c
         a->panels[2 * n + i] = (float)fmin(fmax(0.5 + d, 0.0), 1.0);
     }
     char path[4096];
-    int len = snprintf(path, sizeof path, "%s/%s_eps%s_%06lld_label%d.png", a->dir,
+    int len = snprintf(path, sizeof path, "%s/%s_eps%s_%06lld_label%d_pred%d.png", a->dir,
                        a->model_base, a->eps_tag, (long long)(a->first_index + s->index),
-                       s->label);
+                       s->label, s->adv_pred);
     if (len < 0 || (size_t)len >= sizeof path)
         return ibp_fail(err, IBP_ERR_ARG, "--save-adv: path too long in %s", a->dir);
-    return ibp_png_write_grid_float(path, a->panels, 3, a->c, a->h, a->w, 3, err);
+    return ibp_png_write_grid_float(path, a->panels, 3, a->c, a->h, a->w, 3, ADV_SCALE, err);
 }
 
 static enum ibp_status add_model(void *dest, const char *name, const char *value,
@@ -286,7 +291,8 @@ static int options_table(struct options *o, struct ibp_opt *t)
         {.kind = IBP_OPT_STRING, .name = "--data", .arg = "DATASET", .dest = &o->data,
          .help = "fashion-mnist | mnist (under --root), idx:IMAGES[,LABELS],\n"
                  "cifar10:PATH[,PATH..], cifar100:PATH[,PATH..],\n"
-                 "png:FOLDER, csv:FILE, or a recognised file or folder",
+                 "png:FOLDER, csv:FILE, list:FILE (PATH LABEL lines of\n"
+                 "PNG files), or a recognised file or folder",
          .def = ""},
         {.kind = IBP_OPT_CALL, .name = "--images", .arg = "LIST", .dest = o,
          .call = add_images, .help = "PNG files, comma separated (repeatable), instead of --data",
@@ -352,7 +358,9 @@ static int options_table(struct options *o, struct ibp_opt *t)
          .help = "per-sample records as CSV"},
         {.kind = IBP_OPT_STRING, .name = "--save-adv", .arg = "DIR", .dest = &o->save_adv,
          .help = "a PNG per counterexample: original | adversarial |\n"
-                 "difference (-eps..+eps as black..white); DIR is created"},
+                 "difference (-eps..+eps as black..white), 4x nearest\n"
+                 "neighbour, named M_epsE_INDEX_labelL_predP.png (P: the\n"
+                 "class predicted at the counterexample); DIR is created"},
         {.kind = IBP_OPT_CALL, .name = "--min-verified-accuracy", .arg = "X", .dest = &o->min_acc,
          .call = set_accuracy,
          .help = "fail (exit 3) when a row's verified accuracy is\n"

@@ -1,6 +1,8 @@
 #include "nets/base/options.h"
 
 #include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +31,11 @@ static long bound_long(double d)
 
 static enum ibp_status out_of_range(const struct ibp_opt *o, const char *v, struct ibp_error *err)
 {
-    return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside %c%g, %g]", o->name, v,
-                    o->lo_open ? '(' : '[', o->lo, o->hi);
+    char lo[IBP_OPTS_DOUBLE_LEN], hi[IBP_OPTS_DOUBLE_LEN];
+    ibp_opts_format_double(o->lo, lo);
+    ibp_opts_format_double(o->hi, hi);
+    return ibp_fail(err, IBP_ERR_ARG, "%s: %s is outside %c%s, %s]", o->name, v,
+                    o->lo_open ? '(' : '[', lo, hi);
 }
 
 static enum ibp_status store(const struct ibp_opt *o, const char *v, struct ibp_error *err)
@@ -117,6 +122,52 @@ enum ibp_status ibp_opts_parse(const struct ibp_opt *opts, int n, int argc, char
     return IBP_OK;
 }
 
+/* Rewrites the exponent of a printf %e/%g text in place as a person writes it: "1e+09" as
+ * "1e9", "5e-04" as "5e-4". */
+static void tidy_exponent(char *s)
+{
+    char *e = strchr(s, 'e');
+    if (!e)
+        return;
+    char *q = e + 1;
+    const char *p = e + 1;
+    if (*p == '+' || *p == '-') {
+        if (*p == '-')
+            *q++ = '-';
+        p++;
+    }
+    while (*p == '0' && p[1] != '\0')
+        p++;
+    memmove(q, p, strlen(p) + 1);
+}
+
+void ibp_opts_format_double(double x, char buf[IBP_OPTS_DOUBLE_LEN])
+{
+    if (!isfinite(x)) {
+        snprintf(buf, IBP_OPTS_DOUBLE_LEN, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+        return;
+    }
+    /* 17 significant digits always read back as the same double; fewer often do. */
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(buf, IBP_OPTS_DOUBLE_LEN, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    snprintf(buf, IBP_OPTS_DOUBLE_LEN, "%.*e", digits - 1, x);
+    int exp10 = atoi(strchr(buf, 'e') + 1);
+    /* Plain notation from 1e-3 up, and for big numbers while it needs at most two zeros
+     * after the significant digits (1234567, 25000000 as 2.5e7). */
+    int e_form = x != 0.0 && (exp10 < -3 || exp10 >= 16 || (exp10 >= 6 && digits <= exp10 - 2));
+    if (e_form) {
+        tidy_exponent(buf);
+        return;
+    }
+    /* %g stays plain while the exponent is below the precision; below 1e16 the integer
+     * that a short text names is exact, so the extra precision adds only zeros. */
+    snprintf(buf, IBP_OPTS_DOUBLE_LEN, "%.*g", digits > exp10 + 1 ? digits : exp10 + 1, x);
+}
+
 /* The default of o as text into buf ("" when none is shown). */
 static void default_text(const struct ibp_opt *o, char *buf, size_t size)
 {
@@ -131,7 +182,12 @@ static void default_text(const struct ibp_opt *o, char *buf, size_t size)
     case IBP_OPT_U64:
         snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)o->dest);
         break;
-    case IBP_OPT_DOUBLE: snprintf(buf, size, "%g", *(const double *)o->dest); break;
+    case IBP_OPT_DOUBLE: {
+        char d[IBP_OPTS_DOUBLE_LEN];
+        ibp_opts_format_double(*(const double *)o->dest, d);
+        snprintf(buf, size, "%s", d);
+        break;
+    }
     case IBP_OPT_STRING: {
         const char *s = *(const char *const *)o->dest;
         snprintf(buf, size, "%s", s ? s : "none");

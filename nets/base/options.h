@@ -63,4 +63,15 @@ enum ibp_status ibp_opts_parse(const struct ibp_opt *opts, int n, int argc, char
  * the --help entry itself. */
 void ibp_opts_help(const struct ibp_opt *opts, int n, struct ibp_wbuf *w);
 
+/* Room ibp_opts_format_double needs, with its terminating NUL. */
+#define IBP_OPTS_DOUBLE_LEN 32
+
+/* Writes x into buf[0..IBP_OPTS_DOUBLE_LEN) as a person writes it: the fewest significant
+ * digits that read back (strtod) as exactly x; plain notation from 1e-3 up ("0.001",
+ * "0.25", "20", "200000", "1234567"), else an exponent without '+' or leading zeros
+ * ("5e-4", "1e-6", and "2.5e7", "1e9" for big numbers that would end in three or more
+ * zeros). Non-finite values print as "inf", "-inf", "nan". Used for the defaults --help
+ * shows, range messages and configuration files. */
+void ibp_opts_format_double(double x, char buf[IBP_OPTS_DOUBLE_LEN]);
+
 #endif

@@ -975,6 +975,25 @@ static enum ibp_status data_add(struct importer *im, enum arith op, const struct
     return define(im, im->node->out[0], &s);
 }
 
+/* *flat = x held by a new FLATTEN layer of x's (image) value: the vector is c-major, the
+ * order of x's map, so the map carries over. */
+static enum ibp_status flatten_value(struct importer *im, const struct sym *x, struct sym *flat)
+{
+    struct layer f;
+    memset(&f, 0, sizeof f);
+    f.spec.kind = IBP_LAYER_FLATTEN;
+    f.spec.in[0] = x->value;
+    enum ibp_status st = sym_copy(im, x, flat);
+    if (st == IBP_OK)
+        st = add_layer(im, &f, &flat->value);
+    if (st != IBP_OK) {
+        sym_clear(flat);
+        return st;
+    }
+    flat->fold_layer = flat->norm_layer = -1;
+    return IBP_OK;
+}
+
 static enum ibp_status op_arith(struct importer *im, enum arith op)
 {
     const struct sym *a, *b;
@@ -1042,18 +1061,24 @@ static enum ibp_status op_arith(struct importer *im, enum arith op)
         }
     }
 
-    /* per-channel NORMALIZE; an untouched input may become a vector to allow this */
+    /* per-channel NORMALIZE; where the constant varies within a channel (a per-element
+     * affine map), an untouched input becomes a vector, any other image value is
+     * flattened (c-major, so x's map still indexes it): each element is then a channel */
+    struct sym flat;
+    memset(&flat, 0, sizeof flat);
     for (int attempt = 0; attempt < 2; attempt++) {
         int nc = im->shapes[x->value].c;
         double *per = alloc_doubles((size_t)nc);
         if (!per) {
             free(vals);
+            sym_clear(&flat);
             return nomem(im);
         }
         int ok = to_channels(im, x, vals, per);
         if (ok < 0) {
             free(per);
             free(vals);
+            sym_clear(&flat);
             return nomem(im);
         }
         if (!ok) {
@@ -1063,19 +1088,29 @@ static enum ibp_status op_arith(struct importer *im, enum arith op)
                 im->input_flexible = 0;
                 continue;
             }
+            if (attempt == 0) {
+                if ((st = flatten_value(im, x, &flat)) != IBP_OK) {
+                    free(vals);
+                    return st;
+                }
+                x = &flat;
+                continue;
+            }
             free(vals);
+            sym_clear(&flat);
             return fail(im, IBP_ERR_UNSUPPORTED,
-                        "constant varies within a channel of the network value (only "
-                        "per-channel affine maps are supported)");
+                        "constant varies within a channel of the network value");
         }
         free(vals);
         for (int ch = 0; ch < nc; ch++) {
             if (op == ARITH_DIV && per[ch] == 0.0) {
                 free(per);
+                sym_clear(&flat);
                 return fail(im, IBP_ERR_UNSUPPORTED, "division by zero");
             }
             if (op == ARITH_MUL && per[ch] == 0.0) {
                 free(per);
+                sym_clear(&flat);
                 return fail(im, IBP_ERR_UNSUPPORTED, "multiplication by zero");
             }
         }
@@ -1101,6 +1136,7 @@ static enum ibp_status op_arith(struct importer *im, enum arith op)
             free(mean);
             free(sd);
             free(per);
+            sym_clear(&flat);
             return nomem(im);
         }
         for (int ch = 0; ch < nc; ch++) {
@@ -1115,7 +1151,9 @@ static enum ibp_status op_arith(struct importer *im, enum arith op)
             }
         }
         free(per);
-        return emit_normalize(im, x, mean, sd, rank, dims, im->node->out[0]);
+        st = emit_normalize(im, x, mean, sd, rank, dims, im->node->out[0]);
+        sym_clear(&flat);
+        return st;
     }
     return IBP_OK; /* not reached: the second attempt returns */
 }
@@ -1197,9 +1235,23 @@ static enum ibp_status window_attrs(struct importer *im, const struct sym *x, st
     for (int i = 0; i < 2; i++) {
         wd->pb[i] += x->pad[i];
         wd->pe[i] += x->pad[i + 2];
-        if (wd->pb[i] != wd->pe[i])
-            return fail(im, IBP_ERR_UNSUPPORTED, "asymmetric padding %lld/%lld",
+        if (wd->pb[i] == wd->pe[i])
+            continue;
+        /* Our layers pad both sides alike. Padding pb on both sides gives the same
+         * windows when it gives as many of them: they start at -pb, step alike, and the
+         * last one ends inside the asked padding, so the zeros read are the same. */
+        int64_t in = x->dims[2 + i] - x->pad[i] - x->pad[i + 2];
+        int64_t span = wd->d[i] * (wd->k[i] - 1) + 1;
+        int64_t asked = in + wd->pb[i] + wd->pe[i] - span, even = in + 2 * wd->pb[i] - span;
+        if (attr_int(im, "ceil_mode", 0)) /* pools: the last window may pass the padding */
+            return fail(im, IBP_ERR_UNSUPPORTED, "asymmetric padding %lld/%lld with ceil_mode",
                         (long long)wd->pb[i], (long long)wd->pe[i]);
+        if (asked < 0 || even < 0 || asked / wd->s[i] != even / wd->s[i])
+            return fail(im, IBP_ERR_UNSUPPORTED,
+                        "asymmetric padding %lld/%lld on axis %d changes the windows (the "
+                        "layers pad both sides alike)",
+                        (long long)wd->pb[i], (long long)wd->pe[i], 2 + i);
+        wd->pe[i] = wd->pb[i];
     }
     return IBP_OK;
 }
@@ -1517,6 +1569,9 @@ static enum ibp_status run_node(struct importer *im, int64_t opset)
     if (ibp_pb_eq(op, "GlobalAveragePool")) return op_pool(im, IBP_LAYER_AVGPOOL, 1);
     if (ibp_pb_eq(op, "MaxPool")) return op_pool(im, IBP_LAYER_MAXPOOL, 0);
     if (ibp_pb_eq(op, "Pad")) return op_pad(im, opset);
+    if (ibp_pb_eq(op, "Concat"))
+        return fail(im, IBP_ERR_UNSUPPORTED,
+                    "unsupported operator (the network layers have no concatenation)");
     return fail(im, IBP_ERR_UNSUPPORTED, "unsupported operator");
 }
 

@@ -21,8 +21,17 @@
  *   network value; y = (x - mean) / std); Sub followed by Div (a normalisation prologue)
  *   is one layer. Mul by a uses std = 1/a rounded to float32. Add of two data tensors is
  *   ADD; Sub of two data tensors is ADD of a NORMALIZE with std -1.
+ * - A constant that varies within a channel (a per-element affine map, e.g. Mul by a
+ *   (1,C,H,W) tensor) turns an image value into a vector first (FLATTEN, c-major): every
+ *   element is then a channel of the NORMALIZE. Layers that need an image (Conv, pools,
+ *   Pad) cannot follow it: the layer set has no unflatten, so a Reshape of a vector
+ *   value back into an image (a Linear's output, PyTorch's Unflatten) is an error too.
  * - BatchNormalization stays a BATCHNORM layer in eval form with the file's epsilon.
  * - Pad (constant zero, spatial axes) merges into the following Conv or AveragePool.
+ *   Layers pad both sides alike; asymmetric padding (a Pad, pads or auto_pad) is taken
+ *   where padding both sides by the begin amount gives as many windows (then the same
+ *   ones), else it is an error naming the axis.
+ * - Concat is an error: the layer set has no concatenation.
  *
  * The network input is the ONNX input in row-major order: shape (C,H,W) for an input
  * (1,C,H,W), else (n,1,1) with n its element count; so the i-th element of the

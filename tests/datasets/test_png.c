@@ -331,7 +331,7 @@ int main(void)
     for (int i = 0; i < 5 * H * W; i++)
         five[i] = (uint8_t)(i * 3);
     const char *pg = tu_path("out/grid.png");
-    CHECK_OK(ibp_png_write_grid(pg, five, 5, 1, H, W, 0, &err), err);
+    CHECK_OK(ibp_png_write_grid(pg, five, 5, 1, H, W, 0, 1, &err), err);
     int gc, gh, gw;
     CHECK_OK(ibp_png_probe(pg, &gc, &gh, &gw, &err), err);
     CHECK(gc == 1 && gh == 2 * (H + 1) + 1 && gw == 3 * (W + 1) + 1);
@@ -355,10 +355,37 @@ int main(void)
     float ffive[5 * 3 * H * W];
     for (int i = 0; i < 5 * 3 * H * W; i++)
         ffive[i] = (float)(i % 256) / 255.0f;
-    CHECK_OK(ibp_png_write_grid_float(pg, ffive, 5, 3, H, W, 5, &err), err);
+    CHECK_OK(ibp_png_write_grid_float(pg, ffive, 5, 3, H, W, 5, 1, &err), err);
     CHECK_OK(ibp_png_probe(pg, &gc, &gh, &gw, &err), err);
     CHECK(gc == 3 && gh == H + 2 && gw == 5 * (W + 1) + 1);
-    CHECK(ibp_png_write_grid(pg, five, 0, 1, H, W, 0, &err) == IBP_ERR_ARG);
+    CHECK(ibp_png_write_grid(pg, five, 0, 1, H, W, 0, 1, &err) == IBP_ERR_ARG);
+    CHECK(ibp_png_write_grid(pg, five, 5, 1, H, W, 0, 0, &err) == IBP_ERR_ARG);
+    CHECK(tu_has(err.msg, "scale 0"));
+
+    /* scaled 3 times: every pixel a 3x3 block, borders still 1 pixel; 2 colour images in
+     * 2 columns */
+    enum { SC = 3, SH = SC * H + 2, SW = 2 * (SC * W + 1) + 1 };
+    CHECK_OK(ibp_png_write_grid_float(pg, ffive, 2, 3, H, W, 0, SC, &err), err);
+    CHECK_OK(ibp_png_probe(pg, &gc, &gh, &gw, &err), err);
+    CHECK_MSG(gc == 3 && gh == SH && gw == SW, "scaled grid %dx%dx%d", gc, gh, gw);
+    if (gc == 3 && gh == SH && gw == SW) {
+        uint8_t scaled[3 * SH * SW];
+        CHECK_OK(ibp_png_read(pg, 3, SH, SW, 0, scaled, &err), err);
+        int ok = 1;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 3; k++)
+                for (int y = 0; y < SC * H; y++)
+                    for (int x = 0; x < SC * W; x++) {
+                        int gx = i * (SC * W + 1) + 1 + x;
+                        float v = ffive[((i * 3 + k) * H + y / SC) * W + x / SC];
+                        ok &= scaled[(k * SH + 1 + y) * SW + gx] == (uint8_t)lrintf(v * 255.0f);
+                    }
+        for (int k = 0; k < 3; k++)
+            for (int y = 0; y < SH; y++)
+                ok &= scaled[(k * SH + y) * SW + SC * W + 1] == IBP_PNG_GRID_BORDER &&
+                      scaled[(k * SH + y) * SW] == IBP_PNG_GRID_BORDER;
+        CHECK(ok);
+    }
 
     tu_cleanup();
     return check_report();

@@ -110,6 +110,7 @@ static void test_args(void)
         {ARGS("--method", "fastest"), "--method: unknown method 'fastest' (fast, vanilla, natural, crown-ibp)"},
         {ARGS("--lr", "0"), "--lr: 0 is outside (0, 10]"},
         {ARGS("--momentum", "1"), "--momentum: 1 is outside [0, 1)"},
+        {ARGS("--grad-clip", "2e9"), "--grad-clip: 2e9 is outside [0, 1e9]"},
         {ARGS("--augment=maybe"), "--augment: 'maybe' is not a boolean (true/false)"},
         {ARGS("--milestones", "18,15"), "--milestones: '18,15' is not strictly increasing"},
         {ARGS("--preset", "x"), "unknown preset 'x' (presets: mnist, cifar10, tinyimagenet, fmnist)"},
@@ -219,6 +220,9 @@ static void test_save_roundtrip(void)
     CHECK(strstr(text, "# schedule = 1+80+79\n") != NULL);
     CHECK(strstr(text, "eps = 8/255\n") != NULL);
     CHECK(strstr(text, "preset = cifar10\n") != NULL);
+    /* numbers as a person writes them, not as 17 digits */
+    CHECK(strstr(text, "\nlr = 0.1\n") != NULL && strstr(text, "\nweight_decay = 1e-4\n"));
+    CHECK(strstr(text, "\nmomentum = 0.85\n") != NULL);
     /* no preset: written as a comment, and still read back the same */
     ibp_train_config_defaults(&c);
     CHECK_OK(ibp_train_config_save(&c, path, &err), err);
@@ -232,6 +236,8 @@ static void test_save_roundtrip(void)
     CHECK(!w.failed);
     CHECK(strstr((char *)w.data, "--eps") != NULL && strstr((char *)w.data, "default: 0.1)"));
     CHECK(strstr((char *)w.data, "--sched-start") != NULL);
+    CHECK_MSG(strstr((char *)w.data, "learning rate (default: 5e-4)\n") != NULL,
+              "help shows lr's default otherwise:\n%s", (char *)w.data);
     ibp_wbuf_free(&w);
 }
 

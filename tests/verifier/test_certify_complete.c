@@ -102,7 +102,7 @@ struct cex_ctx {
     const struct fwd *f;
     const struct ibp_dataset *ds;
     double eps;
-    int seen, bad;
+    int seen, bad, bad_pred;
 };
 
 static enum ibp_status check_cex(void *ctx, const struct ibp_certify_sample *s, const float *x,
@@ -117,8 +117,13 @@ static enum ibp_status check_cex(void *ctx, const struct ibp_certify_sample *s, 
     int in_box = 1;
     for (int k = 0; k < 4; k++)
         in_box &= x_adv[k] >= lo[k] && x_adv[k] <= hi[k];
+    int pred = 0;
+    for (int j = 1; j < OUTS; j++)
+        pred = z[j] > z[pred] ? j : pred;
     c->seen += s->by == IBP_BY_BAB;
     c->bad += !in_box || label_wins(z, s->label);
+    /* the sample names the class its counterexample is given */
+    c->bad_pred += s->adv_pred != pred;
     return IBP_OK;
 }
 
@@ -179,16 +184,20 @@ static void test_decides(void)
                 if (a->by == IBP_BY_BOUND)
                     CHECK(a->lb_min[0] > 0.0f && isnan(a->lb_alpha) && a->bab_domains == 0);
                 CHECK((a->verdict == IBP_VERDICT_UNKNOWN) == (a->why != IBP_WHY_NONE));
+                CHECK(a->verdict == IBP_VERDICT_ATTACKED ? a->adv_pred >= 0 && a->adv_pred < OUTS
+                                                         : a->adv_pred == -1);
+                CHECK(a->clean_correct || a->adv_pred == a->pred);
                 CHECK(a->seconds >= 0.0);
             }
             /* attack off: branch and bound finds the counterexamples itself */
             config(&cfg, EPS[e], 2);
             cfg.attack = 0;
             cfg.attack_certified = 0;
-            struct cex_ctx cc = {&f, ds, EPS[e], 0, 0};
+            struct cex_ctx cc = {&f, ds, EPS[e], 0, 0, 0};
             struct ibp_certify_hooks hooks = {NULL, NULL, check_cex, &cc};
             CHECK(ibp_certify_run(net, ds, &cfg, &hooks, r2, &s2, &err) == IBP_OK);
             CHECK(cc.bad == 0);
+            CHECK_MSG(cc.bad_pred == 0, "%d counterexamples with another adv_pred", cc.bad_pred);
             CHECK(s2.bab_attacked == cc.seen);
             bab_cex += cc.seen;
             for (int i = 0; i < N_SAMPLES; i++)

@@ -3,6 +3,7 @@
  * verified error match ibp_certify_run called directly; several models and radii give one
  * row each; --save-adv, --json, the accuracy gate and every bad input behave as --help
  * says (bad input: exit 1, one line on stderr naming the file, nothing on stdout). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "datasets/open.h"
+#include "datasets/png_read.h"
 #include "datasets/png_write.h"
 #include "nets/graph/init.h"
 #include "nets/formats/model_file.h"
@@ -190,6 +192,62 @@ static void bad(const char *args, const char *names)
     free(err);
 }
 
+/* The --save-adv files in dir: named MODEL_epsE_INDEX_labelL_predP.png with the sample's
+ * label L and a class P other than L, for a clean error of m.ibpm its clean prediction (r:
+ * the library's records of m.ibpm); three panels scaled up 4 times by nearest neighbour,
+ * the first the sample's own image. */
+static void check_adv_pngs(const char *dir, const uint8_t *pixels, const uint8_t *labels,
+                           const struct ibp_certify_sample *r)
+{
+    enum { S = 4, GH = S * 32 + 2, GW = 3 * (S * 32 + 1) + 1 };
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int files = 0, clean_errors = 0;
+    uint8_t *grid = malloc((size_t)3 * GH * GW);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strstr(e->d_name, ".png"))
+            continue;
+        files++;
+        const char *at = strstr(e->d_name, "_label");
+        int idx = -1, label = -1, pred = -1, tail = 0;
+        int of_m = strncmp(e->d_name, "m.ibpm_eps", 10) == 0;
+        CHECK_MSG(at && at - e->d_name > 7 && sscanf(at - 6, "%6d", &idx) == 1 &&
+                      sscanf(at, "_label%d_pred%d.png%n", &label, &pred, &tail) == 2 &&
+                      at[tail] == '\0' && (of_m || strncmp(e->d_name, "m2.ibpm_eps", 11) == 0),
+                  "--save-adv file name %s", e->d_name);
+        if (idx < 0 || idx >= N)
+            continue;
+        /* a counterexample's class is never its label (a clean error's neither) */
+        CHECK_MSG(label == labels[idx] && pred >= 0 && pred < 10 && pred != label,
+                  "%s: sample %d has label %d", e->d_name, idx, labels[idx]);
+        if (of_m && !r[idx].clean_correct) {
+            CHECK_MSG(pred == r[idx].pred, "%s: clean prediction %d", e->d_name, r[idx].pred);
+            clean_errors++;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int c, h, w;
+        struct ibp_error err;
+        CHECK_OK(ibp_png_probe(path, &c, &h, &w, &err), err);
+        CHECK_MSG(c == 3 && h == GH && w == GW, "%s is %dx%dx%d", e->d_name, c, h, w);
+        if (c != 3 || h != GH || w != GW)
+            continue;
+        CHECK_OK(ibp_png_read(path, 3, GH, GW, 0, grid, &err), err);
+        int same = 1;
+        for (int k = 0; k < 3; k++)
+            for (int y = 0; y < S * 32; y++)
+                for (int x = 0; x < S * 32; x++)
+                    same &= grid[((size_t)k * GH + 1 + y) * GW + 1 + x] ==
+                            pixels[(size_t)idx * PIX + ((size_t)k * 32 + y / S) * 32 + x / S];
+        CHECK_MSG(same, "%s: the first panel is not sample %d scaled %d times", e->d_name, idx,
+                  S);
+    }
+    if (d)
+        closedir(d);
+    free(grid);
+    CHECK(files > 0 && clean_errors > 0);
+}
+
 static void write_corrupt(const char *from, const char *to, long at, int delta, long keep)
 {
     char *data = NULL;
@@ -333,6 +391,7 @@ int main(int argc, char **argv)
         table_rows++;
     CHECK_MSG(table_rows == 6, "%d rows of 8 samples in\n%s", table_rows, out);
     CHECK(tu_count_png(tu_path("adv")) > 0);
+    check_adv_pngs(tu_path("adv"), pixels, labels, r0);
     free(out);
     free(errs);
 

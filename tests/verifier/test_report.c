@@ -26,11 +26,11 @@ int main(void)
     ibp_certify_config_default(&cfg);
     struct ibp_certify_sample s[3] = {
         {0, 1, 1, 1, {0.25f, 0.5f, NAN}, 0.75, IBP_VERDICT_CERTIFIED, 0, NAN, IBP_BY_BOUND, 0, 0,
-         0.5, IBP_WHY_NONE},
+         0.5, IBP_WHY_NONE, -1},
         {1, 2, 0, 0, {-1.5f, -1.0f, NAN}, -0.125, IBP_VERDICT_ATTACKED, 0, NAN, IBP_BY_CLEAN, -1,
-         0, 0.25, IBP_WHY_NONE},
+         0, 0.25, IBP_WHY_NONE, 0},
         {2, 0, 0, 1, {-0.5f, NAN, NAN}, NAN, IBP_VERDICT_UNKNOWN, 0, -0.25f, IBP_BY_NONE, -1, 42,
-         0.75, IBP_WHY_TIME},
+         0.75, IBP_WHY_TIME, -1},
     };
     struct ibp_certify_summary sum = {.n = 3, .clean_errors = 1, .attacked = 1, .certified = 1,
                                       .unknown = 1, .verified_by = {1, 1, 0}, .seconds = 1.5,

@@ -1,6 +1,7 @@
-/* External ONNX models (../shared/data): every ERAN MNIST and VNN-COMP 2022 network
- * imports with the expected structure; the import computes what the original networks
- * compute (the VNN-COMP counterexamples' outputs, ERAN's known misclassified images).
+/* External ONNX models (../shared/data): every ERAN MNIST, VNN-COMP 2022 and VNN-COMP
+ * 2021 cifar10_resnet network imports with the expected structure; the import computes
+ * what the original networks compute (the VNN-COMP counterexamples' outputs, ERAN's
+ * known misclassified images).
  * Data: IBP_TEST_SHARED_DATA (tests/common/test_paths.h); exit 77 (skip) when the data is missing. */
 #include <dirent.h>
 #include <errno.h>
@@ -214,6 +215,10 @@ static void test_vnncomp_structure(void)
         {"vnncomp2022/mnist_fc/onnx/mnist-net_256x2.onnx.gz", "LRLRL", 784, 10},
         {"vnncomp2022/mnist_fc/onnx/mnist-net_256x4.onnx.gz", "LRLRLRLRL", 784, 10},
         {"vnncomp2022/mnist_fc/onnx/mnist-net_256x6.onnx.gz", "LRLRLRLRLRLRL", 784, 10},
+        /* residual, from PyTorch: the 1x1 stride-2 shortcut convs read the block's input */
+        {"vnncomp2021/cifar10_resnet/onnx/resnet_2b.onnx.gz", "CRCRCCARCRCARFLRL", 3072, 10},
+        {"vnncomp2021/cifar10_resnet/onnx/resnet_4b.onnx.gz", "CRCRCCARCRCARCRCCARCRCARFLRL",
+         3072, 10},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct ibp_onnx_info info;
