@@ -27,6 +27,7 @@
 #define REFINE_BUDGET_MAX 256
 #define REFINE_START 0.25
 #define REFINE_STOP 0.5
+#define REFINE_GAIN 0.1
 /* Filtered smart branching: BaBSR's best this many neurons are tried per domain. */
 #define FSB_CANDIDATES 4
 
@@ -628,7 +629,8 @@ static enum ibp_status check_config(const struct ibp_bab_config *c, struct ibp_e
  * layer in order, in passes of budget REFINE_BUDGET0, twice that, ...: each pass starts
  * from the bounds the last one left, and is followed by α-CROWN on the root's rows
  * (alpha, lb). A pass starts only before REFINE_START of the time limit and stops
- * splitting at REFINE_STOP of it; when all rows are proved, no more passes. On
+ * splitting at REFINE_STOP of it; when all rows are proved, or the last pass closed
+ * less than REFINE_GAIN of the worst row's gap to 0, no more passes. On
  * ERAN's mnist_relu_6_100 (image 4, ε 0.026) the root's worst bound goes from -13.8
  * to -5.3 (budget 8), -3.7 (16), -2.0 (64, 32 s on one core). */
 static enum ibp_status refine(struct bab *s, double *alpha, float *lb, float *fresh,
@@ -637,12 +639,17 @@ static enum ibp_status refine(struct bab *s, double *alpha, float *lb, float *fr
     const struct ibp_bab_config *cfg = s->cfg;
     int layers = ibp_dom_relu_layers(s->p);
     enum ibp_status st = IBP_OK;
+    float last_worst = -INFINITY;
     for (int budget = REFINE_BUDGET0; budget <= REFINE_BUDGET_MAX; budget *= 2) {
-        int open = 0;
+        float worst = INFINITY;
         for (int r = 0; r < s->rows; r++)
-            open += !(lb[r] > 0.0f);
-        if (!open || now_s() - s->t0 >= REFINE_START * cfg->timeout_s)
+            worst = lb[r] < worst ? lb[r] : worst;
+        if (worst > 0.0f || now_s() - s->t0 >= REFINE_START * cfg->timeout_s)
             break;
+        /* a pass that closed less than REFINE_GAIN of the gap: splitting gains more */
+        if (budget > REFINE_BUDGET0 && !(worst - last_worst > -REFINE_GAIN * last_worst))
+            break;
+        last_worst = worst;
         struct ibp_ibab_config bc = ibp_ibab_config_default();
         bc.budget = budget;
         bc.deadline = s->t0 + REFINE_STOP * cfg->timeout_s;
