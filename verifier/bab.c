@@ -10,7 +10,7 @@
 #include "nets/bounds/domain_bounds.h"
 #include "nets/bounds/intermediate_bab.h"
 #include "nets/bounds/sound_fp.h"
-#include "verifier/attack.h"
+#include "nets/passes/attack.h"
 #include "verifier/bab_leaf.h"
 
 /* The β ascent on a fully split domain (close_leaf). */

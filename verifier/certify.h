@@ -8,7 +8,7 @@
  *      l = clip(p/255 - ε, 0, 1), u = clip(p/255 + ε, 0, 1) with every requested bound
  *      method (nets/bounds/bounds.h); the sample is certified iff y strictly wins at x and the
  *      best method's minimum lb_j is > 0 (strictly);
- *   3. runs PGD (attack.h) inside the box on the samples that are not certified. A
+ *   3. runs PGD (nets/passes/attack.h) inside the box on the samples that are not certified. A
  *      misclassified sample is attacked with its clean point as the counterexample;
  *   4. when asked, α-CROWN (nets/bounds/alpha_crown.h) on the rows z_y - z_j over the
  *      bounder's box, one sample at a time, on the samples still unknown;
@@ -46,7 +46,7 @@
 #include "datasets/dataset.h"
 #include "nets/bounds/bounds.h"
 #include "nets/graph/net.h"
-#include "verifier/attack.h"
+#include "nets/passes/attack.h"
 #include "verifier/bab.h"
 
 #define IBP_CERTIFY_MAX_METHODS IBP_BOUND_METHOD_COUNT

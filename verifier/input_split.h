@@ -3,7 +3,7 @@
  *
  * The question: does some x in [lo, hi] make a disjunct of the property hold, where
  * disjunct d holds at output y when every row r of d has  C_r·y + offset_r <= 0
- * (the violation convention of vnnlib.h and attack.h)?
+ * (the violation convention of vnnlib.h and nets/passes/attack.h)?
  *
  * The search keeps a heap of open sub-boxes, lowest parent bound first (best-first: the
  * sub-boxes nearest a violation are refined first), and repeats, `batch` sub-boxes at a

@@ -15,7 +15,7 @@
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
 #include "nets/bounds/sound_fp.h"
-#include "verifier/attack.h"
+#include "nets/passes/attack.h"
 #include "verifier/bab.h"
 #include "verifier/input_split.h"
 

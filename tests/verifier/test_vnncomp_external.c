@@ -26,7 +26,7 @@
 #include "nets/formats/onnx_import.h"
 #include "tests/common/check.h"
 #include "tests/common/test_paths.h"
-#include "verifier/attack.h"
+#include "nets/passes/attack.h"
 #include "verifier/vnncomp.h"
 
 static const char *data_dir;

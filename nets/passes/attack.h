@@ -10,10 +10,13 @@
  *
  * PGD: signed-gradient steps on the objective, projected onto [lo, hi] after every
  * step, from a random start in the box (the first restart may start at a given point),
- * with a step size decaying over the steps; the best point over all restarts is kept.
- * A point is reported found only after a plain float32 forward pass at exactly that
- * point gives obj <= 0 and the point lies in [lo, hi]. Results depend only on the seed,
- * not on the thread count. */
+ * with a step size decaying over the steps (or constant); the best point over all
+ * restarts is kept. A point is reported found only after a plain float32 forward pass at
+ * exactly that point gives obj <= 0 and the point lies in [lo, hi]. Results depend only
+ * on the seed, not on the thread count.
+ *
+ * Users: the verifier (counterexamples) and the trainer (the PGD points of MTL-IBP and
+ * SABR, trainer/pgd.h), which is why it lives in nets/ below both. */
 #ifndef IBP_ATTACK_H
 #define IBP_ATTACK_H
 
@@ -31,13 +34,19 @@ struct ibp_attack_config {
                                 for sample b. A caller that picks samples out of a larger
                                 set passes their indices, so a sample's attack does not
                                 depend on which others share its batch. */
+    int constant_step; /* 0: cosine decay (below); 1: every step is step_size */
+    int keep_going;    /* 0: a sample stops at its first counterexample; 1: it keeps
+                          descending for all steps (training wants the worst point) */
 };
 
-/* Defaults: steps 50, restarts 2, step size 0.5, seed 0, streams NULL. Step t (0-based)
- * of a restart moves each input element by
+/* Defaults: steps 50, restarts 2, step size 0.5, seed 0, streams NULL, cosine decay,
+ * stop at the first counterexample. Step t (0-based) of a restart moves each input
+ * element by
  *   step_size * (0.1 + 0.9 * (1 + cos(pi t / steps)) / 2)
- * of its box half-width: a cosine decay from step_size to step_size / 10. Sample b of a
- * run draws its random starts from the RNG stream (seed, streams ? streams[b] : b). */
+ * of its box half-width: a cosine decay from step_size to step_size / 10 (with
+ * constant_step, step_size every step; 2 saturates a one-step attack to a corner from
+ * anywhere in the box). Sample b of a run draws its random starts from the RNG stream
+ * (seed, streams ? streams[b] : b). */
 void ibp_attack_config_default(struct ibp_attack_config *cfg);
 
 /* What the objective is made of; either labels or C (see the header comment). */
@@ -67,7 +76,7 @@ void ibp_attack_set_threads(struct ibp_attack *a, int threads);
  * lo, hi [batch][input]. Writes x_adv [batch][input] (the best point found, inside the
  * box), obj [batch] (its objective, float forward pass; may be NULL) and found [batch]
  * (1 when obj <= 0 at x_adv, re-checked). Samples stop moving once a counterexample
- * is found. Errors: IBP_ERR_ARG (batch or rows beyond the creation sizes, a config value
+ * is found, unless keep_going. Errors: IBP_ERR_ARG (batch or rows beyond the creation sizes, a config value
  * out of range, lo > hi, a label outside the outputs, disjunct ids decreasing),
  * IBP_ERR_NUMERIC (NaN in lo/hi). A NaN output is never a counterexample. */
 enum ibp_status ibp_attack_run(const struct ibp_net *net, struct ibp_attack *a,

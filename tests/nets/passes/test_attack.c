@@ -1,6 +1,7 @@
-/* PGD (verifier/attack.h) on hand-built networks whose counterexamples are known: it finds
+/* PGD (nets/passes/attack.h) on hand-built networks whose counterexamples are known: it finds
  * one where one exists, none where the net is provably robust, keeps every point in the
- * box, honours C/offset/disjunct specifications and does not depend on the thread count. */
+ * box, honours C/offset/disjunct specifications and does not depend on the thread count;
+ * the trainer's constant steps and keep_going. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #include "nets/graph/net.h"
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
-#include "verifier/attack.h"
+#include "nets/passes/attack.h"
 
 static struct ibp_layer_spec L(enum ibp_layer_kind kind, int out)
 {
@@ -220,10 +221,57 @@ static void test_threads_and_streams(void)
     ibp_net_free(net);
 }
 
+/* The trainer's settings: constant steps, and keep_going (descend past the first
+ * counterexample). On corner_net every step moves both inputs up (the objective is
+ * 1.7 - x0 - x1 there), by step_size x the half-width 0.25. */
+static void test_training_modes(void)
+{
+    struct ibp_net *net = corner_net();
+    struct ibp_attack *a;
+    struct ibp_error err;
+    CHECK_OK(ibp_attack_create(net, 1, 2, &a, &err), err);
+    ibp_attack_set_threads(a, 1);
+    float x[2] = {0.7f, 0.7f}, lo[2] = {0.45f, 0.45f}, hi[2] = {0.95f, 0.95f}, adv[2];
+    int labels[1] = {0}, found[1];
+    double obj[1];
+    struct ibp_attack_spec spec = {labels, NULL, NULL, NULL, 2};
+    struct ibp_attack_config cfg;
+    ibp_attack_config_default(&cfg);
+    cfg.restarts = 1;
+    cfg.steps = 4;
+    cfg.step_size = 0.25;
+    cfg.constant_step = 1;
+    /* 0.0625 per step: the sum 1.4 passes 1.7 after three steps, where it stops */
+    CHECK_OK(ibp_attack_run(net, a, &cfg, x, lo, hi, 1, &spec, adv, obj, found, &err), err);
+    CHECK(found[0] == 1);
+    CHECK_NEAR(adv[0] + adv[1], 1.775, 1e-5);
+    /* keep_going: all four steps, to the corner */
+    cfg.keep_going = 1;
+    CHECK_OK(ibp_attack_run(net, a, &cfg, x, lo, hi, 1, &spec, adv, obj, found, &err), err);
+    CHECK(found[0] == 1);
+    CHECK_NEAR(adv[0], 0.95, 1e-6);
+    CHECK_NEAR(adv[1], 0.95, 1e-6);
+    CHECK_NEAR(obj[0], 1.7 - 1.9, 1e-5);
+    /* the cosine decay covers 0.25 (1 + 0.854 + 0.5 + 0.146) / 4 of the way: short of it */
+    cfg.constant_step = 0;
+    CHECK_OK(ibp_attack_run(net, a, &cfg, x, lo, hi, 1, &spec, adv, obj, found, &err), err);
+    CHECK_MSG(adv[0] < 0.9f, "cosine decay reached %g", (double)adv[0]);
+    /* one step of 2 half-widths saturates to the corner from anywhere in the box */
+    cfg.constant_step = 1;
+    cfg.steps = 1;
+    cfg.step_size = 2.0;
+    float start[2] = {0.5f, 0.93f};
+    CHECK_OK(ibp_attack_run(net, a, &cfg, start, lo, hi, 1, &spec, adv, obj, found, &err), err);
+    CHECK(adv[0] == hi[0] && adv[1] == hi[1]);
+    ibp_attack_free(a);
+    ibp_net_free(net);
+}
+
 int main(void)
 {
     test_known_counterexample();
     test_spec_rows();
     test_threads_and_streams();
+    test_training_modes();
     return check_report();
 }

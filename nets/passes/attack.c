@@ -1,5 +1,5 @@
 /* PGD on the specification's violation measure (attack.h). */
-#include "verifier/attack.h"
+#include "nets/passes/attack.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +30,8 @@ void ibp_attack_config_default(struct ibp_attack_config *cfg)
     cfg->step_size = 0.5;
     cfg->seed = 0;
     cfg->streams = NULL;
+    cfg->constant_step = 0;
+    cfg->keep_going = 0;
 }
 
 enum ibp_status ibp_attack_create(const struct ibp_net *net, int max_batch, int max_rows,
@@ -213,13 +215,15 @@ enum ibp_status ibp_attack_run(const struct ibp_net *net, struct ibp_attack *a,
      * that it lies in the box even if no pass ever improves on +inf (NaN outputs). */
     memcpy(x_adv, lo, total * sizeof(float));
     int all_found = 0;
+    /* keep_going: a counterexample neither stops its sample nor ends the run early */
+    int stop_found = !cfg->keep_going;
     for (int r = 0; r < cfg->restarts && !all_found; r++) {
         for (int b = 0; b < batch; b++) {
             float *x = a->x + (size_t)b * n;
             const float *l = lo + (size_t)b * n, *h = hi + (size_t)b * n;
             /* a sample with a counterexample waits at it, so that its result does not
              * depend on how long its neighbours in the batch keep searching */
-            if (a->best[b] <= 0.0)
+            if (stop_found && a->best[b] <= 0.0)
                 memcpy(x, x_adv + (size_t)b * n, n * sizeof(float));
             else if (r == 0 && x_start)
                 for (size_t i = 0; i < n; i++)
@@ -242,16 +246,16 @@ enum ibp_status ibp_attack_run(const struct ibp_net *net, struct ibp_attack *a,
                     a->best[b] = v;
                     memcpy(x_adv + (size_t)b * n, a->x + (size_t)b * n, n * sizeof(float));
                 }
-                if (!(a->best[b] <= 0.0))
+                if (!(stop_found && a->best[b] <= 0.0))
                     all_found = 0;
             }
             if (t == cfg->steps || all_found)
                 break;
-            /* A sample that already has a counterexample, or whose output is NaN, gets a
-             * zero gradient and so stays where it is. */
+            /* A sample that already has a counterexample (unless keep_going), or whose
+             * output is NaN, gets a zero gradient and so stays where it is. */
             for (int b = 0; b < batch; b++) {
                 float *g = a->g_logits + (size_t)b * O;
-                if (a->best[b] <= 0.0 || isnan(a->best[b]))
+                if ((stop_found && a->best[b] <= 0.0) || isnan(a->best[b]))
                     memset(g, 0, (size_t)O * sizeof(float));
                 else
                     row_gradient(spec, b, a->active_row[b], O, g);
@@ -260,7 +264,8 @@ enum ibp_status ibp_attack_run(const struct ibp_net *net, struct ibp_attack *a,
             if (st != IBP_OK)
                 return st;
             double frac = 0.5 * (1.0 + cos(PI * (double)t / (double)cfg->steps));
-            double step = cfg->step_size * (0.1 + 0.9 * frac);
+            double step = cfg->constant_step ? cfg->step_size
+                                             : cfg->step_size * (0.1 + 0.9 * frac);
             for (size_t i = 0; i < total; i++) {
                 float g = a->gx[i];
                 if (g == 0.0f || isnan(g))
