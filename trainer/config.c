@@ -40,11 +40,17 @@ struct key_def {
     offsetof(struct ibp_train_config, field), sizeof(((struct ibp_train_config *)0)->field)
 #define NONE 0, 0
 
+/* Every preset (ibp_train_config_preset). */
+#define PRESET_NAMES                                                                       \
+    "mnist, cifar10, tinyimagenet, fmnist, mtl-ibp-mnist, mtl-ibp-cifar10-2, "           \
+    "mtl-ibp-cifar10-8, mtl-ibp-fmnist, sabr-mnist, sabr-cifar10-2, sabr-cifar10-8, "    \
+    "sabr-fmnist"
+
 static const struct key_def keys[] = {
     {"preset", T_PRESET, F(preset), 0, 0, 0, 0, 0,
-     "settings of SPEC §4: mnist, cifar10, tinyimagenet, fmnist"},
+     "settings of SPEC §4 and §4.9: " PRESET_NAMES},
     {"method", T_METHOD, F(method), 0, 0, 0, 0, 0,
-     "fast (IBP init + warmup regularisers), vanilla (plain IBP), natural (clean), crown-ibp (vanilla on f CROWN-IBP + (1-f) IBP bounds, f falling from 1 to 0 over the ramp)"},
+     "fast (IBP init + warmup regularisers), vanilla (plain IBP), natural (clean), crown-ibp (vanilla on f CROWN-IBP + (1-f) IBP bounds, f falling from 1 to 0 over the ramp), mtl-ibp (fast on alpha IBP + (1-alpha) PGD loss), sabr (fast with IBP on a small box around the PGD point)"},
     {"model", T_STR, F(model), 0, 0, 0, 0, 0, "architecture: cnn-small, cnn7, wrn8, ..."},
     {"width", T_INT, F(width), 0, 65536, 0, 0, 0,
      "first-layer channels of the model, 0 = its default"},
@@ -80,6 +86,16 @@ static const struct key_def keys[] = {
     {"reg_lambda", T_DOUBLE, F(reg_lambda), 0, 1e3, 0, 0, 0, "regulariser weight lambda0"},
     {"min_eps_reg", T_DOUBLE, F(min_eps_reg), 0, 1, 0, 0, 0,
      "eps of the regulariser's bounds while eps_t = 0"},
+    {"mtl_alpha", T_DOUBLE, F(mtl_alpha), 0, 1, 0, 0, 0,
+     "mtl-ibp: loss alpha CE_IBP + (1 - alpha) CE at the PGD point"},
+    {"sabr_lambda", T_DOUBLE, F(sabr_lambda), 0, 1, 1, 0, 0,
+     "sabr: IBP on a box of lambda x the box half-width around the PGD point"},
+    {"attack_steps", T_INT, F(attack_steps), 1, 1000000, 0, 0, 0,
+     "mtl-ibp, sabr: PGD steps (eval-mode BN, from the clean image)"},
+    {"attack_step", T_DOUBLE, F(attack_step), 0, 100, 1, 0, 0,
+     "mtl-ibp, sabr: PGD step / box half-width (eps unless clipped); 2 saturates to a corner"},
+    {"pop_bn_stats", T_BOOL, F(pop_bn_stats), 0, 0, 0, 0, 0,
+     "after every epoch, BN running statistics recomputed on the whole training set"},
     {"seed", T_LONG, F(seed), 0, 9007199254740991.0, 0, 0, 0, "random seed"},
     {"threads", T_INT, F(threads), 0, 4096, 0, 0, 0, "threads, 0 = OpenMP's default"},
     {"augment", T_BOOL, F(augment), 0, 0, 0, 0, 0, "random horizontal flip + 2-pixel crop"},
@@ -94,12 +110,51 @@ static const struct key_def keys[] = {
     {"resume", T_BOOL, F(resume), 0, 0, 0, 0, 1, "continue the run saved in out"},
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
+_Static_assert(sizeof keys / sizeof keys[0] <= 64, "ibp_train_config.given has 64 bits");
 
-static const char *const method_names[] = {"fast", "vanilla", "natural", "crown-ibp"};
+static const char *const method_names[] = {"fast", "vanilla", "natural", "crown-ibp",
+                                           "mtl-ibp", "sabr"};
+#define N_METHODS ((int)(sizeof method_names / sizeof method_names[0]))
 
 const char *ibp_train_method_name(enum ibp_train_method m)
 {
-    return (unsigned)m < 4 ? method_names[m] : "unknown";
+    return (unsigned)m < (unsigned)N_METHODS ? method_names[m] : "unknown";
+}
+
+int ibp_train_method_is_fast(enum ibp_train_method m)
+{
+    return m == IBP_METHOD_FAST || m == IBP_METHOD_MTL_IBP || m == IBP_METHOD_SABR;
+}
+
+/* Keys that only some methods use (bit m: method m); every other key belongs to all. */
+#define METHOD_BIT(m) (1u << (m))
+static const struct {
+    const char *key;
+    unsigned methods;
+    const char *users; /* for messages */
+} method_keys[] = {
+    {"mtl_alpha", METHOD_BIT(IBP_METHOD_MTL_IBP), "mtl-ibp"},
+    {"sabr_lambda", METHOD_BIT(IBP_METHOD_SABR), "sabr"},
+    {"attack_steps", METHOD_BIT(IBP_METHOD_MTL_IBP) | METHOD_BIT(IBP_METHOD_SABR),
+     "mtl-ibp and sabr"},
+    {"attack_step", METHOD_BIT(IBP_METHOD_MTL_IBP) | METHOD_BIT(IBP_METHOD_SABR),
+     "mtl-ibp and sabr"},
+};
+#define N_METHOD_KEYS ((int)(sizeof method_keys / sizeof method_keys[0]))
+
+/* Index into method_keys of key name, or -1 when every method uses it. */
+static int method_key(const char *name)
+{
+    for (int i = 0; i < N_METHOD_KEYS; i++)
+        if (strcmp(method_keys[i].key, name) == 0)
+            return i;
+    return -1;
+}
+
+static int key_used_by(int k, enum ibp_train_method m)
+{
+    int i = method_key(keys[k].name);
+    return i < 0 || (method_keys[i].methods & METHOD_BIT(m)) != 0;
 }
 
 void ibp_train_config_defaults(struct ibp_train_config *c)
@@ -130,6 +185,10 @@ void ibp_train_config_defaults(struct ibp_train_config *c)
     c->seed = 100;
     c->eval_batch = 1000;
     strcpy(c->out, "runs/ibp-train");
+    c->mtl_alpha = 0.01;
+    c->sabr_lambda = 0.4;
+    c->attack_steps = 1;
+    c->attack_step = 2.0;
 }
 
 /* Presets as key = value lists, applied through the same setter as files. */
@@ -150,11 +209,43 @@ static const char *const preset_tiny[] = {
 static const char *const preset_fmnist[] = {
     "dataset", "fashion-mnist", "model", "cnn-small", "eps", "0.1", "batch", "256",
     "schedule", "1+10+9", "milestones", "15,18", "lr", "5e-4", "augment", "false", NULL};
+/* SPEC §4.9: alpha and lambda per setting on the schedules above; PGD of one saturating
+ * step where alpha is small or eps large (MNIST 0.1, CIFAR 8/255), 8 steps of 0.25 at
+ * CIFAR 2/255 and for SABR, whose box centre is the PGD point. */
+static const char *const preset_mtl_mnist[] = {
+    "preset", "mnist", "method", "mtl-ibp", "eps", "0.1", "mtl_alpha", "0.01", NULL};
+static const char *const preset_mtl_c2[] = {
+    "preset", "cifar10", "method", "mtl-ibp", "eps", "2/255", "mtl_alpha", "0.004",
+    "attack_steps", "8", "attack_step", "0.25", NULL};
+static const char *const preset_mtl_c8[] = {
+    "preset", "cifar10", "method", "mtl-ibp", "eps", "8/255", "mtl_alpha", "0.5", NULL};
+static const char *const preset_mtl_fmnist[] = {
+    "preset", "fmnist", "method", "mtl-ibp", "mtl_alpha", "0.01", NULL};
+static const char *const preset_sabr_mnist[] = {
+    "preset", "mnist", "method", "sabr", "eps", "0.1", "sabr_lambda", "0.4",
+    "attack_steps", "8", "attack_step", "0.25", NULL};
+static const char *const preset_sabr_c2[] = {
+    "preset", "cifar10", "method", "sabr", "eps", "2/255", "sabr_lambda", "0.1",
+    "attack_steps", "8", "attack_step", "0.25", NULL};
+static const char *const preset_sabr_c8[] = {
+    "preset", "cifar10", "method", "sabr", "eps", "8/255", "sabr_lambda", "0.7",
+    "attack_steps", "8", "attack_step", "0.25", NULL};
+static const char *const preset_sabr_fmnist[] = {
+    "preset", "fmnist", "method", "sabr", "sabr_lambda", "0.4",
+    "attack_steps", "8", "attack_step", "0.25", NULL};
 static const struct preset presets[] = {
     {"mnist", preset_mnist},
     {"cifar10", preset_cifar10},
     {"tinyimagenet", preset_tiny},
     {"fmnist", preset_fmnist},
+    {"mtl-ibp-mnist", preset_mtl_mnist},
+    {"mtl-ibp-cifar10-2", preset_mtl_c2},
+    {"mtl-ibp-cifar10-8", preset_mtl_c8},
+    {"mtl-ibp-fmnist", preset_mtl_fmnist},
+    {"sabr-mnist", preset_sabr_mnist},
+    {"sabr-cifar10-2", preset_sabr_c2},
+    {"sabr-cifar10-8", preset_sabr_c8},
+    {"sabr-fmnist", preset_sabr_fmnist},
 };
 
 static int find_key(const char *name)
@@ -189,7 +280,7 @@ enum ibp_status ibp_train_config_preset(struct ibp_train_config *c, const char *
         return IBP_OK;
     }
     return ibp_fail(err, IBP_ERR_ARG,
-                    "unknown preset '%s' (presets: mnist, cifar10, tinyimagenet, fmnist)", name);
+                    "unknown preset '%s' (presets: " PRESET_NAMES ")", name);
 }
 
 static enum ibp_status parse_bool(const char *v, const char *what, int *out, struct ibp_error *err)
@@ -209,8 +300,8 @@ static enum ibp_status parse_bool(const char *v, const char *what, int *out, str
     return ibp_fail(err, IBP_ERR_ARG, "%s: '%s' is not a boolean (true/false)", what, v);
 }
 
-static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *value,
-                               const char *what, struct ibp_error *err)
+static enum ibp_status set_value(struct ibp_train_config *c, int k, const char *value,
+                                 const char *what, struct ibp_error *err)
 {
     const struct key_def *d = &keys[k];
     char *field = (char *)c + d->off;
@@ -268,13 +359,13 @@ static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *va
     case T_BOOL:
         return parse_bool(value, what, (int *)field, err);
     case T_METHOD:
-        for (int m = 0; m < 4; m++)
+        for (int m = 0; m < N_METHODS; m++)
             if (strcmp(value, method_names[m]) == 0) {
                 c->method = (enum ibp_train_method)m;
                 return IBP_OK;
             }
-        return ibp_fail(err, IBP_ERR_ARG, "%s: unknown method '%s' (fast, vanilla, natural, crown-ibp)",
-                        what, value);
+        return ibp_fail(err, IBP_ERR_ARG, "%s: unknown method '%s' (fast, vanilla, natural, "
+                        "crown-ibp, mtl-ibp, sabr)", what, value);
     case T_OPTIM:
         if (strcmp(value, "adam") == 0)
             c->optimizer = IBP_OPTIM_ADAM;
@@ -302,6 +393,16 @@ static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *va
         return ibp_train_config_preset(c, value, err);
     }
     return ibp_fail(err, IBP_ERR_ARG, "%s: internal: bad key type", what);
+}
+
+/* Sets key k and records that it was given (for the method-key check). */
+static enum ibp_status set_key(struct ibp_train_config *c, int k, const char *value,
+                               const char *what, struct ibp_error *err)
+{
+    enum ibp_status st = set_value(c, k, value, what, err);
+    if (st == IBP_OK)
+        c->given |= UINT64_C(1) << k;
+    return st;
 }
 
 /* One key = value of a source (a file or the command line). */
@@ -577,6 +678,17 @@ enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
                         c->train_eps_mult, c->eps * c->train_eps_mult);
     if (c->nesterov && (c->optimizer != IBP_OPTIM_SGD || c->momentum == 0.0))
         return ibp_fail(err, IBP_ERR_ARG, "nesterov: needs optimizer sgd with momentum > 0");
+    for (int k = 0; k < N_KEYS; k++)
+        if ((c->given >> k & 1) && !key_used_by(k, c->method)) {
+            char opt[64];
+            snprintf(opt, sizeof opt, "%s", keys[k].name);
+            for (char *p = opt; *p; p++)
+                if (*p == '_')
+                    *p = '-';
+            return ibp_fail(err, IBP_ERR_ARG, "%s (--%s): only for method %s, but the method "
+                            "is %s", keys[k].name, opt, method_keys[method_key(keys[k].name)].users,
+                            ibp_train_method_name(c->method));
+        }
     return IBP_OK;
 }
 
@@ -633,6 +745,8 @@ void ibp_train_config_format(const struct ibp_train_config *c, struct ibp_wbuf *
 {
     put_text(w, "# ibp-train configuration, resolved (defaults, preset, file, options)\n");
     for (int k = 0; k < N_KEYS; k++) {
+        if (!key_used_by(k, c->method))
+            continue;
         if (keys[k].no_save) {
             if (keys[k].type == T_SCHEDULE) {
                 put_text(w, "# schedule = ");
@@ -668,7 +782,8 @@ const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
     static const char *const may_change[] = {"threads", "log_every", "data_dir", "out",
                                              "resume", "preset"};
     for (int k = 0; k < N_KEYS; k++) {
-        int skip = keys[k].type == T_SCHEDULE;
+        int skip = keys[k].type == T_SCHEDULE ||
+                   (!key_used_by(k, a->method) && !key_used_by(k, b->method));
         for (size_t i = 0; i < sizeof may_change / sizeof may_change[0]; i++)
             skip |= strcmp(keys[k].name, may_change[i]) == 0;
         if (skip)

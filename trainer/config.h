@@ -28,6 +28,8 @@ enum ibp_train_method {
     IBP_METHOD_NATURAL, /* clean training only */
     IBP_METHOD_CROWN_IBP, /* vanilla with the margin bound f CROWN-IBP + (1-f) IBP,
                            * f = (eps_max - eps_t) / eps_max (SPEC §4.8) */
+    IBP_METHOD_MTL_IBP, /* fast with alpha CE_IBP + (1-alpha) CE at the PGD point (§4.9) */
+    IBP_METHOD_SABR,    /* fast with IBP on a small box around the PGD point (§4.9) */
 };
 
 #define IBP_CONFIG_MAX_MILESTONES 16
@@ -63,13 +65,24 @@ struct ibp_train_config {
     int log_every;             /* batches between batch log lines, 0 = epochs only */
     char out[1024];            /* output folder */
     int resume;                /* continue from the training state in out */
+    double mtl_alpha;          /* mtl-ibp: weight of the IBP loss, [0, 1] */
+    double sabr_lambda;        /* sabr: small-box radius / box half-width, (0, 1] */
+    int attack_steps;          /* mtl-ibp, sabr: PGD steps (>= 1) */
+    double attack_step;        /* mtl-ibp, sabr: PGD step / box half-width */
+    int pop_bn_stats;          /* BN running stats recomputed on the training set per epoch */
+    uint64_t given;            /* bit k: key k was set by a preset, a file or an option */
 };
 
 /* Built-in defaults: the Fashion-MNIST reference run (fast, cnn-small with BN, eps 0.1,
- * batch 256, 1+10+9, milestones 15,18, Adam lr 5e-4, clip 10, seed 100). */
+ * batch 256, 1+10+9, milestones 15,18, Adam lr 5e-4, clip 10, seed 100); for mtl-ibp and
+ * sabr alpha 0.01, lambda 0.4 (SPEC §4.9's MNIST 0.1 values) and one PGD step of 2
+ * half-widths (saturating to a corner). */
 void ibp_train_config_defaults(struct ibp_train_config *c);
 
-/* Applies preset `name` (mnist, cifar10, tinyimagenet, fmnist) on top of c.
+/* Applies preset `name` on top of c: mnist, cifar10, tinyimagenet, fmnist (SPEC §4), and
+ * the SPEC §4.9 settings mtl-ibp-mnist / sabr-mnist (eps 0.1), mtl-ibp-cifar10-2 /
+ * sabr-cifar10-2 (2/255), mtl-ibp-cifar10-8 / sabr-cifar10-8 (8/255), mtl-ibp-fmnist /
+ * sabr-fmnist (Fashion-MNIST eps 0.1 with the MNIST 0.1 values).
  * Errors: IBP_ERR_ARG for an unknown name (the message lists the presets). */
 enum ibp_status ibp_train_config_preset(struct ibp_train_config *c, const char *name,
                                         struct ibp_error *err);
@@ -90,13 +103,14 @@ enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
                                            char *const *argv, struct ibp_error *err);
 
 /* Cross-field checks: ramp inside the run (sched_start + sched_length - 1 <= epochs),
- * milestones within the run, training eps <= 1, nesterov only with SGD momentum.
- * Errors: IBP_ERR_ARG with a message naming the keys. */
+ * milestones within the run, training eps <= 1, nesterov only with SGD momentum, no
+ * method key (mtl_alpha, sabr_lambda, attack_steps, attack_step) set for a method that
+ * does not use it. Errors: IBP_ERR_ARG with a message naming the keys. */
 enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
                                           struct ibp_error *err);
 
-/* Appends c as a config file (every key, the schedule as a comment in a+b+c form) that
- * `--config` reads back to the same configuration (resume excluded). */
+/* Appends c as a config file (every key the method uses, the schedule as a comment in
+ * a+b+c form) that `--config` reads back to the same configuration (resume excluded). */
 void ibp_train_config_format(const struct ibp_train_config *c, struct ibp_wbuf *w);
 
 /* Writes ibp_train_config_format's text to path atomically. Errors: IBP_ERR_IO,
@@ -112,7 +126,11 @@ const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
 /* Appends the option list for --help: every key with its default and meaning. */
 void ibp_train_config_help(struct ibp_wbuf *w);
 
-/* "fast", "vanilla", "natural", "crown-ibp". */
+/* 1 when the method trains with the fast recipe (IBP init, warmup regularisers): fast,
+ * mtl-ibp, sabr. */
+int ibp_train_method_is_fast(enum ibp_train_method m);
+
+/* "fast", "vanilla", "natural", "crown-ibp", "mtl-ibp", "sabr". */
 const char *ibp_train_method_name(enum ibp_train_method m);
 
 #endif

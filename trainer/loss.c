@@ -51,6 +51,26 @@ double ibp_cross_entropy(const float *logits, const int *labels, int batch, int 
     return total / batch;
 }
 
+double ibp_mtl_ibp_loss(const float *lb, const float *logits_adv, const int *labels,
+                        int batch, int classes, double alpha, float *g_lb, float *g_logits,
+                        double *robust, double *adv)
+{
+    int rows = classes - 1;
+    double r = ibp_robust_ce(lb, batch, rows, g_lb);
+    double a = ibp_cross_entropy(logits_adv, labels, batch, classes, g_logits);
+    if (g_lb) {
+        for (size_t i = 0; i < (size_t)batch * (size_t)rows; i++)
+            g_lb[i] = (float)(alpha * g_lb[i]);
+        for (size_t i = 0; i < (size_t)batch * (size_t)classes; i++)
+            g_logits[i] = (float)((1.0 - alpha) * g_logits[i]);
+    }
+    if (robust)
+        *robust = r;
+    if (adv)
+        *adv = a;
+    return alpha * r + (1.0 - alpha) * a;
+}
+
 int ibp_count_verified(const float *lb, int batch, int rows)
 {
     int n = 0;

@@ -18,6 +18,15 @@ double ibp_robust_ce(const float *lb, int batch, int rows, float *grad);
 double ibp_cross_entropy(const float *logits, const int *labels, int batch, int classes,
                          float *grad);
 
+/* MTL-IBP (SPEC §4.9): L = alpha ibp_robust_ce(lb) + (1 - alpha) ibp_cross_entropy at
+ * the logits of the PGD points, logits_adv [batch][classes] (labels in [0, classes),
+ * rows = classes - 1). g_lb [batch][rows] and g_logits [batch][classes] (both or neither
+ * NULL) receive the two gradients, each scaled by its weight; *robust and *adv (may be
+ * NULL) the unweighted parts. */
+double ibp_mtl_ibp_loss(const float *lb, const float *logits_adv, const int *labels,
+                        int batch, int classes, double alpha, float *g_lb, float *g_logits,
+                        double *robust, double *adv);
+
 /* Samples whose every lb_bj > 0 strictly (SPEC §2: lb = 0 or NaN is not verified). */
 int ibp_count_verified(const float *lb, int batch, int rows);
 

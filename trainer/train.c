@@ -21,7 +21,9 @@
 #include "trainer/evaluate.h"
 #include "trainer/loss.h"
 #include "trainer/metrics.h"
+#include "trainer/pgd.h"
 #include "trainer/regularizer.h"
+#include "trainer/sabr_box.h"
 #include "trainer/schedule.h"
 
 /* BatchNorm running-statistics momentum (PyTorch's default, SPEC §2). */
@@ -44,6 +46,9 @@ struct ibp_trainer {
     struct ibp_evaluator *ev;
     struct ibp_optim *opt;
     struct ibp_batcher *batcher;
+    struct ibp_batcher *pop_batcher;  /* pop_bn_stats only: the training set in order */
+    struct ibp_train_pgd *pgd;        /* methods mtl-ibp and sabr only */
+    float *x_adv, *lo_small, *hi_small; /* [batch][input]: PGD points, SABR's small box */
     struct ibp_eps_schedule sched;
     double eps_max;                   /* training eps */
     int64_t batches;                  /* per epoch (L) */
@@ -100,6 +105,11 @@ void ibp_trainer_free(struct ibp_trainer *t)
     ibp_evaluator_free(t->ev);
     ibp_optim_free(t->opt);
     ibp_batcher_free(t->batcher);
+    ibp_batcher_free(t->pop_batcher);
+    ibp_train_pgd_free(t->pgd);
+    free(t->x_adv);
+    free(t->lo_small);
+    free(t->hi_small);
     free(t->x);
     free(t->lo);
     free(t->hi);
@@ -210,7 +220,8 @@ static enum ibp_status build_model(struct ibp_trainer *t, struct ibp_error *err)
         return st;
     struct ibp_rng rng;
     ibp_rng_seed(&rng, (uint64_t)c->seed, STREAM_INIT);
-    st = ibp_net_init(t->net, c->method == IBP_METHOD_FAST ? IBP_INIT_IBP : IBP_INIT_DEFAULT,
+    st = ibp_net_init(t->net, ibp_train_method_is_fast(c->method) ? IBP_INIT_IBP
+                                                                   : IBP_INIT_DEFAULT,
                       &rng, err);
     if (st != IBP_OK)
         return st;
@@ -296,6 +307,17 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
         if (st == IBP_OK && (!t->lb_crown || !t->lb_mix || !t->g_crown || !t->grad_crown))
             st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory for CROWN-IBP buffers");
     }
+    if (st == IBP_OK &&
+        (cfg->method == IBP_METHOD_MTL_IBP || cfg->method == IBP_METHOD_SABR)) {
+        st = ibp_train_pgd_create(t->net, cfg->batch, cfg->attack_steps, cfg->attack_step,
+                                  cfg->threads, &t->pgd, err);
+        size_t nx = (size_t)cfg->batch * t->in_size;
+        t->x_adv = malloc(nx * sizeof(float));
+        t->lo_small = malloc(nx * sizeof(float));
+        t->hi_small = malloc(nx * sizeof(float));
+        if (st == IBP_OK && (!t->x_adv || !t->lo_small || !t->hi_small))
+            st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory for PGD buffers");
+    }
     if (st == IBP_OK)
         st = ibp_evaluator_create(t->net, cfg->eval_batch, &t->ev, err);
     if (st == IBP_OK) {
@@ -313,6 +335,10 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
             bo.augment = (struct ibp_augment){.flip = 1, .crop_pad = 2,
                                               .pad_mode = IBP_PAD_EDGE};
         st = ibp_batcher_create(t->train, &bo, &t->batcher, err);
+    }
+    if (st == IBP_OK && cfg->pop_bn_stats) {
+        struct ibp_batch_options bo = {.batch_size = cfg->batch, .shuffle = 0};
+        st = ibp_batcher_create(t->train, &bo, &t->pop_batcher, err);
     }
     if (st == IBP_OK) {
         t->batches = ibp_batcher_batches(t->batcher);
@@ -428,10 +454,15 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
     const struct ibp_train_config *c = &t->cfg;
     struct ibp_net *net = t->net;
     double eps_t = ibp_eps_at(&t->sched, t->pos.step);
-    double lam = c->method == IBP_METHOD_FAST ? ibp_reg_lambda(c->reg_lambda, eps_t, t->eps_max)
-                                              : 0.0;
+    double lam = ibp_train_method_is_fast(c->method)
+                     ? ibp_reg_lambda(c->reg_lambda, eps_t, t->eps_max)
+                     : 0.0;
     int robust = eps_t > 0.0;
     int use_reg = lam > 0.0;
+    /* mtl-ibp, sabr: a PGD point per sample once eps_t > 0 (while eps_t = 0 they train
+     * as fast does) */
+    int mtl = robust && c->method == IBP_METHOD_MTL_IBP;
+    int sabr = robust && c->method == IBP_METHOD_SABR;
     /* crown-ibp: weight of the CROWN-IBP bound, 1 at the ramp's start, 0 from eps_max on */
     double f = c->method == IBP_METHOD_CROWN_IBP && robust ? (t->eps_max - eps_t) / t->eps_max
                                                            : 0.0;
@@ -441,9 +472,23 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         double e = robust ? eps_t : fmax(eps_t, c->min_eps_reg);
         st = ibp_box_compute(t->x, B, net->input.c, (int64_t)net->input.h * net->input.w, e,
                              t->zero, t->one, NULL, t->lo, t->hi, err);
+        /* PGD first, on the model in eval-mode BN; then the train-mode pass: mtl-ibp's
+         * clean input is the PGD point (its logits and BN statistics come from it, the IBP
+         * bounds cover the whole box), sabr's the image, with IBP on the small box */
+        const float *x_in = t->x, *lo = t->lo, *hi = t->hi;
+        if (st == IBP_OK && (mtl || sabr))
+            st = ibp_train_pgd_run(t->pgd, net, t->x, t->lo, t->hi, t->labels, B, t->x_adv,
+                                   err);
+        if (st == IBP_OK && mtl)
+            x_in = t->x_adv;
+        if (st == IBP_OK && sabr) {
+            st = ibp_sabr_box(t->x_adv, t->lo, t->hi, (size_t)B * t->in_size, c->sabr_lambda,
+                              t->lo_small, t->hi_small, err);
+            lo = t->lo_small;
+            hi = t->hi_small;
+        }
         if (st == IBP_OK)
-            st = ibp_pass_train(net, t->ws, t->x, t->lo, t->hi, B, &spec, t->logits, t->lb,
-                                err);
+            st = ibp_pass_train(net, t->ws, x_in, lo, hi, B, &spec, t->logits, t->lb, err);
     } else {
         st = ibp_pass_clean(net, t->ws, t->x, B, IBP_BN_TRAIN, t->logits, err);
     }
@@ -466,10 +511,20 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
             }
             lb = t->lb_mix;
         }
-        loss = ibp_robust_ce(lb, B, t->rows, t->g_lb);
-        t->sums.robust += loss * B;
+        if (mtl) {
+            double ibp_part;
+            loss = ibp_mtl_ibp_loss(lb, t->logits, t->labels, B, t->classes, c->mtl_alpha,
+                                    t->g_lb, t->g_logits, &ibp_part, NULL);
+            t->sums.robust += ibp_part * B;
+        } else {
+            loss = ibp_robust_ce(lb, B, t->rows, t->g_lb);
+            t->sums.robust += loss * B;
+        }
         t->sums.n_robust += B;
-        t->sums.ver_errors += B - ibp_count_verified(f > 0.0 ? t->lb_crown : t->lb, B, t->rows);
+        /* sabr's bounds hold on the small boxes only: no verified count */
+        if (!sabr)
+            t->sums.ver_errors += B - ibp_count_verified(f > 0.0 ? t->lb_crown : t->lb, B,
+                                                         t->rows);
         if (f > 0.0) {
             for (size_t i = 0; i < n; i++) {
                 t->g_crown[i] = (float)(f * t->g_lb[i]);
@@ -500,8 +555,8 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         if (st != IBP_OK)
             return st;
     }
-    st = ibp_pass_backward(net, t->ws, robust ? NULL : t->g_logits, robust ? t->g_lb : NULL,
-                           t->grad, err);
+    st = ibp_pass_backward(net, t->ws, robust && !mtl ? NULL : t->g_logits,
+                           robust ? t->g_lb : NULL, t->grad, err);
     if (st != IBP_OK)
         return st;
     for (size_t i = 0; f > 0.0 && i < net->n_params; i++)
@@ -590,6 +645,29 @@ static enum ibp_status log_batch(struct ibp_metrics *m, const struct ibp_trainer
     return ibp_metrics_end(m, err);
 }
 
+/* --pop-bn-stats: every BN layer's running statistics become the sample-weighted mean of
+ * the training batches' statistics (mean and unbiased variance, each batch in train mode
+ * as in training, no augmentation, file order): after batch k of size B_k, with N_k
+ * samples seen, momentum B_k / N_k (1 for the first batch, so nothing of the old
+ * statistics is left). */
+static enum ibp_status population_bn_stats(struct ibp_trainer *t, struct ibp_error *err)
+{
+    if (ibp_net_count_kind(t->net, IBP_LAYER_BATCHNORM) == 0)
+        return IBP_OK;
+    enum ibp_status st = ibp_batcher_start(t->pop_batcher, 0, 0, err);
+    if (st != IBP_OK)
+        return st;
+    int64_t seen = 0, B;
+    while ((B = ibp_batcher_next(t->pop_batcher, t->x, t->labels)) > 0) {
+        st = ibp_pass_clean(t->net, t->ws, t->x, (int)B, IBP_BN_TRAIN, t->logits, err);
+        if (st != IBP_OK)
+            return st;
+        seen += B;
+        ibp_bn_update_running(t->net, t->ws, (float)((double)B / (double)seen));
+    }
+    return IBP_OK;
+}
+
 /* Evaluation, files and the log line at the end of an epoch. */
 static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m,
                                     const struct ibp_train_hooks *hooks, struct ibp_error *err)
@@ -601,6 +679,11 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d: %s (files of the last good epoch "
                         "kept)", t->pos.epoch, why.msg);
     double t0 = now_seconds();
+    if (c->pop_bn_stats) {
+        st = population_bn_stats(t, err);
+        if (st != IBP_OK)
+            return st;
+    }
     struct ibp_eval_result test, val = {0};
     st = ibp_evaluate(t->net, t->ev, t->test, c->eps, &test, err);
     if (st == IBP_OK && t->val)
@@ -618,7 +701,9 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
         .l_tight = ratio_or_nan(s->tight, s->n_reg), .l_relu = ratio_or_nan(s->relu, s->n_reg),
         .grad_norm_mean = ratio_or_nan(s->grad_norm, s->batches),
         .train_err = 100.0 * ratio_or_nan((double)s->errors, s->n),
-        .train_ver_err = 100.0 * ratio_or_nan((double)s->ver_errors, s->n_robust),
+        .train_ver_err = c->method == IBP_METHOD_SABR
+                             ? NAN
+                             : 100.0 * ratio_or_nan((double)s->ver_errors, s->n_robust),
         .test_err = ibp_eval_clean_error(&test), .test_ver_err = ibp_eval_verified_error(&test),
         .val_err = t->val ? ibp_eval_clean_error(&val) : NAN,
         .val_ver_err = t->val ? ibp_eval_verified_error(&val) : NAN,
