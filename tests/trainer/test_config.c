@@ -69,6 +69,33 @@ static void test_defaults_presets(void)
     CHECK(c.eps == 0.1 && c.batch == 256 && c.epochs == 20 && c.sched_start == 2 &&
           c.sched_length == 10 && c.milestones[0] == 15 && c.milestones[1] == 18 &&
           c.lr == 5e-4 && strcmp(c.model, "cnn-small") == 0);
+    /* SPEC §4.9's settings: a base preset, the method, its alpha / lambda and PGD */
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "mtl-ibp-cifar10-2", &err), err);
+    CHECK(c.method == IBP_METHOD_MTL_IBP && c.eps == 2.0 / 255 && c.mtl_alpha == 0.004 &&
+          c.attack_steps == 8 && c.attack_step == 0.25 && c.epochs == 160 && c.augment &&
+          strcmp(c.preset, "mtl-ibp-cifar10-2") == 0);
+    CHECK_OK(ibp_train_config_validate(&c, &err), err);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "mtl-ibp-cifar10-8", &err), err);
+    CHECK(c.mtl_alpha == 0.5 && c.eps == 8.0 / 255 && c.attack_steps == 1);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "mtl-ibp-mnist", &err), err);
+    CHECK(c.mtl_alpha == 0.01 && c.eps == 0.1 && strcmp(c.dataset, "mnist") == 0 &&
+          c.epochs == 70);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "sabr-mnist", &err), err);
+    CHECK(c.method == IBP_METHOD_SABR && c.sabr_lambda == 0.4 && c.eps == 0.1);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "sabr-cifar10-2", &err), err);
+    CHECK(c.sabr_lambda == 0.1 && c.eps == 2.0 / 255);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "sabr-cifar10-8", &err), err);
+    CHECK(c.sabr_lambda == 0.7 && c.eps == 8.0 / 255);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "sabr-fmnist", &err), err);
+    CHECK(c.sabr_lambda == 0.4 && c.epochs == 20 && strcmp(c.dataset, "fashion-mnist") == 0);
+    CHECK_OK(ibp_train_config_validate(&c, &err), err);
     CHECK(ibp_train_config_preset(&c, "imagenet", &err) == IBP_ERR_ARG);
     CHECK(strstr(err.msg, "unknown preset 'imagenet'") != NULL);
 }
@@ -107,21 +134,84 @@ static void test_args(void)
         {ARGS("--schedule", "1+2+3", "--epochs", "9"),
          "--epochs: conflicts with --schedule (schedule sets epochs, sched_start and "
          "sched_length)"},
-        {ARGS("--method", "fastest"), "--method: unknown method 'fastest' (fast, vanilla, natural, crown-ibp)"},
+        {ARGS("--method", "fastest"), "--method: unknown method 'fastest' (fast, vanilla, natural, crown-ibp, mtl-ibp, sabr)"},
         {ARGS("--lr", "0"), "--lr: 0 is outside (0, 10]"},
         {ARGS("--momentum", "1"), "--momentum: 1 is outside [0, 1)"},
         {ARGS("--grad-clip", "2e9"), "--grad-clip: 2e9 is outside [0, 1e9]"},
         {ARGS("--augment=maybe"), "--augment: 'maybe' is not a boolean (true/false)"},
         {ARGS("--milestones", "18,15"), "--milestones: '18,15' is not strictly increasing"},
-        {ARGS("--preset", "x"), "unknown preset 'x' (presets: mnist, cifar10, tinyimagenet, fmnist)"},
+        {ARGS("--preset", "x"), "unknown preset 'x' (presets: mnist, cifar10, tinyimagenet, fmnist, mtl-ibp-mnist, "
+         "mtl-ibp-cifar10-2, mtl-ibp-cifar10-8, mtl-ibp-fmnist, sabr-mnist, sabr-cifar10-2, "
+         "sabr-cifar10-8, sabr-fmnist)"},
         {ARGS("--out", "a#b"), "--out: 'a#b' contains '#', a line break or surrounding spaces"},
         {ARGS("--config"), "--config needs a file name"},
+        {ARGS("--method", "mtl-ibp", "--mtl-alpha", "1.5"), "--mtl-alpha: 1.5 is outside [0, 1]"},
+        {ARGS("--method", "mtl-ibp", "--mtl-alpha", "-0.1"),
+         "--mtl-alpha: -0.1 is outside [0, 1]"},
+        {ARGS("--method", "sabr", "--sabr-lambda", "0"), "--sabr-lambda: 0 is outside (0, 1]"},
+        {ARGS("--method", "sabr", "--sabr-lambda", "1.01"),
+         "--sabr-lambda: 1.01 is outside (0, 1]"},
+        {ARGS("--method", "sabr", "--attack-steps", "0"),
+         "--attack-steps: 0 is outside [1, 1000000]"},
+        {ARGS("--method", "sabr", "--attack-step", "0"), "--attack-step: 0 is outside (0, 100]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = resolve(&c, &err, bad[i].argv);
         CHECK_MSG(rc == IBP_ERR_ARG, "case %zu: status %d", i, rc);
         CHECK_MSG(strcmp(err.msg, bad[i].msg) == 0, "case %zu: '%s'", i, err.msg);
     }
+}
+
+/* Keys of one method refused for another, after resolution (validate). */
+static void test_method_keys(void)
+{
+    struct ibp_train_config c;
+    struct ibp_error err = {0};
+    struct {
+        const char *const *argv;
+        const char *msg;
+    } bad[] = {
+        {ARGS("--mtl-alpha", "0.5"),
+         "mtl_alpha (--mtl-alpha): only for method mtl-ibp, but the method is fast"},
+        {ARGS("--method", "sabr", "--mtl-alpha", "0.5"),
+         "mtl_alpha (--mtl-alpha): only for method mtl-ibp, but the method is sabr"},
+        {ARGS("--method", "mtl-ibp", "--sabr-lambda", "0.5"),
+         "sabr_lambda (--sabr-lambda): only for method sabr, but the method is mtl-ibp"},
+        {ARGS("--method", "vanilla", "--attack-steps", "3"),
+         "attack_steps (--attack-steps): only for method mtl-ibp and sabr, but the method is "
+         "vanilla"},
+        {ARGS("--method", "crown-ibp", "--attack-step", "0.5"),
+         "attack_step (--attack-step): only for method mtl-ibp and sabr, but the method is "
+         "crown-ibp"},
+        {ARGS("--preset", "sabr-fmnist", "--method", "natural"),
+         "sabr_lambda (--sabr-lambda): only for method sabr, but the method is natural"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_OK(resolve(&c, &err, bad[i].argv), err);
+        int rc = ibp_train_config_validate(&c, &err);
+        CHECK_MSG(rc == IBP_ERR_ARG, "method key case %zu: status %d", i, rc);
+        CHECK_MSG(strcmp(err.msg, bad[i].msg) == 0, "method key case %zu: '%s'", i, err.msg);
+    }
+    CHECK_OK(resolve(&c, &err, ARGS("--method", "mtl-ibp", "--mtl-alpha", "0", "--attack-steps",
+                                    "8", "--attack-step", "0.25", "--pop-bn-stats")),
+             err);
+    CHECK_OK(ibp_train_config_validate(&c, &err), err);
+    CHECK(c.mtl_alpha == 0.0 && c.attack_steps == 8 && c.pop_bn_stats);
+    CHECK_OK(resolve(&c, &err, ARGS("--method", "sabr", "--sabr-lambda", "1")), err);
+    CHECK_OK(ibp_train_config_validate(&c, &err), err);
+    /* pop_bn_stats belongs to every method */
+    CHECK_OK(resolve(&c, &err, ARGS("--method", "natural", "--pop-bn-stats")), err);
+    CHECK_OK(ibp_train_config_validate(&c, &err), err);
+    /* defaults: SPEC §4.9's MNIST 0.1 values, one saturating step */
+    ibp_train_config_defaults(&c);
+    CHECK(c.mtl_alpha == 0.01 && c.sabr_lambda == 0.4 && c.attack_steps == 1 &&
+          c.attack_step == 2.0 && !c.pop_bn_stats);
+    CHECK(ibp_train_method_is_fast(IBP_METHOD_FAST) && ibp_train_method_is_fast(IBP_METHOD_SABR) &&
+          ibp_train_method_is_fast(IBP_METHOD_MTL_IBP) &&
+          !ibp_train_method_is_fast(IBP_METHOD_VANILLA) &&
+          !ibp_train_method_is_fast(IBP_METHOD_CROWN_IBP));
+    CHECK(strcmp(ibp_train_method_name(IBP_METHOD_MTL_IBP), "mtl-ibp") == 0 &&
+          strcmp(ibp_train_method_name(IBP_METHOD_SABR), "sabr") == 0);
 }
 
 static void test_file(void)
@@ -210,6 +300,7 @@ static void test_save_roundtrip(void)
     CHECK_OK(resolve(&d, &err, ARGS("--config", path)), err);
     CHECK(c.resume == 1 && d.resume == 0); /* resume is never saved */
     d.resume = 1;
+    d.given = c.given; /* where keys came from, not their values */
     CHECK(memcmp(&c, &d, sizeof c) == 0);
     /* the file names the schedule in a+b+c form */
     FILE *f = fopen(path, "r");
@@ -227,7 +318,32 @@ static void test_save_roundtrip(void)
     ibp_train_config_defaults(&c);
     CHECK_OK(ibp_train_config_save(&c, path, &err), err);
     CHECK_OK(resolve(&d, &err, ARGS("--config", path)), err);
+    d.given = c.given;
     CHECK(memcmp(&c, &d, sizeof c) == 0);
+    /* a method's own keys are written and read back; another method's are not written,
+     * so its file validates */
+    CHECK_OK(resolve(&c, &err, ARGS("--method", "sabr", "--sabr-lambda", "0.5",
+                                    "--attack-steps", "8", "--attack-step", "0.25",
+                                    "--pop-bn-stats")),
+             err);
+    CHECK_OK(ibp_train_config_save(&c, path, &err), err);
+    CHECK_OK(resolve(&d, &err, ARGS("--config", path)), err);
+    CHECK_OK(ibp_train_config_validate(&d, &err), err);
+    CHECK(d.sabr_lambda == 0.5 && d.attack_steps == 8 && d.attack_step == 0.25 &&
+          d.pop_bn_stats && d.method == IBP_METHOD_SABR);
+    f = fopen(path, "r");
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    CHECK(strstr(text, "sabr_lambda = 0.5\n") && !strstr(text, "mtl_alpha"));
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_save(&c, path, &err), err);
+    f = fopen(path, "r");
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    CHECK(!strstr(text, "mtl_alpha") && !strstr(text, "sabr_lambda") &&
+          !strstr(text, "attack_step") && strstr(text, "pop_bn_stats = false\n"));
     unlink(path);
 
     struct ibp_wbuf w = {0};
@@ -249,6 +365,7 @@ int main(void)
     }
     test_defaults_presets();
     test_args();
+    test_method_keys();
     test_file();
     test_validate();
     test_save_roundtrip();

@@ -1,5 +1,5 @@
 /* Robust and clean cross-entropy against direct formulas and finite differences; the
- * verified and error counts. */
+ * MTL-IBP loss against a hand computation; the verified and error counts. */
 #include <math.h>
 
 #include "tests/common/check.h"
@@ -93,6 +93,39 @@ static void test_clean(void)
     CHECK_NEAR(ibp_cross_entropy(big, &y0, 1, 2, NULL), 2000.0, 1e-9);
 }
 
+/* Two samples, three classes: lb [2][2], PGD-point logits [2][3]. By hand:
+ * CE_IBP = (log(1 + e^-1 + e^0.5) + log(1 + e^-2 + e^-3)) / 2,
+ * CE_adv = (log(e^1 + e^0 + e^2) - 1 + log(e^0 + e^3 + e^-1) - 3) / 2 (labels 0, 1). */
+static void test_mtl_ibp(void)
+{
+    float lb[4] = {1.0f, -0.5f, 2.0f, 3.0f};
+    float z[6] = {1.0f, 0.0f, 2.0f, 0.0f, 3.0f, -1.0f};
+    int y[2] = {0, 1};
+    double ibp = (log(1 + exp(-1.0) + exp(0.5)) + log(1 + exp(-2.0) + exp(-3.0))) / 2;
+    double adv = (log(exp(1.0) + 1 + exp(2.0)) - 1 + log(1 + exp(3.0) + exp(-1.0)) - 3) / 2;
+    const double alphas[3] = {0.25, 0.0, 1.0};
+    for (int a = 0; a < 3; a++) {
+        double alpha = alphas[a], r, v;
+        float glb[4], gz[6];
+        double L = ibp_mtl_ibp_loss(lb, z, y, 2, 3, alpha, glb, gz, &r, &v);
+        CHECK_NEAR(L, alpha * ibp + (1 - alpha) * adv, 1e-12);
+        CHECK_NEAR(r, ibp, 1e-12);
+        CHECK_NEAR(v, adv, 1e-12);
+        /* gradients: alpha x -softmax([0, -lb]) / 2, (1 - alpha)(softmax(z) - onehot) / 2 */
+        double s0 = 1 + exp(-1.0) + exp(0.5);
+        CHECK_NEAR(glb[0], alpha * -exp(-1.0) / s0 / 2, 1e-7);
+        CHECK_NEAR(glb[1], alpha * -exp(0.5) / s0 / 2, 1e-7);
+        double s1 = exp(1.0) + 1 + exp(2.0);
+        CHECK_NEAR(gz[0], (1 - alpha) * (exp(1.0) / s1 - 1) / 2, 1e-7);
+        CHECK_NEAR(gz[2], (1 - alpha) * exp(2.0) / s1 / 2, 1e-7);
+        double s2 = 1 + exp(3.0) + exp(-1.0);
+        CHECK_NEAR(gz[4], (1 - alpha) * (exp(3.0) / s2 - 1) / 2, 1e-7);
+    }
+    /* no gradients wanted */
+    CHECK_NEAR(ibp_mtl_ibp_loss(lb, z, y, 2, 3, 0.5, NULL, NULL, NULL, NULL),
+               0.5 * ibp + 0.5 * adv, 1e-12);
+}
+
 static void test_counts(void)
 {
     float lb[4 * 2] = {0.1f, 0.2f, 0.0f, 1.0f, -0.1f, 5.0f, 1e-30f, 3.0f};
@@ -114,6 +147,7 @@ int main(void)
 {
     test_robust();
     test_clean();
+    test_mtl_ibp();
     test_counts();
     return check_report();
 }
