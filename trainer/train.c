@@ -18,6 +18,7 @@
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
 #include "nets/graph/zoo.h"
+#include "trainer/bn_stats.h"
 #include "trainer/evaluate.h"
 #include "trainer/loss.h"
 #include "trainer/metrics.h"
@@ -645,29 +646,6 @@ static enum ibp_status log_batch(struct ibp_metrics *m, const struct ibp_trainer
     return ibp_metrics_end(m, err);
 }
 
-/* --pop-bn-stats: every BN layer's running statistics become the sample-weighted mean of
- * the training batches' statistics (mean and unbiased variance, each batch in train mode
- * as in training, no augmentation, file order): after batch k of size B_k, with N_k
- * samples seen, momentum B_k / N_k (1 for the first batch, so nothing of the old
- * statistics is left). */
-static enum ibp_status population_bn_stats(struct ibp_trainer *t, struct ibp_error *err)
-{
-    if (ibp_net_count_kind(t->net, IBP_LAYER_BATCHNORM) == 0)
-        return IBP_OK;
-    enum ibp_status st = ibp_batcher_start(t->pop_batcher, 0, 0, err);
-    if (st != IBP_OK)
-        return st;
-    int64_t seen = 0, B;
-    while ((B = ibp_batcher_next(t->pop_batcher, t->x, t->labels)) > 0) {
-        st = ibp_pass_clean(t->net, t->ws, t->x, (int)B, IBP_BN_TRAIN, t->logits, err);
-        if (st != IBP_OK)
-            return st;
-        seen += B;
-        ibp_bn_update_running(t->net, t->ws, (float)((double)B / (double)seen));
-    }
-    return IBP_OK;
-}
-
 /* Evaluation, files and the log line at the end of an epoch. */
 static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m,
                                     const struct ibp_train_hooks *hooks, struct ibp_error *err)
@@ -680,7 +658,8 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
                         "kept)", t->pos.epoch, why.msg);
     double t0 = now_seconds();
     if (c->pop_bn_stats) {
-        st = population_bn_stats(t, err);
+        st = ibp_bn_population_stats(t->net, t->ws, t->pop_batcher, t->x, t->labels,
+                                     t->logits, err);
         if (st != IBP_OK)
             return st;
     }
