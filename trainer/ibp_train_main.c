@@ -40,8 +40,10 @@ static void usage(FILE *f)
           "\n"
           "Trains a network to be certifiably robust with interval bound propagation: the\n"
           "short-warmup recipe (method fast), plain IBP (vanilla), the CROWN-IBP baseline\n"
-          "(crown-ibp) or clean training (natural). Writes into --out: last.ibpm and best.ibpm (model files for\n"
-          "ibp-verify), train.state (for --resume), train.cfg, metrics.jsonl.\n"
+          "(crown-ibp), the fast recipe with PGD (mtl-ibp: alpha IBP + (1-alpha) PGD loss;\n"
+          "sabr: IBP on a small box around the PGD point) or clean training (natural).\n"
+          "Writes into --out: last.ibpm and best.ibpm (model files for ibp-verify),\n"
+          "train.state (for --resume), train.cfg, metrics.jsonl.\n"
           "\n"
           "Options (every config-file key; --no-KEY sets a boolean false):\n",
           f);
@@ -52,7 +54,10 @@ static void usage(FILE *f)
     ibp_wbuf_free(&w);
     fputs("\n"
           "Presets: mnist, cifar10, tinyimagenet (the paper's settings, SPEC §4) and fmnist\n"
-          "(Fashion-MNIST, eps 0.1). Datasets: fashion-mnist and mnist (Debian's\n"
+          "(Fashion-MNIST, eps 0.1); mtl-ibp-mnist, sabr-mnist (MNIST eps 0.1),\n"
+          "mtl-ibp-cifar10-2, sabr-cifar10-2 (2/255), mtl-ibp-cifar10-8, sabr-cifar10-8\n"
+          "(8/255), mtl-ibp-fmnist, sabr-fmnist (SPEC §4.9). Options of one method (mtl-alpha,\n"
+          "sabr-lambda, attack-steps, attack-step) are refused for another. Datasets: fashion-mnist and mnist (Debian's\n"
           "dataset-* packages, or --data-dir ROOT), cifar10 / cifar100 (--data-dir with the\n"
           "binary batches), png and tinyimagenet (--data-dir with train/ and test/ folders of\n"
           "PNG images, one folder per class).\n"

@@ -1,6 +1,6 @@
-/* train.h — the training loop of SPEC §4: fast (short warmup), vanilla IBP and natural
- * training on one code path, with evaluation, model files, the training state and the
- * metrics log.
+/* train.h — the training loop of SPEC §4: fast (short warmup), vanilla IBP, crown-ibp,
+ * mtl-ibp, sabr and natural training on one code path, with evaluation, model files, the
+ * training state and the metrics log.
  *
  * One training step (SPEC §4.7), at global batch s with eps_t = eps(s):
  *   clean forward in train mode (BN batch statistics; running statistics updated);
@@ -10,6 +10,18 @@
  *   fast: + lambda (L_tight + L_relu) while lambda > 0;
  *   backward (through the BN statistics) -> global-norm clip -> optimiser step.
  * vanilla and natural while eps_t = 0 run the clean pass only.
+ * mtl-ibp and sabr (SPEC §4.9) step as fast does, except once eps_t > 0: first PGD
+ * (trainer/pgd.h) on the model in eval-mode BN finds a point x_adv in the box; then
+ *   mtl-ibp: the train-mode pass takes x_adv as its clean input (logits, BN statistics
+ *            and running-statistics update from it) with IBP over the whole box;
+ *            loss = alpha CE_IBP + (1 - alpha) CE(logits at x_adv), both back-propagated;
+ *   sabr:    the train-mode pass on the image with IBP over the small box around x_adv
+ *            (trainer/sabr_box.h); loss = CE_IBP on the small box.
+ * In their metrics, train_err and clean_ce of mtl-ibp are measured at the PGD points and
+ * robust_loss is its CE_IBP part; sabr's train_ver_err is NaN (its bounds hold on the
+ * small boxes, not on the eps box).
+ * pop_bn_stats: before each epoch's evaluation, BN running statistics are recomputed on
+ * the training set (trainer/bn_stats.h); the time counts in eval_s.
  *
  * After every epoch: evaluation on the test set (and the validation split, when one is
  * held out) in eval mode at the test eps, then, in OUT (the config's `out`):
