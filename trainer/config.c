@@ -44,7 +44,7 @@ struct key_def {
 #define PRESET_NAMES                                                                       \
     "mnist, cifar10, tinyimagenet, fmnist, mtl-ibp-mnist, mtl-ibp-cifar10-2, "           \
     "mtl-ibp-cifar10-8, mtl-ibp-fmnist, sabr-mnist, sabr-cifar10-2, sabr-cifar10-8, "    \
-    "sabr-fmnist"
+    "sabr-fmnist, crown-ibp-fmnist"
 
 static const struct key_def keys[] = {
     {"preset", T_PRESET, F(preset), 0, 0, 0, 0, 0,
@@ -94,6 +94,8 @@ static const struct key_def keys[] = {
      "mtl-ibp, sabr: PGD steps (eval-mode BN, from the clean image)"},
     {"attack_step", T_DOUBLE, F(attack_step), 0, 100, 1, 0, 0,
      "mtl-ibp, sabr: PGD step / box half-width (eps unless clipped); 2 saturates to a corner"},
+    {"kappa_mix", T_BOOL, F(kappa_mix), 0, 0, 0, 0, 0,
+     "crown-ibp: loss kappa CE_clean + (1 - kappa) CE_robust, kappa falling with f from 1 to 0"},
     {"pop_bn_stats", T_BOOL, F(pop_bn_stats), 0, 0, 0, 0, 0,
      "after every epoch, BN running statistics recomputed on the whole training set"},
     {"seed", T_LONG, F(seed), 0, 9007199254740991.0, 0, 0, 0, "random seed"},
@@ -139,6 +141,7 @@ static const struct {
      "mtl-ibp and sabr"},
     {"attack_step", METHOD_BIT(IBP_METHOD_MTL_IBP) | METHOD_BIT(IBP_METHOD_SABR),
      "mtl-ibp and sabr"},
+    {"kappa_mix", METHOD_BIT(IBP_METHOD_CROWN_IBP), "crown-ibp"},
 };
 #define N_METHOD_KEYS ((int)(sizeof method_keys / sizeof method_keys[0]))
 
@@ -233,6 +236,11 @@ static const char *const preset_sabr_c8[] = {
 static const char *const preset_sabr_fmnist[] = {
     "preset", "fmnist", "method", "sabr", "sabr_lambda", "0.4",
     "attack_steps", "8", "attack_step", "0.25", NULL};
+/* CROWN-IBP's Fashion-MNIST setting (SPEC §4.9's table note): batch 256, Adam 1e-3, 100
+ * epochs with the ramp ending at epoch 61, kappa from 1 to 0. */
+static const char *const preset_crown_fmnist[] = {
+    "preset", "fmnist", "method", "crown-ibp", "kappa_mix", "true", "schedule", "1+60+39",
+    "milestones", "80,90", "lr", "1e-3", NULL};
 static const struct preset presets[] = {
     {"mnist", preset_mnist},
     {"cifar10", preset_cifar10},
@@ -246,6 +254,7 @@ static const struct preset presets[] = {
     {"sabr-cifar10-2", preset_sabr_c2},
     {"sabr-cifar10-8", preset_sabr_c8},
     {"sabr-fmnist", preset_sabr_fmnist},
+    {"crown-ibp-fmnist", preset_crown_fmnist},
 };
 
 static int find_key(const char *name)

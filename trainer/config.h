@@ -70,6 +70,7 @@ struct ibp_train_config {
     int attack_steps;          /* mtl-ibp, sabr: PGD steps (>= 1) */
     double attack_step;        /* mtl-ibp, sabr: PGD step / box half-width */
     int pop_bn_stats;          /* BN running stats recomputed on the training set per epoch */
+    int kappa_mix;             /* crown-ibp: kappa CE_clean + (1 - kappa) CE_robust, kappa = f */
     uint64_t given;            /* bit k: key k was set by a preset, a file or an option */
 };
 
@@ -82,7 +83,8 @@ void ibp_train_config_defaults(struct ibp_train_config *c);
 /* Applies preset `name` on top of c: mnist, cifar10, tinyimagenet, fmnist (SPEC §4), and
  * the SPEC §4.9 settings mtl-ibp-mnist / sabr-mnist (eps 0.1), mtl-ibp-cifar10-2 /
  * sabr-cifar10-2 (2/255), mtl-ibp-cifar10-8 / sabr-cifar10-8 (8/255), mtl-ibp-fmnist /
- * sabr-fmnist (Fashion-MNIST eps 0.1 with the MNIST 0.1 values).
+ * sabr-fmnist (Fashion-MNIST eps 0.1 with the MNIST 0.1 values), crown-ibp-fmnist (the
+ * CROWN-IBP baseline's published recipe: kappa mix, 1+60+39 epochs, Adam 1e-3).
  * Errors: IBP_ERR_ARG for an unknown name (the message lists the presets). */
 enum ibp_status ibp_train_config_preset(struct ibp_train_config *c, const char *name,
                                         struct ibp_error *err);
@@ -104,8 +106,8 @@ enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
 
 /* Cross-field checks: ramp inside the run (sched_start + sched_length - 1 <= epochs),
  * milestones within the run, training eps <= 1, nesterov only with SGD momentum, no
- * method key (mtl_alpha, sabr_lambda, attack_steps, attack_step) set for a method that
- * does not use it. Errors: IBP_ERR_ARG with a message naming the keys. */
+ * method key (mtl_alpha, sabr_lambda, attack_steps, attack_step, kappa_mix) set for a
+ * method that does not use it. Errors: IBP_ERR_ARG with a message naming the keys. */
 enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
                                           struct ibp_error *err);
 

@@ -22,7 +22,8 @@ double ibp_cross_entropy(const float *logits, const int *labels, int batch, int 
  * the logits of the PGD points, logits_adv [batch][classes] (labels in [0, classes),
  * rows = classes - 1). g_lb [batch][rows] and g_logits [batch][classes] (both or neither
  * NULL) receive the two gradients, each scaled by its weight; *robust and *adv (may be
- * NULL) the unweighted parts. */
+ * NULL) the unweighted parts. With the clean logits and alpha = 1 - kappa it is also
+ * CROWN-IBP's kappa mix of clean and robust loss. */
 double ibp_mtl_ibp_loss(const float *lb, const float *logits_adv, const int *labels,
                         int batch, int classes, double alpha, float *g_lb, float *g_logits,
                         double *robust, double *adv);

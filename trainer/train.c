@@ -467,6 +467,9 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
     /* crown-ibp: weight of the CROWN-IBP bound, 1 at the ramp's start, 0 from eps_max on */
     double f = c->method == IBP_METHOD_CROWN_IBP && robust ? (t->eps_max - eps_t) / t->eps_max
                                                            : 0.0;
+    /* the robust CE mixed with a CE on the clean pass's logits: mtl-ibp's (at the PGD
+     * points), or crown-ibp's kappa mix (the image's), kappa = f falling from 1 to 0 */
+    int mix = mtl || (c->kappa_mix && f > 0.0);
     struct ibp_spec spec = {.labels = t->labels};
     enum ibp_status st;
     if (robust || use_reg) {
@@ -512,10 +515,11 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
             }
             lb = t->lb_mix;
         }
-        if (mtl) {
+        if (mix) {
             double ibp_part;
-            loss = ibp_mtl_ibp_loss(lb, t->logits, t->labels, B, t->classes, c->mtl_alpha,
-                                    t->g_lb, t->g_logits, &ibp_part, NULL);
+            loss = ibp_mtl_ibp_loss(lb, t->logits, t->labels, B, t->classes,
+                                    mtl ? c->mtl_alpha : 1.0 - f, t->g_lb, t->g_logits,
+                                    &ibp_part, NULL);
             t->sums.robust += ibp_part * B;
         } else {
             loss = ibp_robust_ce(lb, B, t->rows, t->g_lb);
@@ -556,7 +560,7 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         if (st != IBP_OK)
             return st;
     }
-    st = ibp_pass_backward(net, t->ws, robust && !mtl ? NULL : t->g_logits,
+    st = ibp_pass_backward(net, t->ws, robust && !mix ? NULL : t->g_logits,
                            robust ? t->g_lb : NULL, t->grad, err);
     if (st != IBP_OK)
         return st;

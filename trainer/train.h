@@ -20,6 +20,8 @@
  * In their metrics, train_err and clean_ce of mtl-ibp are measured at the PGD points and
  * robust_loss is its CE_IBP part; sabr's train_ver_err is NaN (its bounds hold on the
  * small boxes, not on the eps box).
+ * crown-ibp with kappa_mix: loss = kappa CE_clean + (1 - kappa) CE_robust on the f-mixed
+ * bound, kappa = f (1 at the ramp's start, 0 from eps_max on).
  * pop_bn_stats: before each epoch's evaluation, BN running statistics are recomputed on
  * the training set (trainer/bn_stats.h); the time counts in eval_s.
  *

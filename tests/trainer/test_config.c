@@ -96,6 +96,11 @@ static void test_defaults_presets(void)
     CHECK_OK(ibp_train_config_preset(&c, "sabr-fmnist", &err), err);
     CHECK(c.sabr_lambda == 0.4 && c.epochs == 20 && strcmp(c.dataset, "fashion-mnist") == 0);
     CHECK_OK(ibp_train_config_validate(&c, &err), err);
+    ibp_train_config_defaults(&c);
+    CHECK_OK(ibp_train_config_preset(&c, "crown-ibp-fmnist", &err), err);
+    CHECK(c.method == IBP_METHOD_CROWN_IBP && c.kappa_mix && c.epochs == 100 &&
+          c.sched_start == 2 && c.sched_length == 60 && c.lr == 1e-3 && c.milestones[0] == 80);
+    CHECK_OK(ibp_train_config_validate(&c, &err), err);
     CHECK(ibp_train_config_preset(&c, "imagenet", &err) == IBP_ERR_ARG);
     CHECK(strstr(err.msg, "unknown preset 'imagenet'") != NULL);
 }
@@ -142,7 +147,7 @@ static void test_args(void)
         {ARGS("--milestones", "18,15"), "--milestones: '18,15' is not strictly increasing"},
         {ARGS("--preset", "x"), "unknown preset 'x' (presets: mnist, cifar10, tinyimagenet, fmnist, mtl-ibp-mnist, "
          "mtl-ibp-cifar10-2, mtl-ibp-cifar10-8, mtl-ibp-fmnist, sabr-mnist, sabr-cifar10-2, "
-         "sabr-cifar10-8, sabr-fmnist)"},
+         "sabr-cifar10-8, sabr-fmnist, crown-ibp-fmnist)"},
         {ARGS("--out", "a#b"), "--out: 'a#b' contains '#', a line break or surrounding spaces"},
         {ARGS("--config"), "--config needs a file name"},
         {ARGS("--method", "mtl-ibp", "--mtl-alpha", "1.5"), "--mtl-alpha: 1.5 is outside [0, 1]"},
@@ -183,6 +188,10 @@ static void test_method_keys(void)
         {ARGS("--method", "crown-ibp", "--attack-step", "0.5"),
          "attack_step (--attack-step): only for method mtl-ibp and sabr, but the method is "
          "crown-ibp"},
+        {ARGS("--kappa-mix"),
+         "kappa_mix (--kappa-mix): only for method crown-ibp, but the method is fast"},
+        {ARGS("--preset", "crown-ibp-fmnist", "--method", "vanilla"),
+         "kappa_mix (--kappa-mix): only for method crown-ibp, but the method is vanilla"},
         {ARGS("--preset", "sabr-fmnist", "--method", "natural"),
          "sabr_lambda (--sabr-lambda): only for method sabr, but the method is natural"},
     };

@@ -3,11 +3,13 @@
  * for the label than the clean image; SABR's small box lies in the box; each method's
  * loss equals the double-precision reference's, and its parameter gradient (mtl-ibp:
  * through the clean logits at the PGD point and the IBP bounds at once) matches central
- * finite differences of that reference. */
+ * finite differences of that reference; so does crown-ibp's kappa mix of clean and robust
+ * loss on the f-mixed CROWN-IBP / IBP bound, on the nets CROWN-IBP supports. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/bounds/crown_ibp.h"
 #include "nets/passes/passes.h"
 #include "tests/common/check.h"
 #include "tests/common/fixture.h"
@@ -17,7 +19,7 @@
 #include "trainer/sabr_box.h"
 
 enum { BATCH = 4 };
-static const double ALPHA = 0.3, LAMBDA = 0.4, EPS = 0.05;
+static const double ALPHA = 0.3, LAMBDA = 0.4, EPS = 0.05, F_CROWN = 0.6;
 
 /* log(1 + sum_j exp(-lb_j)) and logsumexp(z) - z_y in double, averaged over the batch */
 static double ref_robust_ce(const double *lb, int rows)
@@ -52,7 +54,7 @@ static double ref_ce(const double *z, const int *y, int K)
 
 struct problem {
     const struct ibp_net *net;
-    int mtl;                /* 1: mtl-ibp, 0: sabr */
+    int mtl;                /* 1: mtl-ibp, 0: sabr, 2: crown-ibp with the kappa mix */
     const double *x, *lo, *hi; /* the clean input of the pass and its box */
     const int *labels;
 };
@@ -62,6 +64,17 @@ static double loss_ref(const struct problem *pr, const double *params)
     struct ref_out o;
     ref_run(pr->net, params, pr->x, pr->lo, pr->hi, BATCH, 1, pr->labels, 1, &o);
     int K = ibp_net_outputs(pr->net);
+    if (pr->mtl == 2) {
+        /* kappa = f: f CE_clean + (1 - f) CE_robust(f CROWN-IBP + (1 - f) IBP) */
+        double crown[BATCH * 16];
+        ref_crown_ibp(pr->net, params, pr->x, pr->lo, pr->hi, BATCH, 1, pr->labels, crown);
+        for (int i = 0; i < BATCH * (K - 1); i++)
+            crown[i] = F_CROWN * crown[i] + (1 - F_CROWN) * o.lb[i];
+        double L = F_CROWN * ref_ce(o.logits, pr->labels, K) +
+                   (1 - F_CROWN) * ref_robust_ce(crown, K - 1);
+        ref_out_free(&o);
+        return L;
+    }
     double L = ref_robust_ce(o.lb, K - 1);
     if (pr->mtl)
         L = ALPHA * L + (1 - ALPHA) * ref_ce(o.logits, pr->labels, K);
@@ -115,6 +128,56 @@ static void check_grads(const char *what, const float *ana, const double *fd, si
     CHECK_MSG(scale > 0 && worst <= 2e-3 * scale,
               "%s: worst error %.3g at %zu (%g vs %g), scale %.3g", what, worst, at,
               (double)ana[at], fd[at], scale);
+}
+
+static int kappa_cases;
+
+/* train.c's crown-ibp step with kappa_mix at f = F_CROWN, on the image's box. */
+static void kappa_case(struct ibp_net *net, const char *name, struct ibp_workspace *ws,
+                       const struct fixture_data *d, double *p, double *fd, float *grad)
+{
+    struct ibp_crown_ibp *c;
+    struct ibp_error err;
+    if (ibp_crown_ibp_create(net, BATCH, &c, &err) != IBP_OK)
+        return; /* a layer CROWN-IBP does not take (pooling) */
+    kappa_cases++;
+    int K = ibp_net_outputs(net), R = K - 1;
+    struct ibp_spec spec = {.labels = d->labels};
+    float logits[BATCH * 16], lb[BATCH * 16], lbc[BATCH * 16], g_logits[BATCH * 16],
+          g_lb[BATCH * 16], g_c[BATCH * 16];
+    float *grad_c = malloc(net->n_params * sizeof(float));
+    CHECK_OK(ibp_pass_train(net, ws, d->x, d->lo, d->hi, BATCH, &spec, logits, lb, &err), err);
+    CHECK_OK(ibp_crown_ibp_bounds(c, net, ws, lbc, &err), err);
+    for (int i = 0; i < BATCH * R; i++)
+        lbc[i] = (float)(F_CROWN * lbc[i] + (1 - F_CROWN) * lb[i]);
+    double L = ibp_mtl_ibp_loss(lbc, logits, d->labels, BATCH, K, 1 - F_CROWN, g_lb, g_logits,
+                                NULL, NULL);
+    for (int i = 0; i < BATCH * R; i++) {
+        g_c[i] = (float)(F_CROWN * g_lb[i]);
+        g_lb[i] = (float)((1 - F_CROWN) * g_lb[i]);
+    }
+    CHECK_OK(ibp_crown_ibp_backward(c, net, ws, g_c, grad_c, &err), err);
+    CHECK_OK(ibp_pass_backward(net, ws, g_logits, g_lb, grad, &err), err);
+    for (size_t i = 0; i < net->n_params; i++)
+        grad[i] += grad_c[i];
+    struct problem pr = {net, 2, d->xd, d->lod, d->hid, d->labels};
+    double want = loss_ref(&pr, p);
+    CHECK_MSG(fabs(L - want) <= 1e-4 * (1 + fabs(want)), "%s kappa mix: loss %.9g, reference %.9g",
+              name, L, want);
+    for (size_t i = 0; i < net->n_params; i++) {
+        double h = 1e-5 * (1.0 + fabs(p[i])), keep = p[i];
+        p[i] = keep + h;
+        double up = loss_ref(&pr, p);
+        p[i] = keep - h;
+        double dn = loss_ref(&pr, p);
+        p[i] = keep;
+        fd[i] = (up - dn) / (2 * h);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "%s, crown-ibp kappa mix gradient", name);
+    check_grads(what, grad, fd, net->n_params);
+    free(grad_c);
+    ibp_crown_ibp_free(c);
 }
 
 static void run_case(struct ibp_net *net, const char *name, struct ibp_rng *rng)
@@ -190,6 +253,7 @@ static void run_case(struct ibp_net *net, const char *name, struct ibp_rng *rng)
         snprintf(what, sizeof what, "%s, %s gradient", name, mtl ? "mtl-ibp" : "sabr");
         check_grads(what, grad, fd, net->n_params);
     }
+    kappa_case(net, name, ws, &d, p, fd, grad);
     ibp_ws_free(ws);
     free(grad);
     free(p);
@@ -212,5 +276,6 @@ int main(void)
         run_case(net, fixture_name(i), &rng);
         ibp_net_free(net);
     }
+    CHECK_MSG(kappa_cases >= 1, "no fixture net took the kappa case");
     return check_report();
 }

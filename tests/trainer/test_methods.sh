@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# ibp-train's mtl-ibp and sabr (SPEC 4.9) and --pop-bn-stats from the command line: short
-# runs finish with their metrics (sabr reports no training verified error: its bounds
-# hold on the small boxes only); a sabr run with --pop-bn-stats stopped by SIGTERM and
-# resumed ends byte-identical to an uninterrupted one; --pop-bn-stats changes the BN
-# statistics only; method options that do not belong to the method, alpha outside
-# [0,1], lambda outside (0,1] and 0 attack steps are refused before anything is written.
+# ibp-train's mtl-ibp and sabr (SPEC 4.9), crown-ibp's --kappa-mix and --pop-bn-stats
+# from the command line: short runs finish with their metrics (sabr reports no training
+# verified error: its bounds hold on the small boxes only); a sabr run with
+# --pop-bn-stats stopped by SIGTERM and resumed ends byte-identical to an uninterrupted
+# one; --pop-bn-stats changes the BN statistics only; method options that do not belong
+# to the method, alpha outside [0,1], lambda outside (0,1] and 0 attack steps are
+# refused before anything is written.
 # usage: test_methods.sh IBP_TRAIN MAKE_IDX_PY
 set -u
 train=$1
@@ -67,6 +68,17 @@ else
     bad "sabr + pop-bn-stats: resumed model differs"
 fi
 
+# crown-ibp with the kappa mix: finishes, and trains another model than without it.
+"$train" "${common[@]}" --method crown-ibp --out "$work/crown" >/dev/null 2>&1 || bad "crown-ibp run"
+"$train" "${common[@]}" --method crown-ibp --kappa-mix --out "$work/kappa" >"$work/kappa.log" 2>&1 ||
+    { cat "$work/kappa.log"; bad "crown-ibp --kappa-mix run"; }
+if [ -f "$work/kappa/last.ibpm" ] && ! cmp -s "$work/crown/last.ibpm" "$work/kappa/last.ibpm" \
+    && grep -q '^kappa_mix = true$' "$work/kappa/train.cfg" && ! grep -q kappa_mix "$work/mtl/train.cfg"; then
+    ok "crown-ibp --kappa-mix: another model, kappa_mix in its train.cfg only"
+else
+    bad "crown-ibp --kappa-mix"
+fi
+
 # --pop-bn-stats on fast: the same model layout, other BN statistics (fast trains on
 # batch statistics, so only the buffers and what evaluation makes of them change).
 "$train" "${common[@]}" --out "$work/fast" >/dev/null 2>&1 || bad "fast run"
@@ -104,6 +116,7 @@ expect_refused "lambda 0" "--sabr-lambda: 0 is outside (0, 1\]" --method sabr --
 expect_refused "lambda above 1" "--sabr-lambda: 1.25 is outside (0, 1\]" --method sabr --sabr-lambda 1.25
 expect_refused "0 attack steps" "--attack-steps: 0 is outside \[1, 1000000\]" --method sabr --attack-steps 0
 expect_refused "attack step 0" "--attack-step: 0 is outside (0, 100\]" --method mtl-ibp --attack-step 0
+expect_refused "kappa mix with fast" "kappa_mix (--kappa-mix): only for method crown-ibp, but the method is fast" --kappa-mix
 expect_refused "unknown method" "unknown method 'sabr2'" --method sabr2
 # a resumed run keeps its alpha
 before=$(md5sum <"$work/mtl/last.ibpm")
