@@ -71,6 +71,7 @@ struct ibp_train_config {
     double attack_step;        /* mtl-ibp, sabr: PGD step / box half-width */
     int pop_bn_stats;          /* BN running stats recomputed on the training set per epoch */
     int kappa_mix;             /* crown-ibp: kappa CE_clean + (1 - kappa) CE_robust, kappa = f */
+    int eval_crown_ibp;        /* per-epoch verified error by the better of IBP, CROWN-IBP */
     uint64_t given;            /* bit k: key k was set by a preset, a file or an option */
 };
 

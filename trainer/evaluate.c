@@ -5,6 +5,7 @@
 
 #include "datasets/batch.h"
 #include "datasets/box.h"
+#include "nets/bounds/crown_ibp.h"
 #include "nets/passes/passes.h"
 #include "trainer/loss.h"
 
@@ -16,6 +17,8 @@ struct ibp_evaluator {
     int32_t *labels;             /* [max_batch] */
     float *logits;               /* [max_batch][outputs] */
     float *lb;                   /* [max_batch][outputs - 1] */
+    struct ibp_crown_ibp *crown; /* NULL: IBP only */
+    float *lb_crown;             /* [max_batch][outputs - 1], with crown */
     float zero[IBP_DATASET_MAX_CHANNELS], one[IBP_DATASET_MAX_CHANNELS];
 };
 
@@ -29,7 +32,7 @@ double ibp_eval_verified_error(const struct ibp_eval_result *r)
     return r->n > 0 ? 100.0 * (double)(r->n - r->verified) / (double)r->n : 0.0;
 }
 
-enum ibp_status ibp_evaluator_create(const struct ibp_net *net, int max_batch,
+enum ibp_status ibp_evaluator_create(const struct ibp_net *net, int max_batch, int crown_ibp,
                                      struct ibp_evaluator **out, struct ibp_error *err)
 {
     *out = NULL;
@@ -54,8 +57,16 @@ enum ibp_status ibp_evaluator_create(const struct ibp_net *net, int max_batch,
         ibp_evaluator_free(ev);
         return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for the evaluator");
     }
-    enum ibp_status st = ibp_ws_create(net, max_batch, IBP_WS_CLEAN | IBP_WS_BOUNDS, &ev->ws,
-                                       err);
+    /* CROWN-IBP runs its backward linear pass on the workspace's gradient buffers */
+    enum ibp_status st = ibp_ws_create(net, max_batch,
+                                       IBP_WS_CLEAN | IBP_WS_BOUNDS | (crown_ibp ? IBP_WS_GRAD : 0),
+                                       &ev->ws, err);
+    if (st == IBP_OK && crown_ibp && outputs > 1) {
+        st = ibp_crown_ibp_create(net, max_batch, &ev->crown, err);
+        ev->lb_crown = malloc(nb * (size_t)(outputs - 1) * sizeof *ev->lb_crown);
+        if (st == IBP_OK && !ev->lb_crown)
+            st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory for the evaluator");
+    }
     if (st != IBP_OK) {
         ibp_evaluator_free(ev);
         return st;
@@ -69,6 +80,8 @@ void ibp_evaluator_free(struct ibp_evaluator *ev)
     if (!ev)
         return;
     ibp_ws_free(ev->ws);
+    ibp_crown_ibp_free(ev->crown);
+    free(ev->lb_crown);
     free(ev->x);
     free(ev->lo);
     free(ev->hi);
@@ -128,6 +141,11 @@ enum ibp_status ibp_evaluate(const struct ibp_net *net, struct ibp_evaluator *ev
         if (st == IBP_OK && rows > 0)
             st = ibp_pass_bounds(net, ev->ws, ev->lo, ev->hi, batch, &spec, IBP_BN_EVAL,
                                  ev->lb, NULL, err);
+        if (st == IBP_OK && ev->crown && rows > 0) {
+            st = ibp_crown_ibp_bounds(ev->crown, net, ev->ws, ev->lb_crown, err);
+            for (size_t i = 0; st == IBP_OK && i < (size_t)batch * (size_t)rows; i++)
+                ev->lb[i] = fmaxf(ev->lb[i], ev->lb_crown[i]);
+        }
         if (st != IBP_OK)
             break;
         for (int i = 0; i < batch; i++) {

@@ -5,8 +5,10 @@
  * (ties: lowest index); the box is l = clip(x - eps, 0, 1), u = clip(x + eps, 0, 1) in
  * pixel space (the network's NORMALIZE layer normalises it, SPEC §1); the sample is
  * verified when it is classified correctly and every margin lower bound
- * lb_j = lower bound of z_y - z_j (j != y) from IBP is > 0 strictly (SPEC §2).
- * This is float32 round-to-nearest IBP, the training-time figure; the verifier's sound
+ * lb_j = lower bound of z_y - z_j (j != y) from IBP is > 0 strictly (SPEC §2), or, for
+ * an evaluator made with crown_ibp, from the better of IBP and CROWN-IBP per margin
+ * (nets/bounds/crown_ibp.h: the models of mtl-ibp and sabr certify poorly by IBP alone).
+ * This is float32 round-to-nearest, the training-time figure; the verifier's sound
  * mode (nets/bounds/bounds.h) is what certifies a model for deployment. */
 #ifndef IBP_EVALUATE_H
 #define IBP_EVALUATE_H
@@ -30,8 +32,10 @@ double ibp_eval_verified_error(const struct ibp_eval_result *r);
 struct ibp_evaluator;
 
 /* An evaluator for net and batches of up to max_batch samples (buffers and an IBP
- * workspace sized once). Errors: IBP_ERR_ARG (max_batch < 1), IBP_ERR_NOMEM. */
-enum ibp_status ibp_evaluator_create(const struct ibp_net *net, int max_batch,
+ * workspace sized once; crown_ibp non-zero adds CROWN-IBP's buffers, two arrays of every
+ * value's size per sample, and counts a margin verified by either bound). Errors:
+ * IBP_ERR_ARG (max_batch < 1), CROWN-IBP's (a layer it does not take), IBP_ERR_NOMEM. */
+enum ibp_status ibp_evaluator_create(const struct ibp_net *net, int max_batch, int crown_ibp,
                                      struct ibp_evaluator **out, struct ibp_error *err);
 void ibp_evaluator_free(struct ibp_evaluator *ev);
 

@@ -320,7 +320,7 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
             st = ibp_fail(err, IBP_ERR_NOMEM, "out of memory for PGD buffers");
     }
     if (st == IBP_OK)
-        st = ibp_evaluator_create(t->net, cfg->eval_batch, &t->ev, err);
+        st = ibp_evaluator_create(t->net, cfg->eval_batch, cfg->eval_crown_ibp, &t->ev, err);
     if (st == IBP_OK) {
         struct ibp_optim_config oc = ibp_optim_adam_defaults();
         oc.kind = cfg->optimizer;

@@ -26,7 +26,8 @@
  * the training set (trainer/bn_stats.h); the time counts in eval_s.
  *
  * After every epoch: evaluation on the test set (and the validation split, when one is
- * held out) in eval mode at the test eps, then, in OUT (the config's `out`):
+ * held out) in eval mode at the test eps (IBP, or with eval_crown_ibp the better of IBP
+ * and CROWN-IBP per margin), then, in OUT (the config's `out`):
  *   last.ibpm      the model (model_file.h), every epoch;
  *   best.ibpm      the model of the best epoch so far: lowest verified error among
  *                  epochs whose training eps reached eps_max, chosen on the validation

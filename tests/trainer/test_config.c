@@ -94,7 +94,8 @@ static void test_defaults_presets(void)
     CHECK(c.sabr_lambda == 0.7 && c.eps == 8.0 / 255);
     ibp_train_config_defaults(&c);
     CHECK_OK(ibp_train_config_preset(&c, "sabr-fmnist", &err), err);
-    CHECK(c.sabr_lambda == 0.4 && c.epochs == 20 && strcmp(c.dataset, "fashion-mnist") == 0);
+    CHECK(c.sabr_lambda == 0.4 && c.epochs == 20 && strcmp(c.dataset, "fashion-mnist") == 0 &&
+          c.eval_crown_ibp);
     CHECK_OK(ibp_train_config_validate(&c, &err), err);
     ibp_train_config_defaults(&c);
     CHECK_OK(ibp_train_config_preset(&c, "crown-ibp-fmnist", &err), err);
