@@ -96,6 +96,12 @@ static const struct key_def keys[] = {
      "mtl-ibp, sabr: PGD step / box half-width (eps unless clipped); 2 saturates to a corner"},
     {"kappa_mix", T_BOOL, F(kappa_mix), 0, 0, 0, 0, 0,
      "crown-ibp: loss kappa CE_clean + (1 - kappa) CE_robust, kappa falling with f from 1 to 0"},
+    {"final_verify", T_BOOL, F(final_verify), 0, 0, 0, 0, 0,
+     "after the last epoch, certify last.ibpm on the test set with ibp-verify's complete chain (ibp,crown-ibp,crown,alpha-crown,bab, sound) into final_verify.md/.json"},
+    {"final_bab_timeout", T_DOUBLE, F(final_bab_timeout), 0, 1e6, 1, 0, 0,
+     "final_verify: branch and bound seconds per sample"},
+    {"final_count", T_INT, F(final_count), 0, 1 << 30, 0, 0, 0,
+     "final_verify: the first N test samples, 0 = all"},
     {"pop_bn_stats", T_BOOL, F(pop_bn_stats), 0, 0, 0, 0, 0,
      "after every epoch, BN running statistics recomputed on the whole training set"},
     {"seed", T_LONG, F(seed), 0, 9007199254740991.0, 0, 0, 0, "random seed"},
@@ -194,6 +200,7 @@ void ibp_train_config_defaults(struct ibp_train_config *c)
     c->sabr_lambda = 0.4;
     c->attack_steps = 1;
     c->attack_step = 2.0;
+    c->final_bab_timeout = 20.0;
 }
 
 /* Presets as key = value lists, applied through the same setter as files. */
@@ -794,7 +801,8 @@ const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
                                          const struct ibp_train_config *b)
 {
     static const char *const may_change[] = {"threads", "log_every", "data_dir", "out",
-                                             "resume", "preset"};
+                                             "resume", "preset", "final_verify",
+                                             "final_bab_timeout", "final_count"};
     for (int k = 0; k < N_KEYS; k++) {
         int skip = keys[k].type == T_SCHEDULE ||
                    (!key_used_by(k, a->method) && !key_used_by(k, b->method));

@@ -72,6 +72,9 @@ struct ibp_train_config {
     int pop_bn_stats;          /* BN running stats recomputed on the training set per epoch */
     int kappa_mix;             /* crown-ibp: kappa CE_clean + (1 - kappa) CE_robust, kappa = f */
     int eval_crown_ibp;        /* per-epoch verified error by the better of IBP, CROWN-IBP */
+    int final_verify;          /* after the last epoch: the verifier's complete chain */
+    double final_bab_timeout;  /* final_verify: branch and bound seconds per sample */
+    int final_count;           /* final_verify: the first N test samples, 0 = all */
     uint64_t given;            /* bit k: key k was set by a preset, a file or an option */
 };
 
@@ -122,7 +125,8 @@ enum ibp_status ibp_train_config_save(const struct ibp_train_config *c, const ch
                                       struct ibp_error *err);
 
 /* The first key whose value differs between a and b, ignoring those a resumed run may
- * change (threads, log_every, data_dir, out, resume, preset), or NULL. */
+ * change (threads, log_every, data_dir, out, resume, preset, final_verify,
+ * final_bab_timeout, final_count), or NULL. */
 const char *ibp_train_config_changed_key(const struct ibp_train_config *a,
                                          const struct ibp_train_config *b);
 

@@ -15,6 +15,7 @@
 #include "nets/base/file_io.h"
 #include "nets/kernels/gemm.h"
 #include "trainer/config.h"
+#include "trainer/final_verify.h"
 #include "trainer/train.h"
 #include "trainer/train_state.h"
 
@@ -68,8 +69,8 @@ static void usage(FILE *f)
           "from train.cfg.\n"
           "\n"
           "Exit codes: 0 done; 1 training failed (I/O error, NaN/Inf; the last good files\n"
-          "are kept); 2 bad options, data or state (nothing trained); 3 interrupted (state\n"
-          "saved: run again with --resume and the same --out).\n",
+          "are kept) or --final-verify failed; 2 bad options, data or state (nothing\n"
+          "trained); 3 interrupted (state saved: run again with --resume and the same --out).\n",
           f);
 }
 
@@ -260,6 +261,26 @@ int main(int argc, char **argv)
                "error -> %s/%s\n", best.epoch, cfg.val_split > 0 ? "validation" : "test",
                best.test_err, best.test_ver_err, cfg.out, IBP_TRAIN_BEST);
     printf("final model: %s/%s (%.1f s)\n", cfg.out, IBP_TRAIN_LAST, now_seconds() - d.started);
+    fflush(stdout);
+    if (cfg.final_verify) {
+        double v0 = now_seconds();
+        struct ibp_final_verify_options fo = {cfg.out, cfg.dataset, cfg.eps, cfg.eps_text,
+                                              cfg.final_bab_timeout, cfg.final_count,
+                                              cfg.threads};
+        struct ibp_wbuf table = {0};
+        st = ibp_final_verify(&fo, test, &table, NULL, &err);
+        if (st == IBP_OK && table.failed)
+            st = ibp_fail(&err, IBP_ERR_NOMEM, "final verification: out of memory");
+        if (st != IBP_OK) {
+            ibp_wbuf_free(&table);
+            code = fail(EXIT_FAILED, &err);
+            goto done;
+        }
+        printf("final verification (%s/%s, %.1f s):\n", cfg.out, IBP_FINAL_VERIFY_TABLE,
+               now_seconds() - v0);
+        fwrite(table.data, 1, table.len, stdout);
+        ibp_wbuf_free(&table);
+    }
     code = EXIT_DONE;
 done:
     if (st != IBP_OK && code == EXIT_USAGE)
