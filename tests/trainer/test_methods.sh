@@ -114,10 +114,10 @@ else
 fi
 
 # --final-verify: the complete chain on last.ibpm, the same verdicts as ibp-verify's.
-"$train" "${common[@]}" --method sabr --sabr-lambda 0.5 --final-verify --final-count 48 \
-    --final-bab-timeout 5 --out "$work/final" >"$work/final.log" 2>&1 || { cat "$work/final.log"; bad "--final-verify run"; }
+"$train" "${common[@]}" --method sabr --sabr-lambda 0.5 --final-verify --final-count 24 \
+    --final-bab-timeout 2 --out "$work/final" >"$work/final.log" 2>&1 || { cat "$work/final.log"; bad "--final-verify run"; }
 "$verify" --model "$work/final/last.ibpm" --data fashion-mnist --root "$work/data" --split test \
-    --count 48 --eps 0.1 --methods ibp,crown-ibp,crown,alpha-crown,bab --bab-timeout 5 \
+    --count 24 --eps 0.1 --methods ibp,crown-ibp,crown,alpha-crown,bab --bab-timeout 2 \
     --threads 1 --no-progress --json "$work/final_ref.json" >"$work/final_ref.md" 2>"$work/final_ref.err" ||
     { cat "$work/final_ref.err"; bad "ibp-verify on the final model"; }
 if grep -q "final verification" "$work/final.log" && [ -f "$work/final/final_verify.md" ] \
@@ -134,7 +134,7 @@ print("final verification:", {s: va.count(s) for s in set(va)}, "ibp-verify:", {
 def timed(r):
     return r["decided_by"] == "bab" or r["unknown_reason"] == "time"
 same = all(x["status"] == y["status"] for x, y in zip(ra, rb) if not (timed(x) or timed(y)))
-sys.exit(0 if len(ra) == len(rb) == 48 and same else 1)
+sys.exit(0 if len(ra) == len(rb) == 24 and same else 1)
 PY
 then
     ok "--final-verify: final_verify.md/.json, the verdicts of ibp-verify's complete chain"
