@@ -202,7 +202,12 @@ enum ibp_status ibp_model_decode(const unsigned char *data, size_t size, const c
     st = read_meta_and_specs(&r, name, &input, &m, &specs, &n_layers, err);
     if (st != IBP_OK)
         goto done;
-    st = ibp_net_create(input, specs, n_layers, &n, &sub);
+    /* No allocation beyond what the file can back: the values it holds (what is left
+     * after n_params and n_buffers) bound the architecture, twice over plus some so
+     * that the finer checks below keep their own messages; the exact counts follow. */
+    size_t left = ibp_rbuf_left(&r);
+    size_t max_values = 2 * (left / sizeof(float)) + 4096;
+    st = ibp_net_create_capped(input, specs, n_layers, max_values, &n, &sub);
     if (st != IBP_OK) {
         st = ibp_fail(err, st == IBP_ERR_NOMEM ? IBP_ERR_NOMEM : IBP_ERR_FORMAT,
                       "%s: bad architecture: %s", name, sub.msg);

@@ -7,7 +7,8 @@
 
 struct ibp_pb_reader ibp_pb_reader_of(struct ibp_pb_slice s)
 {
-    return (struct ibp_pb_reader){s.p, s.p + s.n};
+    /* an empty slice may have no data pointer (and NULL + 0 is undefined) */
+    return (struct ibp_pb_reader){s.p, s.p ? s.p + s.n : s.p};
 }
 
 int ibp_pb_varint(struct ibp_pb_reader *r, uint64_t *v)

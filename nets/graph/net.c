@@ -139,7 +139,7 @@ static enum ibp_status infer_layer(int k, struct ibp_layer_spec *l, const struct
                                 k, l->groups, s.c, l->out);
             l->in_size = s.c;
         }
-        if (!conv && (2 * l->ph > l->kh || 2 * l->pw > l->kw))
+        if (!conv && (2L * l->ph > l->kh || 2L * l->pw > l->kw))
             return ibp_fail(err, IBP_ERR_SHAPE,
                             "layer %d (%s): padding %dx%d exceeds half the window %dx%d", k, name,
                             l->ph, l->pw, l->kh, l->kw);
@@ -148,9 +148,12 @@ static enum ibp_status infer_layer(int k, struct ibp_layer_spec *l, const struct
         if (oh <= 0 || ow <= 0)
             return ibp_fail(err, IBP_ERR_SHAPE,
                             "layer %d (%s): kernel %dx%d (dilation %dx%d) larger than padded "
-                            "input %dx%d",
-                            k, name, l->kh, l->kw, l->dh, l->dw, s.h + 2 * l->ph,
-                            s.w + 2 * l->pw);
+                            "input %ldx%ld",
+                            k, name, l->kh, l->kw, l->dh, l->dw, s.h + 2L * l->ph,
+                            s.w + 2L * l->pw);
+        if (oh > INT32_MAX || ow > INT32_MAX)
+            return ibp_fail(err, IBP_ERR_SHAPE, "layer %d (%s): output %ldx%ld is too large", k,
+                            name, oh, ow);
         *out = (struct ibp_shape){conv ? l->out : s.c, (int)oh, (int)ow};
         return IBP_OK;
     }
@@ -186,6 +189,13 @@ size_t ibp_layer_buffer_count(const struct ibp_net *net, int k)
 enum ibp_status ibp_net_create(struct ibp_shape input, const struct ibp_layer_spec *specs,
                                int n_layers, struct ibp_net **out, struct ibp_error *err)
 {
+    return ibp_net_create_capped(input, specs, n_layers, SIZE_MAX, out, err);
+}
+
+enum ibp_status ibp_net_create_capped(struct ibp_shape input, const struct ibp_layer_spec *specs,
+                                      int n_layers, size_t max_values, struct ibp_net **out,
+                                      struct ibp_error *err)
+{
     *out = NULL;
     if (input.c <= 0 || input.h <= 0 || input.w <= 0)
         return ibp_fail(err, IBP_ERR_SHAPE, "input shape %dx%dx%d: sizes must be positive",
@@ -215,10 +225,10 @@ enum ibp_status ibp_net_create(struct ibp_shape input, const struct ibp_layer_sp
         }
         /* every tensor must be indexable with int in kernels and size_t in totals */
         if (ibp_shape_size(net->shapes[k + 1]) > (size_t)INT32_MAX / 4) {
+            ibp_fail(err, IBP_ERR_SHAPE, "layer %d (%s): output of %zu elements is too large", k,
+                     ibp_layer_kind_name(net->layers[k].kind), ibp_shape_size(net->shapes[k + 1]));
             ibp_net_free(net);
-            return ibp_fail(err, IBP_ERR_SHAPE, "layer %d (%s): output of %zu elements is too large",
-                            k, ibp_layer_kind_name(net->layers[k].kind),
-                            ibp_shape_size(net->shapes[k + 1]));
+            return IBP_ERR_SHAPE;
         }
     }
     for (int k = 0; k < n_layers; k++) {
@@ -227,11 +237,19 @@ enum ibp_status ibp_net_create(struct ibp_shape input, const struct ibp_layer_sp
         net->n_params += ibp_layer_param_count(net, k);
         net->n_buffers += ibp_layer_buffer_count(net, k);
     }
+    if (net->n_params > max_values || net->n_buffers > max_values - net->n_params) {
+        ibp_fail(err, IBP_ERR_SHAPE,
+                 "%zu parameters and %zu buffer values, more than the %zu values there are",
+                 net->n_params, net->n_buffers, max_values);
+        ibp_net_free(net);
+        return IBP_ERR_SHAPE;
+    }
     net->params = calloc(net->n_params ? net->n_params : 1, sizeof(float));
     net->buffers = calloc(net->n_buffers ? net->n_buffers : 1, sizeof(float));
     if (!net->params || !net->buffers) {
+        ibp_fail(err, IBP_ERR_NOMEM, "out of memory for %zu parameters", net->n_params);
         ibp_net_free(net);
-        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory for %zu parameters", net->n_params);
+        return IBP_ERR_NOMEM;
     }
     for (int k = 0; k < n_layers; k++) {
         int c = net->shapes[net->layers[k].in[0]].c;

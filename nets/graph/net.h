@@ -83,6 +83,14 @@ struct ibp_net {
 enum ibp_status ibp_net_create(struct ibp_shape input, const struct ibp_layer_spec *specs,
                                int n_layers, struct ibp_net **out, struct ibp_error *err);
 
+/* As ibp_net_create, for readers of untrusted files: fails with IBP_ERR_SHAPE ("N
+ * parameters and M buffer values, more than the X values there are"), before allocating
+ * them, when the architecture has more than max_values parameters and buffer values
+ * together (a reader passes how many its file can still hold). */
+enum ibp_status ibp_net_create_capped(struct ibp_shape input, const struct ibp_layer_spec *specs,
+                                      int n_layers, size_t max_values, struct ibp_net **out,
+                                      struct ibp_error *err);
+
 void ibp_net_free(struct ibp_net *net);
 
 /* A deep copy (same specs, params and buffers). */
