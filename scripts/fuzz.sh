@@ -7,8 +7,8 @@
 #   fuzz <harness>: <execs> execs in <s> s, cov <cov>, ft <ft>, corpus <n>, crashes <n>
 # The corpus grows across runs in build-fuzz/fuzz-work/corpus/<harness>/; inputs that
 # crash, leak, hang or run out of memory land in build-fuzz/fuzz-work/crashes/<harness>/
-# (copy them to fuzz/regressions/<harness>/ once the reader is fixed). Exit 1 when any
-# harness found one. IBP_FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=2 -workers=2).
+# (copy them to fuzz/regressions/<harness>/ once the reader is fixed; they are replayed
+# first, under the sanitizers). Exit 1 when any harness found one or a regression fails. IBP_FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=2 -workers=2).
 set -eu
 secs=${1:-60}
 [ $# -gt 0 ] && shift
@@ -93,6 +93,13 @@ for h in $harnesses; do
     crashes=$work/crashes/$h
     log=$work/$h.log
     mkdir -p "$corpus" "$crashes"
+    # the inputs that once crashed a reader first, under the sanitizers
+    if [ -n "$(ls -A "$root/fuzz/regressions/$h" 2>/dev/null)" ] &&
+        ! "$bdir/fuzz/fuzz_$h" "$root/fuzz/regressions/$h"/* >"$work/$h.replay.log" 2>&1; then
+        echo "fuzz $h: a regression input fails again, see $work/$h.replay.log"
+        status=1
+        continue
+    fi
     rc=0
     t0=$(date +%s)
     # shellcheck disable=SC2086  # IBP_FUZZ_FLAGS is a list of flags
