@@ -8,7 +8,8 @@
 # The corpus grows across runs in build-fuzz/fuzz-work/corpus/<harness>/; inputs that
 # crash, leak, hang or run out of memory land in build-fuzz/fuzz-work/crashes/<harness>/
 # (copy them to fuzz/regressions/<harness>/ once the reader is fixed; they are replayed
-# first, under the sanitizers). Exit 1 when any harness found one or a regression fails. IBP_FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=2 -workers=2).
+# first, under the sanitizers). Exit 1 when any harness found one or a regression fails.
+# IBP_FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=2 -workers=2).
 set -eu
 secs=${1:-60}
 [ $# -gt 0 ] && shift
