@@ -2,6 +2,7 @@
  * trainer/train.h: options, datasets, progress display, signals, exit codes. */
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "datasets/open.h"
 #include "nets/base/bytes.h"
 #include "nets/base/file_io.h"
+#include "nets/base/memory.h"
 #include "nets/kernels/gemm.h"
 #include "trainer/config.h"
 #include "trainer/final_verify.h"
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return EXIT_DONE;
         }
+    ibp_mem_limit_policy();
     ibp_blas_setup();
     struct ibp_error err = {0};
     struct ibp_train_config cfg;
@@ -221,6 +224,22 @@ int main(int argc, char **argv)
         st = open_data(&cfg, "test", &test, &err);
     if (st == IBP_OK)
         st = ibp_trainer_create(&cfg, train, test, &t, &err);
+    /* Everything sized once is allocated now; what the run takes later must fit too,
+     * or it would fail half way (nets/base/memory.h). */
+    int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
+    struct ibp_mem_later later = {t ? ibp_trainer_later_bytes(t) : 0,
+                                  (size_t)(threads - 1) * ibp_mem_thread_stack(),
+                                  (size_t)threads * ibp_gemm_pack_bytes()};
+    if (st == IBP_OK)
+        st = ibp_mem_check_room(&later, "data, model and workspaces", &err);
+    else if (st == IBP_ERR_NOMEM)
+        ibp_mem_explain_failure(&later, &err);
+    if (st == IBP_OK) {
+        /* the thread team now, while the room for its stacks is known to be there */
+#pragma omp parallel num_threads(threads)
+        {
+        }
+    }
     if (st == IBP_OK && cfg.resume)
         st = ibp_trainer_restore(t, &state, &err);
     if (st == IBP_OK)

@@ -800,3 +800,14 @@ enum ibp_status ibp_trainer_run(struct ibp_trainer *t, const struct ibp_train_ho
     }
     return st;
 }
+
+size_t ibp_trainer_later_bytes(const struct ibp_trainer *t)
+{
+    /* model image: 68-byte layer records, the values, the names (64 KiB covers them) */
+    size_t model = sizeof(float) * (t->net->n_params + t->net->n_buffers) +
+                   68 * (size_t)t->net->n_layers + ((size_t)64 << 10);
+    size_t state = model + 2 * sizeof(float) * t->net->n_params + strlen(t->config_text) + 4096;
+    /* the state buffer doubles as it grows: up to twice its size, and the old block
+     * beside the new one while realloc copies */
+    return model + 3 * state;
+}

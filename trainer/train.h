@@ -132,6 +132,11 @@ struct ibp_train_best ibp_trainer_best(const struct ibp_trainer *t);
 /* Samples trained on per epoch (after train_limit and the validation split). */
 int64_t ibp_trainer_train_size(const struct ibp_trainer *t);
 
+/* Bytes the run allocates after ibp_trainer_create, at most at one time: writing a
+ * checkpoint holds the model file image and the growing training-state image around a
+ * copy of it (nets/base/memory.h adds thread stacks, GEMM packing and a margin). */
+size_t ibp_trainer_later_bytes(const struct ibp_trainer *t);
+
 void ibp_trainer_free(struct ibp_trainer *t);
 
 #endif

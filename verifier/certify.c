@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/base/memory.h"
 #include "nets/bounds/alpha_crown.h"
 #include "nets/passes/passes.h"
 
@@ -293,6 +294,39 @@ enum ibp_status ibp_certify_check(const struct ibp_net *net, const char *net_nam
     if (st != IBP_OK)
         return ibp_fail(err, st, "%s: %s", net_name, e.msg);
     worker_free(&w);
+    return IBP_OK;
+}
+
+/* The workers ibp_certify_run starts for n samples, and the threads each one uses. */
+static void worker_count(const struct ibp_certify_config *cfg, int64_t n, int *T, int *inner)
+{
+    int64_t n_batches = (n + cfg->batch - 1) / cfg->batch;
+    int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
+    *T = (int64_t)threads < n_batches ? threads : (int)n_batches;
+    if (*T < 1)
+        *T = 1;
+    *inner = threads / *T > 1 ? threads / *T : 1;
+}
+
+enum ibp_status ibp_certify_run_bytes(const struct ibp_net *net, const struct ibp_dataset *ds,
+                                      const struct ibp_certify_config *cfg, size_t *bytes,
+                                      struct ibp_error *err)
+{
+    *bytes = 0;
+    enum ibp_status st = check_fit(net, "network", ds, "dataset", cfg, err);
+    if (st != IBP_OK)
+        return st;
+    int T, inner;
+    worker_count(cfg, ds->n, &T, &inner);
+    size_t before = ibp_mem_heap_allocated();
+    struct worker w;
+    st = worker_init(&w, net, cfg, inner, err);
+    size_t after = ibp_mem_heap_allocated();
+    if (st != IBP_OK)
+        return st;
+    worker_free(&w);
+    size_t one = after > before ? after - before : 0;
+    *bytes = (size_t)T * (one + sizeof w + (cfg->bab ? cfg->bab_cfg.max_bytes : 0));
     return IBP_OK;
 }
 
@@ -660,11 +694,8 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
     int64_t n = ds->n, n_batches = (n + cfg->batch - 1) / cfg->batch;
     if (n_batches < 1)
         return ibp_fail(err, IBP_ERR_ARG, "dataset: %lld samples", (long long)n);
-    int threads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
-    int T = (int64_t)threads < n_batches ? threads : (int)n_batches;
-    if (T < 1)
-        T = 1;
-    int inner = threads / T > 1 ? threads / T : 1;
+    int T, inner;
+    worker_count(cfg, n, &T, &inner);
     struct worker *workers = calloc((size_t)T, sizeof *workers);
     if (!workers)
         return ibp_fail(err, IBP_ERR_NOMEM, "verify: out of memory");

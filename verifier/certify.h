@@ -171,6 +171,15 @@ enum ibp_status ibp_certify_check(const struct ibp_net *net, const char *net_nam
                                   const struct ibp_dataset *ds, const char *data_name,
                                   const struct ibp_certify_config *cfg, struct ibp_error *err);
 
+/* Bytes ibp_certify_run takes for net, ds and cfg besides its outputs, for a program's
+ * start-up memory check (nets/base/memory.h): its workers' bounders, attack, workspace
+ * and buffers (one worker is allocated as the run would, the heap's growth counted and
+ * the worker freed) times the workers it runs, plus branch and bound's memory cap per
+ * worker when cfg->bab. Errors: those of ibp_certify_check. */
+enum ibp_status ibp_certify_run_bytes(const struct ibp_net *net, const struct ibp_dataset *ds,
+                                      const struct ibp_certify_config *cfg, size_t *bytes,
+                                      struct ibp_error *err);
+
 /* Certifies every sample of ds; out[ds->n] receives the per-sample results in dataset
  * order, summary (may be NULL) the counts. hooks may be NULL. Errors: those of
  * ibp_certify_check, of the bounder and the attack, or of a hook. */

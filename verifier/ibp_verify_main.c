@@ -17,6 +17,8 @@
 #include "datasets/png_folder.h"
 #include "datasets/png_write.h"
 #include "nets/base/file_io.h"
+#include "nets/base/memory.h"
+#include "nets/kernels/gemm.h"
 #include "nets/base/options.h"
 #include "nets/formats/model_open.h"
 #include "nets/base/parse.h"
@@ -558,6 +560,48 @@ static void state_free(struct state *s, int n_models)
     free(s->panels);
 }
 
+/* Report bytes per sample record and format, with room: a JSON record of the default
+ * methods is about 300 bytes, a CSV line about 100, a Markdown table holds no records. */
+#define REPORT_RECORD_BYTES 1024
+
+/* What the run takes after prepare (nets/base/memory.h): the largest certification
+ * run's workers, the reports (every record in each format, in buffers that double as
+ * they grow), the OpenMP thread stacks and BLIS's packing blocks. */
+static enum ibp_status later_bytes(const struct options *o, const struct state *s,
+                                   struct ibp_mem_later *later, struct ibp_error *err)
+{
+    int threads = o->cfg.threads > 0 ? o->cfg.threads : omp_get_max_threads();
+    size_t run = 0;
+    for (int m = 0; m < o->n_models; m++) {
+        struct ibp_certify_config cfg = o->cfg;
+        cfg.eps = s->eps[0];
+        size_t b;
+        enum ibp_status st = ibp_certify_run_bytes(s->nets[m], s->ds, &cfg, &b, err);
+        if (st != IBP_OK)
+            return st;
+        run = b > run ? b : run;
+    }
+    size_t records = (size_t)o->n_models * (size_t)s->n_eps * (size_t)s->ds->n;
+    size_t formats = (o->json != NULL) + (o->csv != NULL);
+    later->buffers = run + 2 * formats * records * REPORT_RECORD_BYTES;
+    later->thread_stacks = (size_t)(threads - 1) * ibp_mem_thread_stack();
+    later->gemm_packing = (size_t)threads * ibp_gemm_pack_bytes();
+    return IBP_OK;
+}
+
+/* For a start-up allocation that failed under a memory limit: adds to err what the run
+ * would need at least (the threads' stacks and packing blocks; its buffers are not
+ * known before the models are read). */
+static void explain_nomem(const struct options *o, enum ibp_status st, struct ibp_error *err)
+{
+    if (st != IBP_ERR_NOMEM)
+        return;
+    int threads = o->cfg.threads > 0 ? o->cfg.threads : omp_get_max_threads();
+    struct ibp_mem_later later = {0, (size_t)(threads - 1) * ibp_mem_thread_stack(),
+                                  (size_t)threads * ibp_gemm_pack_bytes()};
+    ibp_mem_explain_failure(&later, err);
+}
+
 /* Validates every input; returns 0 or prints one line and returns EXIT_ERROR. */
 static int prepare(const struct options *o, struct state *s)
 {
@@ -589,6 +633,7 @@ static int prepare(const struct options *o, struct state *s)
         s->ds = all;
     }
     if (st != IBP_OK) {
+        explain_nomem(o, st, &err);
         fprintf(stderr, "ibp-verify: %s\n", err.msg);
         return EXIT_ERROR;
     }
@@ -596,6 +641,7 @@ static int prepare(const struct options *o, struct state *s)
         struct ibp_model_open_options mo = {o->mean.n, o->mean.v, o->std.v,
                                             {s->ds->c, s->ds->h, s->ds->w}, data_name};
         if (ibp_model_open(o->models[m], &mo, &s->nets[m], NULL, &err) != IBP_OK) {
+            explain_nomem(o, err.status, &err);
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }
@@ -603,19 +649,8 @@ static int prepare(const struct options *o, struct state *s)
         cfg.eps = s->eps[0];
         if (ibp_certify_check(s->nets[m], o->models[m], s->ds, data_name, &cfg, &err) !=
             IBP_OK) {
+            explain_nomem(o, err.status, &err);
             fprintf(stderr, "ibp-verify: %s\n", err.msg);
-            return EXIT_ERROR;
-        }
-    }
-    if (o->save_adv) {
-        struct stat sb;
-        if (mkdir(o->save_adv, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "ibp-verify: --save-adv %s: %s\n", o->save_adv, strerror(errno));
-            return EXIT_ERROR;
-        }
-        if (stat(o->save_adv, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
-            access(o->save_adv, W_OK) != 0) {
-            fprintf(stderr, "ibp-verify: --save-adv %s: not a writable folder\n", o->save_adv);
             return EXIT_ERROR;
         }
     }
@@ -628,6 +663,30 @@ static int prepare(const struct options *o, struct state *s)
         fprintf(stderr, "ibp-verify: out of memory for %zu runs of %lld samples\n", n_runs,
                 (long long)s->ds->n);
         return EXIT_ERROR;
+    }
+    /* Everything sized once is allocated now; what the run takes later must fit too,
+     * or it would fail half way. */
+    struct ibp_mem_later later = {0, 0, 0};
+    if (later_bytes(o, s, &later, &err) != IBP_OK ||
+        ibp_mem_check_room(&later, "models, data and results", &err) != IBP_OK) {
+        fprintf(stderr, "ibp-verify: %s\n", err.msg);
+        return EXIT_ERROR;
+    }
+    /* the thread team now, while the room for its stacks is known to be there */
+#pragma omp parallel num_threads(o->cfg.threads > 0 ? o->cfg.threads : omp_get_max_threads())
+    {
+    }
+    if (o->save_adv) {
+        struct stat sb;
+        if (mkdir(o->save_adv, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "ibp-verify: --save-adv %s: %s\n", o->save_adv, strerror(errno));
+            return EXIT_ERROR;
+        }
+        if (stat(o->save_adv, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+            access(o->save_adv, W_OK) != 0) {
+            fprintf(stderr, "ibp-verify: --save-adv %s: not a writable folder\n", o->save_adv);
+            return EXIT_ERROR;
+        }
     }
     return 0;
 }
@@ -734,6 +793,7 @@ static int verify_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    ibp_mem_limit_policy();
     if (argc > 1 && strcmp(argv[1], "vnncomp") == 0)
         return ibp_verify_vnncomp_main(argc - 1, argv + 1);
     return verify_main(argc, argv);

@@ -155,3 +155,16 @@ const char *ibp_blas_arch(void)
     bli_init();
     return bli_arch_string(bli_arch_query_id());
 }
+
+size_t ibp_gemm_pack_bytes(void)
+{
+    bli_init();
+    pba_t *pba = bli_pba_query();
+    size_t bytes = 0;
+    for (int i = 0; i < 3; i++) {
+        pool_t *pool = &pba->pools[i];
+        bytes += (size_t)bli_pool_block_size(pool) + (size_t)bli_pool_align_size(pool) +
+                 (size_t)bli_pool_offset_size(pool);
+    }
+    return bytes;
+}

@@ -12,6 +12,8 @@
 #ifndef IBP_GEMM_H
 #define IBP_GEMM_H
 
+#include <stddef.h>
+
 void ibp_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a,
                long lda, const float *b, long ldb, float beta, float *c, long ldc, int threads);
 
@@ -34,5 +36,12 @@ const char *ibp_blas_setup(void);
 
 /* The sub-configuration BLIS is using now. */
 const char *ibp_blas_arch(void);
+
+/* Address space one thread's GEMMs take from BLIS's packing-block pools once warm: one
+ * block of each pool (A blocks, B panels, C panels) at the pool's block size, with its
+ * alignment and offset. The pools grow by a block whenever more threads pack at once
+ * than blocks are free, and keep what they took, so a run on T threads takes up to T
+ * times this (nets/base/memory.h). */
+size_t ibp_gemm_pack_bytes(void);
 
 #endif
