@@ -50,8 +50,8 @@ void ibp_cluster_sum_doubles(struct ibp_cluster *c, double *buf, size_t n);
 void ibp_cluster_sum_hook(void *cluster, double *buf, size_t n);
 
 /* Every rank sends data[len] (len may differ, may be 0); rank 0 receives them all
- * concatenated in rank order, appended to *out, and lens[size] (each rank's len). Other
- * ranks leave out and lens untouched (either may be NULL there). Errors on rank 0:
+ * concatenated in rank order, appended to *out, and lens[size] (each rank's len; may be
+ * NULL). Other ranks leave out and lens untouched (either may be NULL there). Errors on rank 0:
  * IBP_ERR_NOMEM (out of memory for the records); IBP_ERR_ARG when the total exceeds
  * what one gather carries (2 GiB). Every rank returns rank 0's status. */
 enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size_t len,
@@ -65,6 +65,13 @@ void ibp_cluster_broadcast(struct ibp_cluster *c, void *buf, size_t len);
  * 0..size-1 tile [0, n) in order, and differ in length by at most one. The one rule that
  * decides what a process works on. */
 void ibp_cluster_share(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
+
+/* The outcome of a step every rank ran on its own (reading data, preparing files):
+ * every rank returns the status of the first rank in rank order whose st is not IBP_OK
+ * (IBP_OK when none), with that rank's message in err (prefixed "rank R: " when R is not
+ * 0); st and err are this rank's own on entry. */
+enum ibp_status ibp_cluster_agree(struct ibp_cluster *c, enum ibp_status st,
+                                  struct ibp_error *err);
 
 /* Seconds spent inside the exchanges above since init (for benchmarks). */
 double ibp_cluster_seconds(const struct ibp_cluster *c);

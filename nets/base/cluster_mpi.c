@@ -116,7 +116,8 @@ enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size
         ibp_wbuf_bytes(out, data, len);
         if (out->failed)
             return ibp_fail(err, IBP_ERR_NOMEM, "gather: out of memory for %zu bytes", len);
-        lens[0] = len;
+        if (lens)
+            lens[0] = len;
         return IBP_OK;
     }
     double t0 = now();
@@ -155,7 +156,7 @@ enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size
                     displs, MPI_BYTE, 0, MPI_COMM_WORLD);
         if (root) {
             out->len += (size_t)total;
-            for (int r = 0; r < c->size; r++)
+            for (int r = 0; lens && r < c->size; r++)
                 lens[r] = (size_t)all[r];
         }
     }

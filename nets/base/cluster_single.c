@@ -66,7 +66,8 @@ enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size
     ibp_wbuf_bytes(out, data, len);
     if (out->failed)
         return ibp_fail(err, IBP_ERR_NOMEM, "gather: out of memory for %zu bytes", len);
-    lens[0] = len;
+    if (lens)
+        lens[0] = len;
     return IBP_OK;
 }
 
