@@ -4,7 +4,8 @@
 # gradient into a step of lr: weights within 2e-2 of their largest
 # magnitude, every epoch's loss within 1e-5 relative, the same test errors); a repeated
 # -np 2 run is byte-identical; a rank killed with SIGKILL ends the run with an error, and
-# --resume under -np 2 ends with the uninterrupted run's model bytes; resuming with
+# --resume under -np 2 ends with the uninterrupted run's model bytes, so does SIGTERM on
+# mpirun; resuming with
 # another process count, and more processes than samples in a batch, are refused with
 # one message before anything is written.
 # usage: test_mpi_train.sh MPIRUN IBP_TRAIN MODEL_DIFF MAKE_IDX_PY
@@ -79,6 +80,28 @@ mpirun_np 2 "$train" "${common[@]}" --out "$work/kill" --resume >>"$work/kill.lo
 grep -q "(resumed)" "$work/kill.log" && ok "the killed run was resumed mid-way" || bad "no resumed run"
 cmp -s "$work/two/last.ibpm" "$work/kill/last.ibpm" && ok "SIGKILL + --resume under -np 2: last.ibpm byte-identical" ||
     bad "SIGKILL + --resume under -np 2: last.ibpm differs"
+
+# SIGTERM to mpirun (which hands it to the ranks): all stop after the same batch, rank 0
+# saves the state (Open MPI's mpirun itself then exits 1), --resume finishes the run.
+"$MPIRUN" -np 2 --oversubscribe "$train" "${common[@]}" --out "$work/term" >"$work/term.log" 2>&1 &
+mpirun_pid=$!
+for _ in $(seq 600); do
+    [ -f "$work/term/train.state" ] && break
+    kill -0 "$mpirun_pid" 2>/dev/null || break
+    sleep 0.05
+done
+sleep 0.3
+kill -TERM "$mpirun_pid"
+wait "$mpirun_pid"
+if [ "$(grep -c "state saved in" "$work/term.log")" -eq 1 ]; then
+    ok "SIGTERM on mpirun: $(grep "state saved in" "$work/term.log" | sed "s|$work/||")"
+else
+    cat "$work/term.log"; bad "SIGTERM on mpirun: no one 'state saved' line"
+fi
+mpirun_np 2 "$train" "${common[@]}" --out "$work/term" --resume >>"$work/term.log" 2>&1 ||
+    { cat "$work/term.log"; bad "--resume after SIGTERM"; }
+cmp -s "$work/two/last.ibpm" "$work/term/last.ibpm" && ok "SIGTERM + --resume under -np 2: last.ibpm byte-identical" ||
+    bad "SIGTERM + --resume under -np 2: last.ibpm differs"
 
 # another process count on --resume: refused, nothing touched
 before=$(md5sum "$work/two/train.state")
