@@ -414,9 +414,28 @@ enum ibp_status ibp_trainer_set_cluster(struct ibp_trainer *t, struct ibp_cluste
     t->size = size;
     if (size == 1)
         return IBP_OK;
+    /* every rank must train the same run on the same data */
+    const struct ibp_dataset *tr = t->train, *te = t->test;
+    size_t px = (size_t)tr->c * tr->h * tr->w;
+    enum ibp_status st =
+        ibp_cluster_check_same(cl, t->config_text, strlen(t->config_text), "the configuration",
+                               err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, tr->pixels, (size_t)tr->n * px, "the training images",
+                                    err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, tr->labels, (size_t)tr->n * sizeof *tr->labels,
+                                    "the training labels", err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, te->pixels, (size_t)te->n * px, "the test images", err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, te->labels, (size_t)te->n * sizeof *te->labels,
+                                    "the test labels", err);
+    if (st != IBP_OK)
+        return st;
     t->sum = (struct ibp_sum_hook){ibp_cluster_sum_hook, cl};
     ibp_ws_set_sum_hook(t->ws, &t->sum);
-    enum ibp_status st = eval_part(t, t->test, &t->test_part, err);
+    st = eval_part(t, t->test, &t->test_part, err);
     if (st == IBP_OK && t->val)
         st = eval_part(t, t->val, &t->val_part, err);
     return st;

@@ -118,7 +118,8 @@ struct ibp_cluster;
  * by samples and the counts added up. Rank 0 alone writes files (prepare_out, the
  * models, the state, the metrics); a stop requested on any process stops all after the
  * same batch. Results equal a single process's up to float rounding (sums in another
- * order). With one process this does nothing. Errors: IBP_ERR_ARG when the config's
+ * order). With one process this does nothing. Errors: IBP_ERR_ARG when the ranks disagree
+ * on the resolved configuration or the training / test data (checked by hashes), when the config's
  * `processes` is not the process count (a resumed run keeps its N), when a process
  * would get no sample of some batch (fewer samples than processes in a batch or in the
  * epoch's last batch), for method crown-ibp on several processes; IBP_ERR_NOMEM. */

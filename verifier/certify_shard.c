@@ -3,6 +3,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* What each rank sends ahead of its samples' records. */
@@ -90,19 +91,20 @@ enum ibp_status ibp_certify_run_sharded(struct ibp_cluster *cl, const struct ibp
     memcpy(head.msg, mine.msg, sizeof head.msg);
     int64_t s_lo = lo * cfg->batch, s_hi = hi * cfg->batch < ds->n ? hi * cfg->batch : ds->n;
     struct ibp_wbuf send = {0}, all = {0};
+    size_t *lens = calloc((size_t)size, sizeof *lens);
     ibp_wbuf_bytes(&send, &head, sizeof head);
     if (head.status == IBP_OK)
         ibp_wbuf_bytes(&send, out + s_lo, (size_t)(s_hi - s_lo) * sizeof *out);
-    if (send.failed) {
+    if (send.failed || !lens) {
         /* still take part in the gather, with a failure of our own */
         head.status = IBP_ERR_NOMEM;
         snprintf(head.msg, sizeof head.msg, "verify: out of memory for the records");
     }
-    size_t lens[size > 0 ? size : 1];
     struct ibp_error gerr;
     ibp_error_clear(&gerr);
-    enum ibp_status st = ibp_cluster_gather(cl, send.failed ? (const void *)&head : send.data,
-                                            send.failed ? sizeof head : send.len, &all, lens,
+    int short_send = send.failed || !lens;
+    enum ibp_status st = ibp_cluster_gather(cl, short_send ? (const void *)&head : send.data,
+                                            short_send ? sizeof head : send.len, &all, lens,
                                             &gerr);
     struct shard_outcome o;
     memset(&o, 0, sizeof o);
@@ -110,9 +112,13 @@ enum ibp_status ibp_certify_run_sharded(struct ibp_cluster *cl, const struct ibp
     if (st != IBP_OK) {
         o.status = st;
         memcpy(o.msg, gerr.msg, sizeof o.msg);
+    } else if (rank == 0 && !lens) {
+        o.status = IBP_ERR_NOMEM;
+        snprintf(o.msg, sizeof o.msg, "verify: out of memory for the records");
     } else if (rank == 0) {
         collect(&all, lens, size, ds->n, out, note, &o);
     }
+    free(lens);
     ibp_wbuf_free(&send);
     ibp_wbuf_free(&all);
     ibp_cluster_broadcast(cl, &o, sizeof o);

@@ -637,19 +637,6 @@ static int prepare(const struct options *o, struct state *s)
     return 0;
 }
 
-/* FNV-1a of the command line: the ranks of one run must have been given the same one. */
-static uint64_t argv_hash(int argc, char **argv)
-{
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (int i = 0; i < argc; i++)
-        for (const char *p = argv[i];; p++) {
-            h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
-            if (!*p)
-                break;
-        }
-    return h;
-}
-
 /* The outcome of a step every rank ran alone (checking the command line, preparing):
  * rank 0 prints the first failing rank's message (its own went to stderr already; other
  * ranks wrote theirs to errf, a memory stream whose text is *text), and every rank
@@ -692,26 +679,23 @@ static int agree(struct ibp_cluster *cl, int rc, FILE *errf, char **text, size_t
 
 static int verify_main(int argc, char **argv, struct ibp_cluster *cl)
 {
-    int rank = ibp_cluster_rank(cl), size = ibp_cluster_size(cl);
+    int rank = ibp_cluster_rank(cl);
     /* other ranks keep their messages for agree(); rank 0 alone speaks */
     char *text = NULL;
     size_t text_len = 0;
     FILE *errf = rank == 0 ? stderr : open_memstream(&text, &text_len);
     if (!errf)
         errf = stderr;
-    int same = 1;
-    if (size > 1) {
-        uint64_t h = argv_hash(argc, argv), h0 = h;
-        ibp_cluster_broadcast(cl, &h0, sizeof h0);
-        double differ = h != h0;
-        ibp_cluster_sum_doubles(cl, &differ, 1);
-        if (differ > 0.0) {
-            if (rank == 0)
-                fprintf(stderr, "ibp-verify: %.0f of the %d processes were started with a "
-                                "command line other than rank 0's\n", differ, size);
-            same = 0;
-        }
-    }
+    /* the ranks of one run must have been given the same command line */
+    struct ibp_wbuf line = {0};
+    for (int i = 0; i < argc; i++)
+        ibp_wbuf_bytes(&line, argv[i], strlen(argv[i]) + 1);
+    struct ibp_error same_err;
+    int same = ibp_cluster_check_same(cl, line.data, line.len, "the command line", &same_err) ==
+               IBP_OK;
+    ibp_wbuf_free(&line);
+    if (!same && rank == 0)
+        fprintf(stderr, "ibp-verify: %s\n", same_err.msg);
     struct options o;
     int pr = same ? parse_args(argc, argv, &o, errf, rank == 0) : -1;
     if (!same)

@@ -73,6 +73,12 @@ void ibp_cluster_share(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
 enum ibp_status ibp_cluster_agree(struct ibp_cluster *c, enum ibp_status st,
                                   struct ibp_error *err);
 
+/* Checks that every rank holds the same data[len] as rank 0 (a configuration, a
+ * command line), by a 64-bit hash. Errors (on every rank alike): IBP_ERR_ARG "the
+ * processes disagree on <what>: K of N differ from rank 0". */
+enum ibp_status ibp_cluster_check_same(struct ibp_cluster *c, const void *data, size_t len,
+                                       const char *what, struct ibp_error *err);
+
 /* Seconds spent inside the exchanges above since init (for benchmarks). */
 double ibp_cluster_seconds(const struct ibp_cluster *c);
 

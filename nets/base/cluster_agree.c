@@ -1,6 +1,7 @@
-/* ibp_cluster_agree of cluster.h, on the gather and the broadcast. */
+/* ibp_cluster_agree and ibp_cluster_check_same of cluster.h, on the exchanges. */
 #include "nets/base/cluster.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,4 +50,24 @@ enum ibp_status ibp_cluster_agree(struct ibp_cluster *c, enum ibp_status st,
         return IBP_OK;
     first.msg[sizeof first.msg - 1] = '\0';
     return ibp_fail(err, (enum ibp_status)first.status, "%s", first.msg);
+}
+
+enum ibp_status ibp_cluster_check_same(struct ibp_cluster *c, const void *data, size_t len,
+                                       const char *what, struct ibp_error *err)
+{
+    if (ibp_cluster_size(c) == 1)
+        return IBP_OK;
+    /* FNV-1a */
+    uint64_t h = UINT64_C(1469598103934665603), h0;
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
+    h0 = h;
+    ibp_cluster_broadcast(c, &h0, sizeof h0);
+    double differ = h != h0;
+    ibp_cluster_sum_doubles(c, &differ, 1);
+    if (differ > 0.0)
+        return ibp_fail(err, IBP_ERR_ARG, "the processes disagree on %s: %.0f of %d differ from "
+                        "rank 0", what, differ, ibp_cluster_size(c));
+    return IBP_OK;
 }

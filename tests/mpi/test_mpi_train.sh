@@ -7,7 +7,8 @@
 # --resume under -np 2 ends with the uninterrupted run's model bytes, so does SIGTERM on
 # mpirun; resuming with
 # another process count, and more processes than samples in a batch, are refused with
-# one message before anything is written.
+# one message before anything is written, and so are ranks started with different
+# configurations.
 # usage: test_mpi_train.sh MPIRUN IBP_TRAIN MODEL_DIFF MAKE_IDX_PY
 set -u
 source "$(dirname "$0")/mpi_env.sh" "$1"
@@ -121,6 +122,14 @@ rc=$?
 [ $rc -ne 0 ] && [ ! -e "$work/tiny" ] &&
     [ "$(grep -c "every process needs at least one sample" "$work/tiny.log")" -eq 1 ] &&
     ok "3 processes for batches of 2 refused: $(grep "^ibp-train" "$work/tiny.log")" || { cat "$work/tiny.log"; bad "3 processes, batch 2: exit $rc"; }
+
+# ranks started with different configurations: refused before anything is written
+"$MPIRUN" --oversubscribe -np 1 "$train" "${common[@]}" --out "$work/mixed" : \
+    -np 1 "$train" "${common[@]}" --seed 7 --out "$work/mixed" >"$work/mixed.log" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ ! -e "$work/mixed" ] &&
+    [ "$(grep -c "disagree on the configuration" "$work/mixed.log")" -eq 1 ] &&
+    ok "ranks with different seeds refused: $(grep "^ibp-train" "$work/mixed.log")" || { cat "$work/mixed.log"; bad "different seeds: exit $rc"; }
 
 [ $fails -eq 0 ] && echo ok
 exit $fails

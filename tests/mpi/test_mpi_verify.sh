@@ -2,7 +2,7 @@
 # ibp-verify under mpirun -np 2: the Markdown, JSON and CSV reports equal the
 # single-process ones byte for byte except for the times (wall and per-sample seconds,
 # masked here); more ranks than batches, a rank that fails to open a model, and a bad
-# option give one message and a non-zero exit from every rank with no report; vnncomp
+# option, ranks started with different command lines give one message and a non-zero exit from every rank with no report; vnncomp
 # mode runs on rank 0 alone and says so.
 # usage: test_mpi_verify.sh MPIRUN IBP_TRAIN IBP_VERIFY MAKE_IDX_PY
 set -u
@@ -57,6 +57,9 @@ check_refused "3 ranks for 2 batches" "a process would have no samples" 3 "$veri
     "${args[@]}" --count 20 --json "$work/bad.json"
 check_refused "a missing model" "nonexistent.ibpm" 2 "$verify" "${args[@]}" \
     --model "$work/nonexistent.ibpm" --json "$work/bad.json"
+check_refused "ranks given different command lines" "disagree on the command line" 1 \
+    "$verify" "${args[@]}" --json "$work/bad.json" : -np 1 "$verify" "${args[@]}" --seed 7 \
+    --json "$work/bad.json"
 check_refused "a bad option" "unknown option --bogus" 2 "$verify" "${args[@]}" --bogus
 
 mpirun_np 2 "$verify" vnncomp --help >"$work/vnn.out" 2>"$work/vnn.err" || { echo "vnncomp --help failed"; fail=1; }
