@@ -289,10 +289,13 @@ static int train_main(int argc, char **argv, struct ibp_cluster *cl)
         code = rank == 0 ? fail(EXIT_FAILED, &err) : EXIT_FAILED;
         goto done;
     }
-    if (size > 1 && rank == 0)
-        printf("time in MPI exchanges: %.2f s over %lld batches (%.2f ms per batch)\n",
-               ibp_cluster_seconds(cl), (long long)ibp_trainer_position(t).step,
-               1e3 * ibp_cluster_seconds(cl) / (double)(ibp_trainer_position(t).step > 0 ? ibp_trainer_position(t).step : 1));
+    if (size > 1 && rank == 0) {
+        /* the batches of this session (a resumed run counts from where it resumed) */
+        int64_t batches = ibp_trainer_position(t).step - pos.step;
+        double mpi_s = ibp_cluster_seconds(cl);
+        printf("time in MPI exchanges: %.2f s over %lld batches (%.2f ms per batch)\n", mpi_s,
+               (long long)batches, batches > 0 ? 1e3 * mpi_s / (double)batches : 0.0);
+    }
     if (rank != 0)
         goto finished;
     struct ibp_train_best best = ibp_trainer_best(t);
