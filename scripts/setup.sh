@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc libblis-openmp-dev libpng-dev zlib1g-dev coinor-libclp-dev meson ninja-build
-          pkg-config dataset-fashion-mnist)
+          pkg-config dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

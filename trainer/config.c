@@ -106,6 +106,8 @@ static const struct key_def keys[] = {
      "after every epoch, BN running statistics recomputed on the whole training set"},
     {"seed", T_LONG, F(seed), 0, 9007199254740991.0, 0, 0, 0, "random seed"},
     {"threads", T_INT, F(threads), 0, 4096, 0, 0, 0, "threads, 0 = OpenMP's default"},
+    {"processes", T_INT, F(processes), 1, 1 << 20, 0, 0, 0,
+     "processes of a data-parallel run (mpirun -np N sets it; --resume needs the same N)"},
     {"augment", T_BOOL, F(augment), 0, 0, 0, 0, 0, "random horizontal flip + 2-pixel crop"},
     {"val_split", T_INT, F(val_split), 0, 1 << 30, 0, 0, 0,
      "training samples held out for validation"},
@@ -195,6 +197,7 @@ void ibp_train_config_defaults(struct ibp_train_config *c)
     c->min_eps_reg = 1e-6;
     c->seed = 100;
     c->eval_batch = 1000;
+    c->processes = 1;
     strcpy(c->out, "runs/ibp-train");
     c->mtl_alpha = 0.01;
     c->sabr_lambda = 0.4;

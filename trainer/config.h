@@ -57,7 +57,8 @@ struct ibp_train_config {
     double grad_clip;          /* 0 = no clipping */
     double tau, reg_lambda, min_eps_reg;
     long seed;
-    int threads;               /* 0 = OpenMP's default */
+    int threads;               /* 0 = OpenMP's default (per process) */
+    int processes;             /* ranks of a data-parallel run (train.h), 1 alone */
     int augment;               /* random flip + crop (CIFAR-style data) */
     int val_split;             /* training samples held out for validation */
     int eval_batch;

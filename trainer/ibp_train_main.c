@@ -13,6 +13,7 @@
 
 #include "datasets/open.h"
 #include "nets/base/bytes.h"
+#include "nets/base/cluster.h"
 #include "nets/base/file_io.h"
 #include "nets/base/memory.h"
 #include "nets/kernels/gemm.h"
@@ -195,11 +196,34 @@ static enum ibp_status resume_config(struct ibp_train_config *cfg, int argc, cha
     return IBP_OK;
 }
 
+/* Under mpirun every process runs this; rank 0 alone prints (messages of a step that
+ * failed on another rank reach it through ibp_cluster_agree). */
+static int train_main(int argc, char **argv, struct ibp_cluster *cl);
+
 int main(int argc, char **argv)
 {
+    struct ibp_cluster *cl;
+    struct ibp_error err = {0};
+    if (ibp_cluster_init(&argc, &argv, &cl, &err) != IBP_OK) {
+        fprintf(stderr, "ibp-train: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    int code = train_main(argc, argv, cl);
+    /* A failure while training may be one rank's alone (rank 0's files): leaving without
+     * MPI_Finalize makes the launcher end the others instead of waiting for them. */
+    if (code == EXIT_FAILED && ibp_cluster_size(cl) > 1)
+        return code;
+    ibp_cluster_finalize(cl);
+    return code;
+}
+
+static int train_main(int argc, char **argv, struct ibp_cluster *cl)
+{
+    int rank = ibp_cluster_rank(cl), size = ibp_cluster_size(cl);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
+            if (rank == 0)
+                usage(stdout);
             return EXIT_DONE;
         }
     ibp_mem_limit_policy();
@@ -212,6 +236,8 @@ int main(int argc, char **argv)
     int code = EXIT_USAGE;
     int afresh = 0;
     enum ibp_status st = ibp_train_config_from_args(&cfg, argc - 1, argv + 1, &err);
+    if (st == IBP_OK && !cfg.resume)
+        cfg.processes = size; /* a resumed run keeps its own, checked below */
     if (st == IBP_OK && cfg.resume)
         st = resume_config(&cfg, argc - 1, argv + 1, &state, &afresh, &err);
     if (afresh)
@@ -240,14 +266,17 @@ int main(int argc, char **argv)
         {
         }
     }
+    if (st == IBP_OK)
+        st = ibp_trainer_set_cluster(t, cl, &err);
     if (st == IBP_OK && cfg.resume)
         st = ibp_trainer_restore(t, &state, &err);
+    st = ibp_cluster_agree(cl, st, &err);
     if (st == IBP_OK)
         st = ibp_trainer_prepare_out(t, cfg.resume, &err);
     ibp_train_state_free(&state);
     if (st != IBP_OK)
         goto done;
-    if (afresh)
+    if (afresh && rank == 0)
         fprintf(stderr, "ibp-train: %s holds no training state (the run stopped before its "
                 "first checkpoint): starting it afresh from %s/%s\n", cfg.out, cfg.out,
                 IBP_TRAIN_CONFIG);
@@ -255,25 +284,39 @@ int main(int argc, char **argv)
     struct display d = {.tty = isatty(STDERR_FILENO), .started = now_seconds()};
     d.last = d.started;
     struct ibp_train_position pos = ibp_trainer_position(t);
-    printf("ibp-train: %s, %s on %s (%lld training / %lld test images), eps %s, %d epochs, "
-           "out %s%s\n", ibp_train_method_name(cfg.method), cfg.model, cfg.dataset,
-           (long long)ibp_trainer_train_size(t), (long long)test->n, cfg.eps_text, cfg.epochs,
-           cfg.out, pos.epoch > 1 || pos.batch > 0 ? " (resumed)" : "");
+    char procs[64] = "";
+    if (size > 1)
+        snprintf(procs, sizeof procs, ", %d processes", size);
+    if (rank == 0)
+        printf("ibp-train: %s, %s on %s (%lld training / %lld test images), eps %s, %d epochs, "
+               "out %s%s%s\n", ibp_train_method_name(cfg.method), cfg.model, cfg.dataset,
+               (long long)ibp_trainer_train_size(t), (long long)test->n, cfg.eps_text,
+               cfg.epochs, cfg.out, procs, pos.epoch > 1 || pos.batch > 0 ? " (resumed)" : "");
     fflush(stdout);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    struct ibp_train_hooks hooks = {on_batch, on_epoch, &d, &stop_requested};
+    struct ibp_train_hooks hooks = {rank == 0 ? on_batch : NULL, rank == 0 ? on_epoch : NULL,
+                                    &d, &stop_requested};
     st = ibp_trainer_run(t, &hooks, &err);
-    if (d.tty)
+    if (d.tty && rank == 0)
         fputs("\r\033[K", stderr);
     if (st == IBP_ERR_INTERRUPTED) {
-        code = fail(EXIT_INTERRUPTED, &err);
+        code = rank == 0 ? fail(EXIT_INTERRUPTED, &err) : EXIT_INTERRUPTED;
         goto done;
     }
     if (st != IBP_OK) {
-        code = fail(EXIT_FAILED, &err);
+        code = rank == 0 ? fail(EXIT_FAILED, &err) : EXIT_FAILED;
         goto done;
     }
+    if (size > 1 && rank == 0) {
+        /* the batches of this session (a resumed run counts from where it resumed) */
+        int64_t batches = ibp_trainer_position(t).step - pos.step;
+        double mpi_s = ibp_cluster_seconds(cl);
+        printf("time in MPI exchanges: %.2f s over %lld batches (%.2f ms per batch)\n", mpi_s,
+               (long long)batches, batches > 0 ? 1e3 * mpi_s / (double)batches : 0.0);
+    }
+    if (rank != 0)
+        goto finished;
     struct ibp_train_best best = ibp_trainer_best(t);
     if (best.epoch > 0)
         printf("best epoch %d (chosen on the %s set): clean %.2f%%, verified %.2f%% test "
@@ -300,9 +343,10 @@ int main(int argc, char **argv)
         fwrite(table.data, 1, table.len, stdout);
         ibp_wbuf_free(&table);
     }
+finished:
     code = EXIT_DONE;
 done:
-    if (st != IBP_OK && code == EXIT_USAGE)
+    if (st != IBP_OK && code == EXIT_USAGE && rank == 0)
         fail(EXIT_USAGE, &err);
     ibp_trainer_free(t);
     ibp_dataset_free(train);

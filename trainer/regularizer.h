@@ -30,10 +30,14 @@ struct ibp_reg_terms {
 /* Computes L_tight and L_relu over layers[0..m) (c, r: [batch][size]) and the input box
  * radius input_r[batch][input_size]; when lambda != 0, ADDS lambda * d(L_tight +
  * L_relu)/dc and /dr into each layer's gc and gr (which must then be non-NULL). m = 0
- * gives zeros. Errors: IBP_ERR_ARG for batch < 1, tau <= 0, an empty layer or input,
+ * gives zeros. sum (NULL, or fn NULL: this batch alone): in a data-parallel run, where
+ * each process holds a part of the batch, every pooled sum (and count) is added up over
+ * the processes through it, so the terms are the whole batch's on every process and
+ * each process's gradients are its own values' share. Errors: IBP_ERR_NOMEM; IBP_ERR_ARG for batch < 1, tau <= 0, an empty layer or input,
  * or a missing gradient slot. */
 enum ibp_status ibp_reg_warmup(const struct ibp_relu_bounds *layers, int m, int batch,
                                const float *input_r, size_t input_size, double tau,
-                               double lambda, struct ibp_reg_terms *out, struct ibp_error *err);
+                               double lambda, const struct ibp_sum_hook *sum,
+                               struct ibp_reg_terms *out, struct ibp_error *err);
 
 #endif

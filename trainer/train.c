@@ -12,6 +12,7 @@
 #include "datasets/batch.h"
 #include "datasets/box.h"
 #include "nets/bounds/crown_ibp.h"
+#include "nets/base/cluster.h"
 #include "nets/base/file_io.h"
 #include "nets/graph/init.h"
 #include "nets/formats/model_file.h"
@@ -65,6 +66,11 @@ struct ibp_trainer {
     struct ibp_train_best best;
     int resumed;
     char *config_text;                /* the resolved configuration, as saved */
+    /* data-parallel runs (ibp_trainer_set_cluster); rank 0 of 1 otherwise */
+    struct ibp_cluster *cl;
+    int rank, size;
+    struct ibp_sum_hook sum;          /* the cluster's sums, for SyncBN and regularisers */
+    struct ibp_dataset *test_part, *val_part; /* this rank's share of the evaluation */
 };
 
 static double now_seconds(void)
@@ -95,6 +101,8 @@ void ibp_trainer_free(struct ibp_trainer *t)
         return;
     ibp_dataset_free(t->train_own);
     ibp_dataset_free(t->val);
+    ibp_dataset_free(t->test_part);
+    ibp_dataset_free(t->val_part);
     ibp_net_free(t->net);
     free(t->meta.name);
     ibp_ws_free(t->ws);
@@ -290,6 +298,7 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
     t->cfg = *cfg;
     t->test = test;
     t->pos.epoch = 1;
+    t->size = 1;
     st = split_data(t, train, err);
     if (st == IBP_OK)
         st = build_model(t, err);
@@ -361,6 +370,77 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
     return IBP_OK;
 }
 
+/* This rank's contiguous share of an evaluation set (may be empty). */
+static enum ibp_status eval_part(const struct ibp_trainer *t, const struct ibp_dataset *ds,
+                                 struct ibp_dataset **out, struct ibp_error *err)
+{
+    int64_t lo, hi;
+    ibp_cluster_share(ds->n, t->rank, t->size, &lo, &hi);
+    if (hi == lo)
+        return IBP_OK;
+    return ibp_dataset_range(ds, lo, hi - lo, out, err);
+}
+
+enum ibp_status ibp_trainer_set_cluster(struct ibp_trainer *t, struct ibp_cluster *cl,
+                                        struct ibp_error *err)
+{
+    int size = ibp_cluster_size(cl);
+    const struct ibp_train_config *c = &t->cfg;
+    if (c->processes != size)
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "processes: the run is configured for %d process%s but %d %s started "
+                        "(a resumed run needs the N it was started with: mpirun -np %d)",
+                        c->processes, c->processes == 1 ? "" : "es", size,
+                        size == 1 ? "was" : "were", c->processes);
+    int64_t last = t->train->n % c->batch;
+    if (size > 1 && (c->method == IBP_METHOD_CROWN_IBP || c->method == IBP_METHOD_MTL_IBP ||
+                     c->method == IBP_METHOD_SABR))
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "method %s: not supported on several processes yet (only fast, vanilla "
+                        "and natural are data-parallel); train it as one process",
+                        ibp_train_method_name(c->method));
+    if (size > 1 && c->pop_bn_stats)
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "pop_bn_stats: not supported on several processes yet; train it as "
+                        "one process");
+    if (size > c->batch || (last > 0 && size > last))
+        return ibp_fail(err, IBP_ERR_ARG,
+                        "%d processes for batches of %lld samples (batch %d, the epoch's last "
+                        "%lld): every process needs at least one sample of every batch", size,
+                        (long long)(size > c->batch || last == 0 ? c->batch : last), c->batch,
+                        (long long)(last > 0 ? last : c->batch));
+    t->cl = cl;
+    t->rank = ibp_cluster_rank(cl);
+    t->size = size;
+    if (size == 1)
+        return IBP_OK;
+    /* every rank must train the same run on the same data */
+    const struct ibp_dataset *tr = t->train, *te = t->test;
+    size_t px = (size_t)tr->c * tr->h * tr->w;
+    enum ibp_status st =
+        ibp_cluster_check_same(cl, t->config_text, strlen(t->config_text), "the configuration",
+                               err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, tr->pixels, (size_t)tr->n * px, "the training images",
+                                    err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, tr->labels, (size_t)tr->n * sizeof *tr->labels,
+                                    "the training labels", err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, te->pixels, (size_t)te->n * px, "the test images", err);
+    if (st == IBP_OK)
+        st = ibp_cluster_check_same(cl, te->labels, (size_t)te->n * sizeof *te->labels,
+                                    "the test labels", err);
+    if (st != IBP_OK)
+        return st;
+    t->sum = (struct ibp_sum_hook){ibp_cluster_sum_hook, cl};
+    ibp_ws_set_sum_hook(t->ws, &t->sum);
+    st = eval_part(t, t->test, &t->test_part, err);
+    if (st == IBP_OK && t->val)
+        st = eval_part(t, t->val, &t->val_part, err);
+    return st;
+}
+
 enum ibp_status ibp_trainer_restore(struct ibp_trainer *t, const struct ibp_train_state *s,
                                     struct ibp_error *err)
 {
@@ -426,8 +506,8 @@ static enum ibp_status make_folder(const char *path, struct ibp_error *err)
     return IBP_OK;
 }
 
-enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
-                                        struct ibp_error *err)
+/* What ibp_trainer_prepare_out does on the one writer of files. */
+static enum ibp_status prepare_out(struct ibp_trainer *t, int resumed, struct ibp_error *err)
 {
     enum ibp_status st = make_folder(t->cfg.out, err);
     if (st != IBP_OK)
@@ -438,7 +518,6 @@ enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
         return ibp_fail(err, IBP_ERR_ARG,
                         "%s already holds a run (%s): continue it with --resume, or choose "
                         "another --out", t->cfg.out, IBP_TRAIN_STATE);
-    t->resumed = resumed;
     out_path(t, IBP_TRAIN_CONFIG, path, sizeof path);
     st = ibp_file_write_atomic(path, t->config_text, strlen(t->config_text), err);
     if (st == IBP_OK && !resumed) {
@@ -448,9 +527,27 @@ enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
     return st;
 }
 
-/* One training step on batch B of t->x / t->labels; adds to t->sums. */
-static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, double *loss_out,
-                                  struct ibp_error *err)
+enum ibp_status ibp_trainer_prepare_out(struct ibp_trainer *t, int resumed,
+                                        struct ibp_error *err)
+{
+    t->resumed = resumed;
+    enum ibp_status st = t->rank == 0 ? prepare_out(t, resumed, err) : IBP_OK;
+    return t->size > 1 ? ibp_cluster_agree(t->cl, st, err) : st;
+}
+
+/* g[n] *= share: a process's loss gradient is its samples' part of the batch mean */
+static void scale_floats(float *g, size_t n, double share)
+{
+    float f = (float)share;
+    for (size_t i = 0; i < n; i++)
+        g[i] *= f;
+}
+
+/* One training step on the B rows of t->x / t->labels, which are this process's share
+ * of a global batch of B_all samples (B == B_all on one process); adds the batch's
+ * figures to t->sums. */
+static enum ibp_status train_step(struct ibp_trainer *t, int B, int B_all, double lr,
+                                  double *loss_out, struct ibp_error *err)
 {
     const struct ibp_train_config *c = &t->cfg;
     struct ibp_net *net = t->net;
@@ -460,6 +557,8 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
                      : 0.0;
     int robust = eps_t > 0.0;
     int use_reg = lam > 0.0;
+    int parallel = t->size > 1;
+    double share = (double)B / (double)B_all;
     /* mtl-ibp, sabr: a PGD point per sample once eps_t > 0 (while eps_t = 0 they train
      * as fast does) */
     int mtl = robust && c->method == IBP_METHOD_MTL_IBP;
@@ -500,7 +599,10 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         return st;
     double ce = ibp_cross_entropy(t->logits, t->labels, B, t->classes,
                                   robust ? NULL : t->g_logits);
-    double loss = ce;
+    if (parallel && !robust)
+        scale_floats(t->g_logits, (size_t)B * (size_t)t->classes, share);
+    double robust_loss = 0.0, robust_part = 0.0;
+    int64_t ver_errors = 0, errors = ibp_count_errors(t->logits, t->labels, B, t->classes);
     if (robust) {
         const float *lb = t->lb;
         size_t n = (size_t)B * (size_t)t->rows;
@@ -516,26 +618,43 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
             lb = t->lb_mix;
         }
         if (mix) {
-            double ibp_part;
-            loss = ibp_mtl_ibp_loss(lb, t->logits, t->labels, B, t->classes,
-                                    mtl ? c->mtl_alpha : 1.0 - f, t->g_lb, t->g_logits,
-                                    &ibp_part, NULL);
-            t->sums.robust += ibp_part * B;
+            robust_loss = ibp_mtl_ibp_loss(lb, t->logits, t->labels, B, t->classes,
+                                           mtl ? c->mtl_alpha : 1.0 - f, t->g_lb, t->g_logits,
+                                           &robust_part, NULL);
+            if (parallel)
+                scale_floats(t->g_logits, (size_t)B * (size_t)t->classes, share);
         } else {
-            loss = ibp_robust_ce(lb, B, t->rows, t->g_lb);
-            t->sums.robust += loss * B;
+            robust_loss = ibp_robust_ce(lb, B, t->rows, t->g_lb);
+            robust_part = robust_loss;
         }
-        t->sums.n_robust += B;
+        if (parallel)
+            scale_floats(t->g_lb, n, share);
         /* sabr's bounds hold on the small boxes only: no verified count */
         if (!sabr)
-            t->sums.ver_errors += B - ibp_count_verified(f > 0.0 ? t->lb_crown : t->lb, B,
-                                                         t->rows);
+            ver_errors = B - ibp_count_verified(f > 0.0 ? t->lb_crown : t->lb, B, t->rows);
         if (f > 0.0) {
             for (size_t i = 0; i < n; i++) {
                 t->g_crown[i] = (float)(f * t->g_lb[i]);
                 t->g_lb[i] = (float)((1.0 - f) * t->g_lb[i]);
             }
         }
+    }
+    if (parallel) {
+        /* the batch's means and counts: every process's parts added up */
+        double v[5] = {ce * B, robust_loss * B, robust_part * B, (double)errors,
+                       (double)ver_errors};
+        ibp_cluster_sum_doubles(t->cl, v, 5);
+        ce = v[0] / B_all;
+        robust_loss = v[1] / B_all;
+        robust_part = v[2] / B_all;
+        errors = (int64_t)v[3];
+        ver_errors = (int64_t)v[4];
+    }
+    double loss = robust ? robust_loss : ce;
+    if (robust) {
+        t->sums.robust += robust_part * B_all;
+        t->sums.n_robust += B_all;
+        t->sums.ver_errors += ver_errors;
     }
     if (use_reg) {
         const float *input_r;
@@ -544,13 +663,13 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         st = ibp_ws_relu_bounds(t->ws, t->relu, t->n_relu, &input_r, &input_size, err);
         if (st == IBP_OK)
             st = ibp_reg_warmup(t->relu, t->n_relu, B, input_r, input_size, c->tau, lam,
-                                &terms, err);
+                                parallel ? &t->sum : NULL, &terms, err);
         if (st != IBP_OK)
             return st;
         loss += lam * (terms.tight + terms.relu);
-        t->sums.tight += terms.tight * B;
-        t->sums.relu += terms.relu * B;
-        t->sums.n_reg += B;
+        t->sums.tight += terms.tight * B_all;
+        t->sums.relu += terms.relu * B_all;
+        t->sums.n_reg += B_all;
     }
     if (!isfinite(loss))
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the loss is %s",
@@ -566,6 +685,9 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         return st;
     for (size_t i = 0; f > 0.0 && i < net->n_params; i++)
         t->grad[i] += t->grad_crown[i];
+    /* the one all-reduce of the gradient: every process then takes the same step */
+    if (parallel)
+        ibp_cluster_sum_floats(t->cl, t->grad, net->n_params);
     double gn = ibp_grad_clip(t->grad, net->n_params, c->grad_clip, ibp_ws_threads(t->ws));
     if (!isfinite(gn))
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d batch %lld: the gradient norm is %s",
@@ -578,11 +700,11 @@ static enum ibp_status train_step(struct ibp_trainer *t, int B, double lr, doubl
         s->eps_first = eps_t;
     s->eps_last = eps_t;
     s->lambda_last = lam;
-    s->n += B;
+    s->n += B_all;
     s->batches++;
-    s->loss += loss * B;
-    s->ce += ce * B;
-    s->errors += ibp_count_errors(t->logits, t->labels, B, t->classes);
+    s->loss += loss * B_all;
+    s->ce += ce * B_all;
+    s->errors += errors;
     s->lambda += lam;
     s->grad_norm += gn;
     s->eps += eps_t;
@@ -595,8 +717,11 @@ static double ratio_or_nan(double sum, int64_t n)
     return n > 0 ? sum / (double)n : NAN;
 }
 
+/* Rank 0 alone writes files. */
 static enum ibp_status save_state(struct ibp_trainer *t, struct ibp_error *err)
 {
+    if (t->rank != 0)
+        return IBP_OK;
     char path[1200];
     out_path(t, IBP_TRAIN_STATE, path, sizeof path);
     return ibp_train_state_save(path, t->config_text, &t->pos, &t->sums, &t->best, t->net,
@@ -606,6 +731,8 @@ static enum ibp_status save_state(struct ibp_trainer *t, struct ibp_error *err)
 static enum ibp_status log_epoch(struct ibp_metrics *m, const struct ibp_train_epoch *e,
                                  struct ibp_error *err)
 {
+    if (!m)
+        return IBP_OK; /* not the writer of files */
     ibp_metrics_begin(m);
     ibp_metrics_str(m, "kind", "epoch");
     ibp_metrics_int(m, "epoch", e->epoch);
@@ -638,6 +765,8 @@ static enum ibp_status log_batch(struct ibp_metrics *m, const struct ibp_trainer
                                  double eps, double lam, double lr, double loss,
                                  struct ibp_error *err)
 {
+    if (!m)
+        return IBP_OK;
     ibp_metrics_begin(m);
     ibp_metrics_str(m, "kind", "batch");
     ibp_metrics_int(m, "epoch", t->pos.epoch);
@@ -648,6 +777,25 @@ static enum ibp_status log_batch(struct ibp_metrics *m, const struct ibp_trainer
     ibp_metrics_num(m, "lr", lr);
     ibp_metrics_num(m, "loss", loss);
     return ibp_metrics_end(m, err);
+}
+
+/* ibp_evaluate on this process's share `part` of ds (NULL: none), the counts added up
+ * over the processes. */
+static enum ibp_status evaluate(struct ibp_trainer *t, const struct ibp_dataset *ds,
+                                const struct ibp_dataset *part, struct ibp_eval_result *out,
+                                struct ibp_error *err)
+{
+    if (t->size == 1)
+        return ibp_evaluate(t->net, t->ev, ds, t->cfg.eps, out, err);
+    struct ibp_eval_result r = {0};
+    enum ibp_status st = part ? ibp_evaluate(t->net, t->ev, part, t->cfg.eps, &r, err) : IBP_OK;
+    st = ibp_cluster_agree(t->cl, st, err);
+    if (st != IBP_OK)
+        return st;
+    double v[3] = {(double)r.n, (double)r.errors, (double)r.verified};
+    ibp_cluster_sum_doubles(t->cl, v, 3);
+    *out = (struct ibp_eval_result){(int64_t)v[0], (int64_t)v[1], (int64_t)v[2]};
+    return IBP_OK;
 }
 
 /* Evaluation, files and the log line at the end of an epoch. */
@@ -668,9 +816,9 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
             return st;
     }
     struct ibp_eval_result test, val = {0};
-    st = ibp_evaluate(t->net, t->ev, t->test, c->eps, &test, err);
+    st = evaluate(t, t->test, t->test_part, &test, err);
     if (st == IBP_OK && t->val)
-        st = ibp_evaluate(t->net, t->ev, t->val, c->eps, &val, err);
+        st = evaluate(t, t->val, t->val_part, &val, err);
     if (st != IBP_OK)
         return st;
     const struct ibp_epoch_sums *s = &t->sums;
@@ -705,12 +853,12 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
     e.is_best = full && (t->best.epoch == 0 || score < best_score);
     char path[1200];
     out_path(t, IBP_TRAIN_LAST, path, sizeof path);
-    st = ibp_model_save(path, t->net, &t->meta, err);
+    st = t->rank == 0 ? ibp_model_save(path, t->net, &t->meta, err) : IBP_OK;
     if (st == IBP_OK && e.is_best) {
         t->best = (struct ibp_train_best){t->pos.epoch, e.test_err, e.test_ver_err, e.val_err,
                                           e.val_ver_err};
         out_path(t, IBP_TRAIN_BEST, path, sizeof path);
-        st = ibp_model_save(path, t->net, &t->meta, err);
+        st = t->rank == 0 ? ibp_model_save(path, t->net, &t->meta, err) : IBP_OK;
     }
     if (st == IBP_OK)
         st = log_epoch(m, &e, err);
@@ -723,6 +871,15 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
     if (st == IBP_OK && hooks && hooks->on_epoch)
         hooks->on_epoch(hooks->user, &e);
     return st;
+}
+
+/* A stop requested on any process stops them all at the same batch. */
+static int stop_agreed(const struct ibp_trainer *t, const struct ibp_train_hooks *hooks)
+{
+    double stop = hooks && hooks->stop && *hooks->stop;
+    if (t->size > 1)
+        ibp_cluster_sum_doubles(t->cl, &stop, 1);
+    return stop > 0.0;
 }
 
 static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
@@ -741,9 +898,17 @@ static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
             int64_t B = ibp_batcher_next(t->batcher, t->x, t->labels);
             if (B == 0)
                 break;
+            /* this process's rows of the global batch, moved to the front */
+            int64_t lo = 0, hi = B;
+            if (t->size > 1) {
+                ibp_cluster_share(B, t->rank, t->size, &lo, &hi);
+                memmove(t->x, t->x + (size_t)lo * t->in_size,
+                        (size_t)(hi - lo) * t->in_size * sizeof(float));
+                memmove(t->labels, t->labels + lo, (size_t)(hi - lo) * sizeof *t->labels);
+            }
             double loss = 0.0;
             double eps = ibp_eps_at(&t->sched, t->pos.step);
-            st = train_step(t, (int)B, lr, &loss, err);
+            st = train_step(t, (int)(hi - lo), (int)B, lr, &loss, err);
             if (st != IBP_OK)
                 return st;
             t->sums.seconds += now_seconds() - t0;
@@ -761,7 +926,7 @@ static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
                     t->sums.seconds > 0 ? (double)t->sums.n / t->sums.seconds : 0};
                 hooks->on_batch(hooks->user, &p);
             }
-            if (hooks && hooks->stop && *hooks->stop && t->pos.batch < t->batches) {
+            if (stop_agreed(t, hooks) && t->pos.batch < t->batches) {
                 st = save_state(t, err);
                 if (st != IBP_OK)
                     return st;
@@ -773,7 +938,7 @@ static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
         st = finish_epoch(t, m, hooks, err);
         if (st != IBP_OK)
             return st;
-        if (hooks && hooks->stop && *hooks->stop && t->pos.epoch <= c->epochs)
+        if (stop_agreed(t, hooks) && t->pos.epoch <= c->epochs)
             return ibp_fail(err, IBP_ERR_INTERRUPTED,
                             "stopped after epoch %d; state saved in %s/%s", t->pos.epoch - 1,
                             c->out, IBP_TRAIN_STATE);
@@ -787,12 +952,14 @@ enum ibp_status ibp_trainer_run(struct ibp_trainer *t, const struct ibp_train_ho
     char path[1200];
     out_path(t, IBP_TRAIN_METRICS, path, sizeof path);
     struct ibp_metrics *m = NULL;
-    enum ibp_status st = ibp_metrics_open(path, t->resumed, &m, err);
+    enum ibp_status st = t->rank == 0 ? ibp_metrics_open(path, t->resumed, &m, err) : IBP_OK;
+    if (t->size > 1)
+        st = ibp_cluster_agree(t->cl, st, err);
     if (st != IBP_OK)
         return st;
     st = run_epochs(t, m, hooks, err);
     struct ibp_error close_err;
-    enum ibp_status cst = ibp_metrics_close(m, &close_err);
+    enum ibp_status cst = m ? ibp_metrics_close(m, &close_err) : IBP_OK;
     if (st == IBP_OK && cst != IBP_OK) {
         if (err)
             *err = close_err;

@@ -105,6 +105,27 @@ enum ibp_status ibp_trainer_create(const struct ibp_train_config *cfg,
                                    const struct ibp_dataset *test,
                                    struct ibp_trainer **out, struct ibp_error *err);
 
+struct ibp_cluster;
+
+/* Data-parallel training (SPEC §8) over the processes of cl (nets/base/cluster.h;
+ * borrowed, it must outlive t), called on every process after ibp_trainer_create and
+ * before anything else. Every process builds the same model from the same seed and
+ * reads the same global batches; each trains on its contiguous share of every batch
+ * (ibp_cluster_share); the loss means, error counts, BN batch statistics and their
+ * backward sums (SyncBN, through the workspace's sum hook), the regularisers' pooled
+ * sums and, after backward, the gradient are added up over the processes, so every
+ * process takes the same optimiser step. The test (and validation) set is shared out
+ * by samples and the counts added up. Rank 0 alone writes files (prepare_out, the
+ * models, the state, the metrics); a stop requested on any process stops all after the
+ * same batch. Results equal a single process's up to float rounding (sums in another
+ * order). With one process this does nothing. Errors: IBP_ERR_ARG when the ranks disagree
+ * on the resolved configuration or the training / test data (checked by hashes), when the config's
+ * `processes` is not the process count (a resumed run keeps its N), when a process
+ * would get no sample of some batch (fewer samples than processes in a batch or in the
+ * epoch's last batch), for method crown-ibp on several processes; IBP_ERR_NOMEM. */
+enum ibp_status ibp_trainer_set_cluster(struct ibp_trainer *t, struct ibp_cluster *cl,
+                                        struct ibp_error *err);
+
 /* Replaces the fresh model, optimiser and position with a saved state (its model must
  * have the architecture cfg builds and fit the data). Errors: IBP_ERR_SHAPE naming what
  * does not match, the optimiser state's errors. */

@@ -149,7 +149,7 @@ struct worker {
     float *cex;               /* [in] branch and bound's counterexample */
     int threads;              /* for α-CROWN and branch and bound */
     int unsupported;          /* the domain-bound engine refused the net */
-    char note[256];           /* its message */
+    char note[IBP_CERTIFY_NOTE_LEN];           /* its message */
 };
 
 static void worker_free(struct worker *w)
@@ -681,21 +681,25 @@ static enum ibp_status run_batch(const struct ibp_net *net, const struct ibp_dat
     return st;
 }
 
-enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_dataset *ds,
-                                const struct ibp_certify_config *cfg,
-                                const struct ibp_certify_hooks *hooks,
-                                struct ibp_certify_sample *out,
-                                struct ibp_certify_summary *summary, struct ibp_error *err)
+enum ibp_status ibp_certify_run_batches(const struct ibp_net *net, const struct ibp_dataset *ds,
+                                        const struct ibp_certify_config *cfg,
+                                        const struct ibp_certify_hooks *hooks, int64_t batch_lo,
+                                        int64_t batch_hi, struct ibp_certify_sample *out,
+                                        char note[IBP_CERTIFY_NOTE_LEN], struct ibp_error *err)
 {
-    double t0 = omp_get_wtime();
+    note[0] = '\0';
     enum ibp_status st = check_fit(net, "network", ds, "dataset", cfg, err);
     if (st != IBP_OK)
         return st;
-    int64_t n = ds->n, n_batches = (n + cfg->batch - 1) / cfg->batch;
-    if (n_batches < 1)
+    int64_t n = ds->n, n_all = (n + cfg->batch - 1) / cfg->batch;
+    if (n_all < 1)
         return ibp_fail(err, IBP_ERR_ARG, "dataset: %lld samples", (long long)n);
+    if (batch_lo < 0 || batch_hi > n_all || batch_lo >= batch_hi)
+        return ibp_fail(err, IBP_ERR_ARG, "verify: batches [%lld, %lld) of %lld",
+                        (long long)batch_lo, (long long)batch_hi, (long long)n_all);
+    int64_t s_lo = batch_lo * cfg->batch, s_hi = batch_hi * cfg->batch < n ? batch_hi * cfg->batch : n;
     int T, inner;
-    worker_count(cfg, n, &T, &inner);
+    worker_count(cfg, s_hi - s_lo, &T, &inner);
     struct worker *workers = calloc((size_t)T, sizeof *workers);
     if (!workers)
         return ibp_fail(err, IBP_ERR_NOMEM, "verify: out of memory");
@@ -703,7 +707,7 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
         st = worker_init(&workers[t], net, cfg, inner, err);
 
     /* The first failing batch (lowest index) decides the error, whatever the threads. */
-    int64_t failed_batch = n_batches;
+    int64_t failed_batch = batch_hi;
     struct ibp_error first_err;
     ibp_error_clear(&first_err);
     int64_t done = 0;
@@ -714,7 +718,7 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
             struct ibp_error e;
             ibp_error_clear(&e);
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t bi = 0; bi < n_batches; bi++) {
+            for (int64_t bi = batch_lo; bi < batch_hi; bi++) {
                 int64_t stop;
 #pragma omp atomic read
                 stop = failed_batch;
@@ -732,47 +736,65 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
                     }
                     done += nb;
                     if (s == IBP_OK && hooks && hooks->progress)
-                        hooks->progress(hooks->ctx, done, n);
+                        hooks->progress(hooks->ctx, done, s_hi - s_lo);
                 }
             }
         }
-        if (failed_batch < n_batches) {
+        if (failed_batch < batch_hi) {
             st = first_err.status;
             if (err)
                 *err = first_err;
         }
     }
-    char note[256] = "";
     for (int t = 0; t < T; t++) {
         if (!note[0])
-            memcpy(note, workers[t].note, sizeof note);
+            memcpy(note, workers[t].note, IBP_CERTIFY_NOTE_LEN);
         worker_free(&workers[t]);
     }
     free(workers);
+    return st;
+}
+
+void ibp_certify_summarize(const struct ibp_certify_config *cfg,
+                           const struct ibp_certify_sample *out, int64_t n, const char *note,
+                           double seconds, struct ibp_certify_summary *summary)
+{
+    memset(summary, 0, sizeof *summary);
+    summary->n = n;
+    for (int64_t i = 0; i < n; i++) {
+        const struct ibp_certify_sample *s = &out[i];
+        summary->clean_errors += !s->clean_correct;
+        summary->attacked += s->verdict == IBP_VERDICT_ATTACKED;
+        summary->certified += s->verdict == IBP_VERDICT_CERTIFIED;
+        summary->unknown += s->verdict == IBP_VERDICT_UNKNOWN;
+        summary->conflicts += s->conflict;
+        for (int k = 0; k < cfg->n_methods; k++)
+            summary->verified_by[k] += s->clean_correct && s->lb_min[k] > 0.0f;
+        int cert = s->verdict == IBP_VERDICT_CERTIFIED;
+        if (cert && s->by == IBP_BY_BOUND)
+            summary->by_bound[s->by_method]++;
+        summary->by_alpha_crown += cert && s->by == IBP_BY_ALPHA_CROWN;
+        summary->by_bab += cert && s->by == IBP_BY_BAB;
+        summary->bab_attacked += !cert && s->by == IBP_BY_BAB;
+    }
+    snprintf(summary->note, sizeof summary->note, "%s", note);
+    summary->seconds = seconds;
+}
+
+enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_dataset *ds,
+                                const struct ibp_certify_config *cfg,
+                                const struct ibp_certify_hooks *hooks,
+                                struct ibp_certify_sample *out,
+                                struct ibp_certify_summary *summary, struct ibp_error *err)
+{
+    double t0 = omp_get_wtime();
+    enum ibp_status st = check_fit(net, "network", ds, "dataset", cfg, err);
     if (st != IBP_OK)
         return st;
-
-    if (summary) {
-        memset(summary, 0, sizeof *summary);
-        summary->n = n;
-        for (int64_t i = 0; i < n; i++) {
-            const struct ibp_certify_sample *s = &out[i];
-            summary->clean_errors += !s->clean_correct;
-            summary->attacked += s->verdict == IBP_VERDICT_ATTACKED;
-            summary->certified += s->verdict == IBP_VERDICT_CERTIFIED;
-            summary->unknown += s->verdict == IBP_VERDICT_UNKNOWN;
-            summary->conflicts += s->conflict;
-            for (int k = 0; k < cfg->n_methods; k++)
-                summary->verified_by[k] += s->clean_correct && s->lb_min[k] > 0.0f;
-            int cert = s->verdict == IBP_VERDICT_CERTIFIED;
-            if (cert && s->by == IBP_BY_BOUND)
-                summary->by_bound[s->by_method]++;
-            summary->by_alpha_crown += cert && s->by == IBP_BY_ALPHA_CROWN;
-            summary->by_bab += cert && s->by == IBP_BY_BAB;
-            summary->bab_attacked += !cert && s->by == IBP_BY_BAB;
-        }
-        memcpy(summary->note, note, sizeof note);
-        summary->seconds = omp_get_wtime() - t0;
-    }
-    return IBP_OK;
+    int64_t n_batches = (ds->n + cfg->batch - 1) / cfg->batch;
+    char note[IBP_CERTIFY_NOTE_LEN];
+    st = ibp_certify_run_batches(net, ds, cfg, hooks, 0, n_batches, out, note, err);
+    if (st == IBP_OK && summary)
+        ibp_certify_summarize(cfg, out, ds->n, note, omp_get_wtime() - t0, summary);
+    return st;
 }

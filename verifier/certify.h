@@ -50,6 +50,7 @@
 #include "verifier/bab.h"
 
 #define IBP_CERTIFY_MAX_METHODS IBP_BOUND_METHOD_COUNT
+#define IBP_CERTIFY_NOTE_LEN 256
 
 enum ibp_verdict {
     IBP_VERDICT_UNKNOWN,
@@ -144,7 +145,7 @@ struct ibp_certify_summary {
     int64_t by_alpha_crown;     /* certified by α-CROWN */
     int64_t by_bab;             /* certified by branch and bound */
     int64_t bab_attacked;       /* counterexamples found by branch and bound */
-    char note[256];             /* why steps 4-5 were skipped ("" when they were not) */
+    char note[IBP_CERTIFY_NOTE_LEN]; /* why steps 4-5 were skipped ("" when they were not) */
 };
 
 /* Called as results come in. progress(ctx, done, total) after every batch; bab_progress
@@ -188,6 +189,23 @@ enum ibp_status ibp_certify_run(const struct ibp_net *net, const struct ibp_data
                                 const struct ibp_certify_hooks *hooks,
                                 struct ibp_certify_sample *out,
                                 struct ibp_certify_summary *summary, struct ibp_error *err);
+
+/* The part of ibp_certify_run that a process of a sharded run does: only the batches
+ * [batch_lo, batch_hi) of ds's cutting into batches of cfg->batch, writing out[i] for
+ * their samples i (dataset indexes, as ibp_certify_run would: the same results). note
+ * receives why steps 4-5 were skipped ("" when they were not). progress counts the
+ * samples of these batches. Errors: those of ibp_certify_run; IBP_ERR_ARG for an empty
+ * or out-of-range batch range. */
+enum ibp_status ibp_certify_run_batches(const struct ibp_net *net, const struct ibp_dataset *ds,
+                                        const struct ibp_certify_config *cfg,
+                                        const struct ibp_certify_hooks *hooks, int64_t batch_lo,
+                                        int64_t batch_hi, struct ibp_certify_sample *out,
+                                        char note[IBP_CERTIFY_NOTE_LEN], struct ibp_error *err);
+
+/* The counts of summary over out[0..n), with note and the run's wall time. */
+void ibp_certify_summarize(const struct ibp_certify_config *cfg,
+                           const struct ibp_certify_sample *out, int64_t n, const char *note,
+                           double seconds, struct ibp_certify_summary *summary);
 
 /* How a box bound is rounded to float. */
 enum ibp_box_rounding {

@@ -22,7 +22,9 @@
 #include "nets/base/options.h"
 #include "nets/formats/model_open.h"
 #include "nets/base/parse.h"
+#include "nets/base/cluster.h"
 #include "verifier/certify.h"
+#include "verifier/certify_shard.h"
 #include "verifier/report.h"
 #include "verifier/vnncomp_cli.h"
 
@@ -62,6 +64,7 @@ struct options {
     int64_t bab_mib; /* branch and bound's memory cap per sample */
     int progress;
     struct ibp_certify_config cfg;
+    FILE *errf; /* where messages go: stderr on rank 0, a memory stream on other ranks */
 };
 
 struct progress_ctx {
@@ -424,9 +427,10 @@ static void options_free(struct options *o)
 }
 
 /* Parses argv into o; returns -1 (message printed) on a usage error, 1 for --help. */
-static int parse_args(int argc, char **argv, struct options *o)
+static int parse_args(int argc, char **argv, struct options *o, FILE *errf, int print_help)
 {
     memset(o, 0, sizeof *o);
+    o->errf = errf;
     ibp_certify_config_default(&o->cfg);
     o->open.split = "test";
     o->count = -1;
@@ -437,33 +441,34 @@ static int parse_args(int argc, char **argv, struct options *o)
     int n = options_table(o, table), help = 0;
     struct ibp_error err;
     if (ibp_opts_parse(table, n, argc, argv, 1, NULL, 0, NULL, &help, &err)) {
-        fprintf(stderr, "ibp-verify: %s (see --help)\n", err.msg);
+        fprintf(o->errf, "ibp-verify: %s (see --help)\n", err.msg);
         return -1;
     }
     if (help) {
-        usage(table, n);
+        if (print_help)
+            usage(table, n);
         return 1;
     }
     o->cfg.bab_cfg.max_bytes = (size_t)o->bab_mib << 20;
     if (o->n_models == 0) {
-        fprintf(stderr, "ibp-verify: no model given (--model FILE; see --help)\n");
+        fprintf(o->errf, "ibp-verify: no model given (--model FILE; see --help)\n");
         return -1;
     }
     if (!o->data == !o->n_images) {
-        fprintf(stderr, "ibp-verify: give either --data or --images (see --help)\n");
+        fprintf(o->errf, "ibp-verify: give either --data or --images (see --help)\n");
         return -1;
     }
     if (o->labels && !o->n_images) {
-        fprintf(stderr, "ibp-verify: --labels goes with --images (see --help)\n");
+        fprintf(o->errf, "ibp-verify: --labels goes with --images (see --help)\n");
         return -1;
     }
     if (o->mean.n != o->std.n) {
-        fprintf(stderr, "ibp-verify: --mean and --std go together, with as many values "
+        fprintf(o->errf, "ibp-verify: --mean and --std go together, with as many values "
                         "(see --help)\n");
         return -1;
     }
     if (!o->eps_list) {
-        fprintf(stderr, "ibp-verify: no --eps given (see --help)\n");
+        fprintf(o->errf, "ibp-verify: no --eps given (see --help)\n");
         return -1;
     }
     return 0;
@@ -609,13 +614,13 @@ static int prepare(const struct options *o, struct state *s)
     ibp_error_clear(&err);
     s->eps_copy = strdup(o->eps_list);
     if (!s->eps_copy || split_list(s->eps_copy, s->eps_text, &s->n_eps, MAX_LIST) != 0) {
-        fprintf(stderr, "ibp-verify: --eps %s: expected a comma-separated list of at most %d\n",
+        fprintf(o->errf, "ibp-verify: --eps %s: expected a comma-separated list of at most %d\n",
                 o->eps_list, MAX_LIST);
         return EXIT_ERROR;
     }
     for (int e = 0; e < s->n_eps; e++)
         if (ibp_parse_eps(s->eps_text[e], "--eps", &s->eps[e], &err) != IBP_OK) {
-            fprintf(stderr, "ibp-verify: %s\n", err.msg);
+            fprintf(o->errf, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }
     const char *data_name = o->data ? o->data : o->images[0];
@@ -626,7 +631,7 @@ static int prepare(const struct options *o, struct state *s)
         st = ibp_dataset_range(all, o->start, o->count, &s->ds, &err);
         ibp_dataset_free(all);
         if (st != IBP_OK) {
-            fprintf(stderr, "ibp-verify: %s: %s\n", data_name, err.msg);
+            fprintf(o->errf, "ibp-verify: %s: %s\n", data_name, err.msg);
             return EXIT_ERROR;
         }
     } else {
@@ -634,7 +639,7 @@ static int prepare(const struct options *o, struct state *s)
     }
     if (st != IBP_OK) {
         explain_nomem(o, st, &err);
-        fprintf(stderr, "ibp-verify: %s\n", err.msg);
+        fprintf(o->errf, "ibp-verify: %s\n", err.msg);
         return EXIT_ERROR;
     }
     for (int m = 0; m < o->n_models; m++) {
@@ -642,7 +647,7 @@ static int prepare(const struct options *o, struct state *s)
                                             {s->ds->c, s->ds->h, s->ds->w}, data_name};
         if (ibp_model_open(o->models[m], &mo, &s->nets[m], NULL, &err) != IBP_OK) {
             explain_nomem(o, err.status, &err);
-            fprintf(stderr, "ibp-verify: %s\n", err.msg);
+            fprintf(o->errf, "ibp-verify: %s\n", err.msg);
             return EXIT_ERROR;
         }
         struct ibp_certify_config cfg = o->cfg;
@@ -650,7 +655,19 @@ static int prepare(const struct options *o, struct state *s)
         if (ibp_certify_check(s->nets[m], o->models[m], s->ds, data_name, &cfg, &err) !=
             IBP_OK) {
             explain_nomem(o, err.status, &err);
-            fprintf(stderr, "ibp-verify: %s\n", err.msg);
+            fprintf(o->errf, "ibp-verify: %s\n", err.msg);
+            return EXIT_ERROR;
+        }
+    }
+    if (o->save_adv) {
+        struct stat sb;
+        if (mkdir(o->save_adv, 0777) != 0 && errno != EEXIST) {
+            fprintf(o->errf, "ibp-verify: --save-adv %s: %s\n", o->save_adv, strerror(errno));
+            return EXIT_ERROR;
+        }
+        if (stat(o->save_adv, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+            access(o->save_adv, W_OK) != 0) {
+            fprintf(o->errf, "ibp-verify: --save-adv %s: not a writable folder\n", o->save_adv);
             return EXIT_ERROR;
         }
     }
@@ -660,7 +677,7 @@ static int prepare(const struct options *o, struct state *s)
     s->samples = calloc(n_runs * (size_t)s->ds->n, sizeof *s->samples);
     s->panels = malloc(3 * in * sizeof(float));
     if (!s->runs || !s->samples || !s->panels) {
-        fprintf(stderr, "ibp-verify: out of memory for %zu runs of %lld samples\n", n_runs,
+        fprintf(o->errf, "ibp-verify: out of memory for %zu runs of %lld samples\n", n_runs,
                 (long long)s->ds->n);
         return EXIT_ERROR;
     }
@@ -691,19 +708,83 @@ static int prepare(const struct options *o, struct state *s)
     return 0;
 }
 
-static int verify_main(int argc, char **argv)
+/* The outcome of a step every rank ran alone (checking the command line, preparing):
+ * rank 0 prints the first failing rank's message (its own went to stderr already; other
+ * ranks wrote theirs to errf, a memory stream whose text is *text), and every rank
+ * returns that rank's exit code. */
+static int agree(struct ibp_cluster *cl, int rc, FILE *errf, char **text, size_t *len)
 {
+    if (ibp_cluster_size(cl) == 1)
+        return rc;
+    fflush(errf);
+    int rank = ibp_cluster_rank(cl), size = ibp_cluster_size(cl);
+    struct ibp_wbuf send = {0}, all = {0};
+    int32_t code = rc;
+    ibp_wbuf_bytes(&send, &code, sizeof code);
+    if (rc != 0 && rank != 0 && *text)
+        ibp_wbuf_bytes(&send, *text, *len);
+    size_t *lens = calloc((size_t)size, sizeof *lens);
+    struct ibp_error err;
+    int32_t final = rc;
+    if (send.failed || !lens ||
+        ibp_cluster_gather(cl, send.data ? send.data : (void *)&code,
+                           send.data ? send.len : sizeof code, &all, lens, &err) != IBP_OK)
+        final = EXIT_ERROR;
+    if (rank == 0 && final == 0) {
+        size_t at = 0;
+        for (int r = 0; r < size && final == 0; at += lens[r], r++) {
+            int32_t c;
+            memcpy(&c, all.data + at, sizeof c);
+            if (c != 0) {
+                final = c;
+                fwrite(all.data + at + sizeof c, 1, lens[r] - sizeof c, stderr);
+            }
+        }
+    }
+    ibp_cluster_broadcast(cl, &final, sizeof final);
+    ibp_wbuf_free(&send);
+    ibp_wbuf_free(&all);
+    free(lens);
+    return final;
+}
+
+static int verify_main(int argc, char **argv, struct ibp_cluster *cl)
+{
+    int rank = ibp_cluster_rank(cl);
+    /* other ranks keep their messages for agree(); rank 0 alone speaks */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *errf = rank == 0 ? stderr : open_memstream(&text, &text_len);
+    if (!errf)
+        errf = stderr;
+    /* the ranks of one run must have been given the same command line */
+    struct ibp_wbuf line = {0};
+    for (int i = 0; i < argc; i++)
+        ibp_wbuf_bytes(&line, argv[i], strlen(argv[i]) + 1);
+    struct ibp_error same_err;
+    int same = ibp_cluster_check_same(cl, line.data, line.len, "the command line", &same_err) ==
+               IBP_OK;
+    ibp_wbuf_free(&line);
+    if (!same && rank == 0)
+        fprintf(stderr, "ibp-verify: %s\n", same_err.msg);
     struct options o;
-    int pr = parse_args(argc, argv, &o);
+    int pr = same ? parse_args(argc, argv, &o, errf, rank == 0) : -1;
+    if (!same)
+        memset(&o, 0, sizeof o);
+    pr = agree(cl, pr, errf, &text, &text_len);
     if (pr != 0) {
         options_free(&o);
+        if (errf != stderr)
+            fclose(errf);
+        free(text);
         return pr > 0 ? EXIT_RAN : EXIT_USAGE;
     }
     struct state s;
     memset(&s, 0, sizeof s);
-    int rc = prepare(&o, &s);
+    int rc = agree(cl, prepare(&o, &s), errf, &text, &text_len);
     int threads = o.cfg.threads > 0 ? o.cfg.threads : omp_get_max_threads();
-    struct progress_ctx prog = {o.progress && isatty(2), 0, o.n_models, 0, s.n_eps};
+    struct progress_ctx prog = {o.progress && rank == 0 && isatty(2), 0, o.n_models, 0,
+                                s.n_eps};
     struct ibp_error err;
     ibp_error_clear(&err);
     for (int m = 0; m < o.n_models && rc == 0; m++)
@@ -721,14 +802,15 @@ static int verify_main(int argc, char **argv)
                                               o.save_adv ? save_adv : NULL, &ctx};
             prog.model = m;
             prog.eps = e;
-            if (ibp_certify_run(s.nets[m], s.ds, &cfg, &hooks, out, &run->summary, &err) !=
-                IBP_OK) {
+            if (ibp_certify_run_sharded(cl, s.nets[m], s.ds, &cfg, &hooks, out, &run->summary,
+                                        &err) != IBP_OK) {
                 progress_clear(&prog);
-                fprintf(stderr, "ibp-verify: %s: eps %s: %s\n", o.models[m], s.eps_text[e],
-                        err.msg);
+                if (rank == 0)
+                    fprintf(stderr, "ibp-verify: %s: eps %s: %s\n", o.models[m], s.eps_text[e],
+                            err.msg);
                 rc = EXIT_ERROR;
             }
-            if (rc == 0 && e == 0 && run->summary.note[0]) {
+            if (rc == 0 && e == 0 && rank == 0 && run->summary.note[0]) {
                 progress_clear(&prog);
                 fprintf(stderr, "ibp-verify: %s: note: %s\n", o.models[m], run->summary.note);
             }
@@ -738,6 +820,17 @@ static int verify_main(int argc, char **argv)
             run->samples = out;
         }
     progress_clear(&prog);
+    if (rank != 0) {
+        /* rank 0 writes the report and decides the exit code */
+        int32_t final = rc;
+        ibp_cluster_broadcast(cl, &final, sizeof final);
+        state_free(&s, o.n_models);
+        options_free(&o);
+        if (errf != stderr)
+            fclose(errf);
+        free(text);
+        return final;
+    }
 
     struct ibp_report rep = {o.data ? o.data : "(PNG files)", o.start, &o.cfg, threads,
                              o.n_models * s.n_eps, s.runs};
@@ -788,13 +881,34 @@ static int verify_main(int argc, char **argv)
     ibp_wbuf_free(&cs);
     state_free(&s, o.n_models);
     options_free(&o);
-    return rc;
+    int32_t final = rc;
+    ibp_cluster_broadcast(cl, &final, sizeof final);
+    return final;
+}
+
+/* vnncomp mode does not share its work between processes: rank 0 runs it alone. */
+static int vnncomp_main(int argc, char **argv, struct ibp_cluster *cl)
+{
+    if (ibp_cluster_size(cl) > 1) {
+        if (ibp_cluster_rank(cl) != 0)
+            return EXIT_RAN;
+        fprintf(stderr, "ibp-verify vnncomp: %d processes started; vnncomp mode runs on rank "
+                        "0 alone (the others exit)\n", ibp_cluster_size(cl));
+    }
+    return ibp_verify_vnncomp_main(argc, argv);
 }
 
 int main(int argc, char **argv)
 {
     ibp_mem_limit_policy();
-    if (argc > 1 && strcmp(argv[1], "vnncomp") == 0)
-        return ibp_verify_vnncomp_main(argc - 1, argv + 1);
-    return verify_main(argc, argv);
+    struct ibp_cluster *cl;
+    struct ibp_error err;
+    if (ibp_cluster_init(&argc, &argv, &cl, &err) != IBP_OK) {
+        fprintf(stderr, "ibp-verify: %s\n", err.msg);
+        return EXIT_ERROR;
+    }
+    int rc = argc > 1 && strcmp(argv[1], "vnncomp") == 0 ? vnncomp_main(argc - 1, argv + 1, cl)
+                                                         : verify_main(argc, argv, cl);
+    ibp_cluster_finalize(cl);
+    return rc;
 }

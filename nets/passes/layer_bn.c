@@ -19,7 +19,9 @@ static size_t positions(const struct ibp_net *net, int v)
     return (size_t)net->shapes[v].h * net->shapes[v].w;
 }
 
-/* batch mean and biased variance of the clean rows, in double, two passes */
+/* batch mean and biased variance of the clean rows, in double, two passes; with a sum
+ * hook over the rows of every process (SyncBN): the sums and the row count are added up
+ * before each division */
 static void batch_stats(const struct pass_ctx *p, int k)
 {
     const struct ibp_layer_spec *l = &p->net->layers[k];
@@ -32,12 +34,23 @@ static void batch_stats(const struct pass_ctx *p, int k)
     memset(mean, 0, (size_t)C * sizeof(double));
     memset(sq, 0, (size_t)C * sizeof(double));
     ibp_reduce_rows(ws, p->threads, REDUCE_SUM, x, NULL, NULL, rows, C, mean);
+    double n = (double)rows;
+    if (ws->sum.fn) {
+        memcpy(bn->sync, mean, (size_t)C * sizeof(double));
+        bn->sync[C] = n;
+        ws->sum.fn(ws->sum.ctx, bn->sync, (size_t)C + 1);
+        memcpy(mean, bn->sync, (size_t)C * sizeof(double));
+        n = bn->sync[C];
+    }
+    bn->rows = n;
     for (int c = 0; c < C; c++)
-        mean[c] /= (double)rows;
+        mean[c] /= n;
     ibp_reduce_rows(ws, p->threads, REDUCE_SUM_SQ_DEV, x, NULL, mean, rows, C, sq);
+    if (ws->sum.fn)
+        ws->sum.fn(ws->sum.ctx, sq, (size_t)C);
     for (int c = 0; c < C; c++) {
         bn->mean[c] = (float)mean[c];
-        bn->var[c] = (float)(sq[c] / (double)rows);
+        bn->var[c] = (float)(sq[c] / n);
     }
 }
 
@@ -406,8 +419,18 @@ static void bn_backward_apply(const struct pass_ctx *p, int k, float *grad)
      * ds/dt are done with: they now hold the per-channel coefficients of (x - mean) and
      * the constant term of that gradient. */
     int stats = train && p->clean;
+    if (stats && ws->sum.fn) {
+        /* SyncBN: the statistics are every process's, so is what flows back through them */
+        memcpy(bn->sync, ds, (size_t)C * sizeof(double));
+        memcpy(bn->sync + C, dt, (size_t)C * sizeof(double));
+        ws->sum.fn(ws->sum.ctx, bn->sync, 2 * (size_t)C);
+        memcpy(ds, bn->sync, (size_t)C * sizeof(double));
+        memcpy(dt, bn->sync + C, (size_t)C * sizeof(double));
+        for (int c = 0; c < C; c++)
+            ds_total[c] = ds[c] - dt[c] * mean[c];
+    }
     if (stats) {
-        double N = (double)p->batch * (double)pos;
+        double N = bn->rows;
         for (int c = 0; c < C; c++) {
             double inv = 1.0 / sqrt((double)var[c] + l->eps);
             double dmean = -(double)s[c] * dt[c];

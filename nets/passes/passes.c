@@ -551,8 +551,7 @@ void ibp_bn_update_running(struct ibp_net *net, const struct ibp_workspace *ws, 
         if (net->layers[k].kind != IBP_LAYER_BATCHNORM)
             continue;
         const struct bn_state *bn = &ws->bn[k];
-        struct ibp_shape s = net->shapes[net->layers[k].in[0]];
-        double N = (double)ws->batch * s.h * s.w;
+        double N = bn->rows;
         double unbias = N > 1.0 ? N / (N - 1.0) : 1.0;
         float *rm = ibp_bn_running_mean(net, k), *rv = ibp_bn_running_var(net, k);
         for (int c = 0; c < bn->channels; c++) {

@@ -134,6 +134,22 @@ void ibp_ws_profile(struct ibp_workspace *ws, int enable);
 void ibp_ws_layer_seconds(const struct ibp_workspace *ws, int layer, double *forward,
                           double *backward);
 
+/* Adds up buf[n] across the processes of a data-parallel run, in place, the same result
+ * on every process (nets/base/cluster.h's ibp_cluster_sum_hook); ctx is its own. */
+struct ibp_sum_hook {
+    void (*fn)(void *ctx, double *buf, size_t n);
+    void *ctx;
+};
+
+/* SyncBN: with a hook (hook->fn not NULL), every train-mode clean pass takes its BN
+ * batch statistics over the rows of all processes (sums of x, of (x - mean)^2 and the
+ * row count are added up through the hook), and the backward adds up the per-channel
+ * sums dL/ds, dL/dt before sending them through the statistics; the parameter
+ * gradients stay each process's own share (the caller adds those up). Every process
+ * must run the same passes in the same order. NULL: statistics of this batch alone (the
+ * default). */
+void ibp_ws_set_sum_hook(struct ibp_workspace *ws, const struct ibp_sum_hook *hook);
+
 /* Threads used by the passes (default: OpenMP's max). Results do not depend on it. */
 void ibp_ws_set_threads(struct ibp_workspace *ws, int threads);
 int ibp_ws_threads(const struct ibp_workspace *ws);

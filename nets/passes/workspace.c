@@ -65,6 +65,7 @@ void ibp_ws_free(struct ibp_workspace *ws)
             free(ws->bn[k].dt);
             free(ws->bn[k].xds);
             free(ws->bn[k].xdt);
+            free(ws->bn[k].sync);
         }
         if (ws->colkeep)
             free(ws->colkeep[k]);
@@ -202,7 +203,8 @@ static void alloc_bn(struct ibp_workspace *ws, const struct ibp_net *net, int k,
     ws->bn[k].dt = calloc((size_t)c, sizeof(double));
     ws->bn[k].xds = calloc((size_t)c, sizeof(double));
     ws->bn[k].xdt = calloc((size_t)c, sizeof(double));
-    if (!ws->bn[k].ds || !ws->bn[k].dt || !ws->bn[k].xds || !ws->bn[k].xdt)
+    ws->bn[k].sync = calloc(2 * (size_t)c + 1, sizeof(double));
+    if (!ws->bn[k].ds || !ws->bn[k].dt || !ws->bn[k].xds || !ws->bn[k].xdt || !ws->bn[k].sync)
         ok = 0;
     *okp = ok;
 }
@@ -395,6 +397,11 @@ size_t ibp_ws_bytes(const struct ibp_workspace *ws)
 void ibp_ws_set_winograd(struct ibp_workspace *ws, int enable)
 {
     ws->winograd = enable != 0;
+}
+
+void ibp_ws_set_sum_hook(struct ibp_workspace *ws, const struct ibp_sum_hook *hook)
+{
+    ws->sum = hook && hook->fn ? *hook : (struct ibp_sum_hook){0};
 }
 
 void ibp_ws_set_threads(struct ibp_workspace *ws, int threads)

@@ -31,6 +31,9 @@ struct bn_state {
     double *ds, *dt;   /* dL/ds, dL/dt accumulated in backward */
     double *xds, *xdt; /* dL/ds, dL/dt from outside the passes (the CROWN-IBP pass), added
                         * by the next backward; zeroed by every bounds pass and backward */
+    double rows;       /* rows the batch statistics were taken over (all ranks' with a sum
+                        * hook) */
+    double *sync;      /* [2 channels + 1]: what the sum hook adds up across processes */
 };
 
 struct ibp_workspace {
@@ -94,6 +97,7 @@ struct ibp_workspace {
     enum ibp_bn_mode bounds_mode;
     int relu_slots_armed;
     int profile;
+    struct ibp_sum_hook sum; /* SyncBN: sums over every process's rows (sum.fn NULL: none) */
     double *layer_seconds; /* [n_layers][2]: forward, backward */
 };
 

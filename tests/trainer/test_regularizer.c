@@ -77,7 +77,7 @@ static void test_worked_example(void)
     };
     struct ibp_reg_terms t;
     struct ibp_error err = {0};
-    CHECK_OK(ibp_reg_warmup(b, 2, 1, in_r, 2, TAU, 1.0, &t, &err), err);
+    CHECK_OK(ibp_reg_warmup(b, 2, 1, in_r, 2, TAU, 1.0, NULL, &t, &err), err);
     double d0 = 0.1;
     double tight = ((TAU - d0 / 0.675) + (TAU - d0 / ((0.5 + 0.5 + 0.1) / 3))) / (TAU * 2);
     double beta = 2.030625 / 4.85125;
@@ -99,13 +99,13 @@ static void test_worked_example(void)
     struct ibp_relu_bounds nb[2] = {b[0], b[1]};
     nb[0].gc = nb[0].gr = nb[1].gc = nb[1].gr = NULL;
     struct ibp_reg_terms t2;
-    CHECK_OK(ibp_reg_warmup(nb, 2, 1, in_r, 2, TAU, 0.0, &t2, &err), err);
+    CHECK_OK(ibp_reg_warmup(nb, 2, 1, in_r, 2, TAU, 0.0, NULL, &t2, &err), err);
     CHECK(t2.tight == t.tight && t2.relu == t.relu);
     /* a missing slot with lambda != 0 is an error */
-    CHECK(ibp_reg_warmup(nb, 2, 1, in_r, 2, TAU, 1.0, &t2, &err) == IBP_ERR_ARG);
-    CHECK(ibp_reg_warmup(b, 2, 0, in_r, 2, TAU, 1.0, &t2, &err) == IBP_ERR_ARG);
-    CHECK(ibp_reg_warmup(b, 2, 1, in_r, 2, 0.0, 1.0, &t2, &err) == IBP_ERR_ARG);
-    CHECK_OK(ibp_reg_warmup(b, 0, 1, in_r, 2, TAU, 1.0, &t2, &err), err);
+    CHECK(ibp_reg_warmup(nb, 2, 1, in_r, 2, TAU, 1.0, NULL, &t2, &err) == IBP_ERR_ARG);
+    CHECK(ibp_reg_warmup(b, 2, 0, in_r, 2, TAU, 1.0, NULL, &t2, &err) == IBP_ERR_ARG);
+    CHECK(ibp_reg_warmup(b, 2, 1, in_r, 2, 0.0, 1.0, NULL, &t2, &err) == IBP_ERR_ARG);
+    CHECK_OK(ibp_reg_warmup(b, 0, 1, in_r, 2, TAU, 1.0, NULL, &t2, &err), err);
     CHECK(t2.tight == 0.0 && t2.relu == 0.0);
 }
 
@@ -163,7 +163,7 @@ static void test_against_reference(uint64_t seed, double r_scale, int with_skip)
     const double lambda = 0.7;
     struct ibp_reg_terms t;
     struct ibp_error err = {0};
-    CHECK_OK(ibp_reg_warmup(b, M, BATCH, in_r, 6, TAU, lambda, &t, &err), err);
+    CHECK_OK(ibp_reg_warmup(b, M, BATCH, in_r, 6, TAU, lambda, NULL, &t, &err), err);
     double rt, rr;
     ref_reg(M, cd, rd, n, in_rd, n0, TAU, &rt, &rr);
     CHECK_NEAR(t.tight, rt, 1e-12);
@@ -222,7 +222,7 @@ static void test_inverse_branch(void)
     struct ibp_relu_bounds b = {.layer = 1, .size = 6, .c = c, .r = r, .gc = gc, .gr = gr};
     struct ibp_reg_terms t;
     struct ibp_error err = {0};
-    CHECK_OK(ibp_reg_warmup(&b, 1, 1, in_r, 1, TAU, 1.0, &t, &err), err);
+    CHECK_OK(ibp_reg_warmup(&b, 1, 1, in_r, 1, TAU, 1.0, NULL, &t, &err), err);
     double cd[6], rd[6], in_rd[1] = {in_r[0]};
     for (int j = 0; j < 6; j++) {
         cd[j] = c[j];
