@@ -94,6 +94,10 @@ kill -TERM "$mpirun_pid"
 wait "$mpirun_pid"
 if [ "$(grep -c "state saved in" "$work/term.log")" -eq 1 ]; then
     ok "SIGTERM on mpirun: $(grep "state saved in" "$work/term.log" | sed "s|$work/||")"
+elif grep -q "^final model" "$work/term.log" && ! grep -q "state saved in" "$work/term.log"; then
+    # as in tests/trainer/test_resume.sh: on an idle machine the run (about 1 s) can end
+    # before mpirun hands the signal on; the resume below must then still match
+    echo "note: the run finished before SIGTERM arrived"
 else
     cat "$work/term.log"; bad "SIGTERM on mpirun: no one 'state saved' line"
 fi
