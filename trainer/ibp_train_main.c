@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "datasets/open.h"
 #include "nets/base/bytes.h"
+#include "nets/base/clock.h"
 #include "nets/base/cluster.h"
 #include "nets/base/file_io.h"
 #include "nets/base/memory.h"
@@ -104,19 +104,12 @@ struct display {
     double started;
 };
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* On a terminal: one line rewritten in place, 4 times a second. Otherwise (logs of
  * nightly runs): a plain line every 30 s during long epochs. */
 static void on_batch(void *user, const struct ibp_train_progress *p)
 {
     struct display *d = user;
-    double t = now_seconds();
+    double t = ibp_clock_seconds();
     if (t - d->last < (d->tty ? 0.25 : 30.0) && p->batch < p->batches)
         return;
     if (!d->tty && p->batch == p->batches)
@@ -281,7 +274,7 @@ static int train_main(int argc, char **argv, struct ibp_cluster *cl)
                 "first checkpoint): starting it afresh from %s/%s\n", cfg.out, cfg.out,
                 IBP_TRAIN_CONFIG);
 
-    struct display d = {.tty = isatty(STDERR_FILENO), .started = now_seconds()};
+    struct display d = {.tty = isatty(STDERR_FILENO), .started = ibp_clock_seconds()};
     d.last = d.started;
     struct ibp_train_position pos = ibp_trainer_position(t);
     char procs[64] = "";
@@ -322,10 +315,10 @@ static int train_main(int argc, char **argv, struct ibp_cluster *cl)
         printf("best epoch %d (chosen on the %s set): clean %.2f%%, verified %.2f%% test "
                "error -> %s/%s\n", best.epoch, cfg.val_split > 0 ? "validation" : "test",
                best.test_err, best.test_ver_err, cfg.out, IBP_TRAIN_BEST);
-    printf("final model: %s/%s (%.1f s)\n", cfg.out, IBP_TRAIN_LAST, now_seconds() - d.started);
+    printf("final model: %s/%s (%.1f s)\n", cfg.out, IBP_TRAIN_LAST, ibp_clock_seconds() - d.started);
     fflush(stdout);
     if (cfg.final_verify) {
-        double v0 = now_seconds();
+        double v0 = ibp_clock_seconds();
         struct ibp_final_verify_options fo = {cfg.out, cfg.dataset, cfg.eps, cfg.eps_text,
                                               cfg.final_bab_timeout, cfg.final_count,
                                               cfg.threads};
@@ -339,7 +332,7 @@ static int train_main(int argc, char **argv, struct ibp_cluster *cl)
             goto done;
         }
         printf("final verification (%s/%s, %.1f s):\n", cfg.out, IBP_FINAL_VERIFY_TABLE,
-               now_seconds() - v0);
+               ibp_clock_seconds() - v0);
         fwrite(table.data, 1, table.len, stdout);
         ibp_wbuf_free(&table);
     }

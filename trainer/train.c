@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "datasets/batch.h"
 #include "datasets/box.h"
+#include "nets/base/clock.h"
 #include "nets/bounds/crown_ibp.h"
 #include "nets/base/cluster.h"
 #include "nets/base/file_io.h"
@@ -72,13 +72,6 @@ struct ibp_trainer {
     struct ibp_sum_hook sum;          /* the cluster's sums, for SyncBN and regularisers */
     struct ibp_dataset *test_part, *val_part; /* this rank's share of the evaluation */
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 struct ibp_train_position ibp_trainer_position(const struct ibp_trainer *t)
 {
@@ -808,7 +801,7 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
     if (st != IBP_OK)
         return ibp_fail(err, IBP_ERR_NUMERIC, "epoch %d: %s (files of the last good epoch "
                         "kept)", t->pos.epoch, why.msg);
-    double t0 = now_seconds();
+    double t0 = ibp_clock_seconds();
     if (c->pop_bn_stats) {
         st = ibp_bn_population_stats(t->net, t->ws, t->pop_batcher, t->x, t->labels,
                                      t->logits, err);
@@ -840,7 +833,7 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
         .val_ver_err = t->val ? ibp_eval_verified_error(&val) : NAN,
         .train_s = s->seconds, .train_images_per_s = s->seconds > 0 ? (double)s->n / s->seconds : 0,
     };
-    e.eval_s = now_seconds() - t0;
+    e.eval_s = ibp_clock_seconds() - t0;
     /* Best: only epochs trained at the full eps count (the ramp's figures are not
      * comparable); natural training has no ramp. */
     int full = c->method == IBP_METHOD_NATURAL || s->eps_last >= t->eps_max;
@@ -894,7 +887,7 @@ static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
         if (st != IBP_OK)
             return st;
         for (;;) {
-            double t0 = now_seconds();
+            double t0 = ibp_clock_seconds();
             int64_t B = ibp_batcher_next(t->batcher, t->x, t->labels);
             if (B == 0)
                 break;
@@ -911,7 +904,7 @@ static enum ibp_status run_epochs(struct ibp_trainer *t, struct ibp_metrics *m,
             st = train_step(t, (int)(hi - lo), (int)B, lr, &loss, err);
             if (st != IBP_OK)
                 return st;
-            t->sums.seconds += now_seconds() - t0;
+            t->sums.seconds += ibp_clock_seconds() - t0;
             t->pos.batch++;
             t->pos.step++;
             if (c->log_every > 0 && t->pos.batch % c->log_every == 0) {

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "nets/base/clock.h"
 #include "nets/bounds/alpha_crown.h"
 #include "nets/bounds/domain_bounds.h"
 #include "nets/bounds/intermediate_bab.h"
@@ -79,13 +79,6 @@ struct bab {
     long done;          /* domains bounded before the row searched now (progress) */
     double t0;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static struct bab_dom *dom_new(struct bab *s)
 {
@@ -338,7 +331,7 @@ static enum ibp_status decide_leaf(struct bab *s, struct bab_dom *d, float *cex,
                                    int *sat, struct ibp_error *err)
 {
     enum ibp_leaf_verdict v;
-    double left = s->cfg->timeout_s - (now_s() - s->t0);
+    double left = s->cfg->timeout_s - (ibp_clock_seconds() - s->t0);
     enum ibp_status st = ibp_leaf_decide(s->p, s->net, d->split, d->lb, s->cfg->sound,
                                          left > 0.01 ? left : 0.01, cex, &v, NULL, err);
     *closed = st == IBP_OK && v == IBP_LEAF_CLOSED;
@@ -461,7 +454,7 @@ static enum ibp_status step(struct bab *s, struct bab_dom **pick, int np, struct
 /* The progress hook, when set and a quarter second has passed since *last. */
 static void report_progress(const struct bab *s, const struct ibp_bab_result *res, double *last)
 {
-    double t = now_s();
+    double t = ibp_clock_seconds();
     if (!s->cfg->progress || t - *last < 0.25)
         return;
     *last = t;
@@ -498,7 +491,7 @@ static enum ibp_status run_loop(struct bab *s, float *cex, struct ibp_bab_result
     double last_progress = s->t0;
     while (s->nq > 0) {
         report_progress(s, res, &last_progress);
-        if (now_s() - s->t0 >= cfg->timeout_s) {
+        if (ibp_clock_seconds() - s->t0 >= cfg->timeout_s) {
             res->reason = IBP_BAB_TIME;
             break;
         }
@@ -644,7 +637,7 @@ static enum ibp_status refine(struct bab *s, double *alpha, float *lb, float *fr
         float worst = INFINITY;
         for (int r = 0; r < s->rows; r++)
             worst = lb[r] < worst ? lb[r] : worst;
-        if (worst > 0.0f || now_s() - s->t0 >= REFINE_START * cfg->timeout_s)
+        if (worst > 0.0f || ibp_clock_seconds() - s->t0 >= REFINE_START * cfg->timeout_s)
             break;
         /* a pass that closed less than REFINE_GAIN of the gap: splitting gains more */
         if (budget > REFINE_BUDGET0 && !(worst - last_worst > -REFINE_GAIN * last_worst))
@@ -654,7 +647,7 @@ static enum ibp_status refine(struct bab *s, double *alpha, float *lb, float *fr
         bc.budget = budget;
         bc.deadline = s->t0 + REFINE_STOP * cfg->timeout_s;
         int m = 1;
-        for (; st == IBP_OK && m < layers && now_s() < bc.deadline; m++)
+        for (; st == IBP_OK && m < layers && ibp_clock_seconds() < bc.deadline; m++)
             st = ibp_intermediate_bab(s->p, m, &bc, cfg->sound, err);
         if (st == IBP_OK && m < layers) {
             /* stopped by the deadline: the later layers gain from the narrowed ones */
@@ -695,7 +688,7 @@ enum ibp_status ibp_bab_run(const struct ibp_net *net, const float *lo, const fl
     s.hi = hi;
     s.C = C;
     s.rows = rows;
-    s.t0 = now_s();
+    s.t0 = ibp_clock_seconds();
     s.n0 = ibp_shape_size(net->input);
     float *lb = NULL, *fresh = NULL, *xs = NULL;
     double *alpha = NULL; /* [rows][N]: the root's α-CROWN slopes of every row */
@@ -789,7 +782,7 @@ done:
         res->verdict = IBP_BAB_UNKNOWN;
     if (st == IBP_OK && res->verdict != IBP_BAB_UNKNOWN)
         res->reason = IBP_BAB_DECIDED;
-    res->seconds = now_s() - s.t0;
+    res->seconds = ibp_clock_seconds() - s.t0;
     for (long i = 0; i < s.nq; i++)
         free(s.q[i]);
     free(s.q);

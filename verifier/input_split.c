@@ -3,17 +3,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "nets/base/clock.h"
 #include "nets/bounds/bounds.h"
 #include "nets/passes/passes.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void ibp_input_split_config_default(struct ibp_input_split_config *cfg)
 {
@@ -313,7 +306,7 @@ enum ibp_status ibp_input_split_run(const struct ibp_net *net,
                                     const struct ibp_input_split_config *cfg, float *x,
                                     struct ibp_input_split_result *res, struct ibp_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = ibp_clock_seconds();
     memset(res, 0, sizeof *res);
     res->answer = IBP_INPUT_SPLIT_UNKNOWN;
     res->why = "";
@@ -329,7 +322,7 @@ enum ibp_status ibp_input_split_run(const struct ibp_net *net,
     if (st == IBP_OK && push(&s, prob->lo, prob->hi, 0, -INFINITY))
         st = ibp_fail(err, IBP_ERR_NOMEM, "input split: out of memory");
     while (st == IBP_OK && s.top > 0) {
-        if (now_seconds() >= deadline) {
+        if (ibp_clock_seconds() >= deadline) {
             res->why = "time limit";
             break;
         }
@@ -400,6 +393,6 @@ enum ibp_status ibp_input_split_run(const struct ibp_net *net,
     if (st == IBP_OK && s.top == 0 && res->answer != IBP_INPUT_SPLIT_SAT && !res->why[0])
         res->answer = IBP_INPUT_SPLIT_UNSAT;
     split_free(&s);
-    res->seconds = now_seconds() - t0;
+    res->seconds = ibp_clock_seconds() - t0;
     return st;
 }

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <omp.h>
 #include <unistd.h>
 
 #include "nets/base/bytes.h"
+#include "nets/base/clock.h"
 #include "nets/bounds/bounds.h"
 #include "nets/base/gzread.h"
 #include "nets/base/parse.h"
@@ -23,13 +23,6 @@
 
 /* Attack restarts run this many at a time, as copies of the box in one batch. */
 #define ATTACK_BATCH 16
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Appends "STAGE skipped: WHY" to the result's note (a stage the network or the memory
  * does not allow; the others go on). */
@@ -147,7 +140,7 @@ struct search {
 
 static int out_of_time(struct search *s)
 {
-    if (now_seconds() >= s->deadline)
+    if (ibp_clock_seconds() >= s->deadline)
         s->timed_out = 1;
     return s->timed_out;
 }
@@ -332,7 +325,7 @@ static const float *attack_starts(struct search *s, int first, int batch)
 static enum ibp_status attack_round(struct search *s, int restarts, int first, int targeted,
                                     int *found, struct ibp_error *err)
 {
-    double t = now_seconds();
+    double t = ibp_clock_seconds();
     enum ibp_status st = IBP_OK;
     *found = 0;
     for (int b = 0; b < s->prop->n_boxes && st == IBP_OK && !*found; b++) {
@@ -353,7 +346,7 @@ static enum ibp_status attack_round(struct search *s, int restarts, int first, i
                 st = attack_batch(s, b, rows, tg, k, start, found, err);
             }
     }
-    s->res->seconds[0] += now_seconds() - t;
+    s->res->seconds[0] += ibp_clock_seconds() - t;
     return st;
 }
 
@@ -383,7 +376,7 @@ static double proof_margin(const struct search *s)
  * counterexample (re-checked by try_candidate). A net CROWN cannot bound is skipped. */
 static enum ibp_status input_split_stage(struct search *s, int *found, struct ibp_error *err)
 {
-    double t = now_seconds();
+    double t = ibp_clock_seconds();
     struct ibp_input_split_config ic;
     ibp_input_split_config_default(&ic);
     ic.sound = s->cfg->sound;
@@ -397,7 +390,7 @@ static enum ibp_status input_split_stage(struct search *s, int *found, struct ib
         load_box(s, b, &rows);
         if (rows == 0)
             continue;
-        ic.time_limit = isfinite(s->deadline) ? fmax(s->deadline - now_seconds(), 1e-3) : 0.0;
+        ic.time_limit = isfinite(s->deadline) ? fmax(s->deadline - ibp_clock_seconds(), 1e-3) : 0.0;
         struct ibp_input_split_problem p = {.lo = s->lo, .hi = s->hi, .C = s->C,
                                             .offset = s->offset, .disjunct = s->disjunct,
                                             .rows = rows};
@@ -418,7 +411,7 @@ static enum ibp_status input_split_stage(struct search *s, int *found, struct ib
         else if (strcmp(r.why, "time limit") == 0)
             s->timed_out = 1;
     }
-    s->res->input_split_seconds += now_seconds() - t;
+    s->res->input_split_seconds += ibp_clock_seconds() - t;
     return st;
 }
 
@@ -426,7 +419,7 @@ static enum ibp_status input_split_stage(struct search *s, int *found, struct ib
 static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
                                    struct ibp_error *err)
 {
-    double t = now_seconds();
+    double t = ibp_clock_seconds();
     struct ibp_bounder_config bc = {
         .method = m, .sound = s->cfg->sound, .max_batch = 1, .max_rows = s->max_rows};
     struct ibp_bounder *bd = NULL;
@@ -463,7 +456,7 @@ static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
     s->res->proved[m] = proved;
     s->res->proof_margin = proof_margin(s);
     ibp_bounder_free(bd);
-    s->res->seconds[1 + m] += now_seconds() - t;
+    s->res->seconds[1 + m] += ibp_clock_seconds() - t;
     return st;
 }
 
@@ -474,7 +467,7 @@ static enum ibp_status bound_stage(struct search *s, enum ibp_bound_method m,
  * try_candidate confirms it against the property as parsed. */
 static enum ibp_status bab_stage(struct search *s, int *found, struct ibp_error *err)
 {
-    double t = now_seconds();
+    double t = ibp_clock_seconds();
     enum ibp_status st = IBP_OK;
     float *d = malloc((size_t)s->max_rows * sizeof(float));
     float *cex = malloc((size_t)s->n_in * sizeof(float));
@@ -494,7 +487,7 @@ static enum ibp_status bab_stage(struct search *s, int *found, struct ibp_error 
         for (int r = 0; r < rows; r++)
             d[r] = s->cfg->sound ? fp_to_float_dn(s->offset[r]) : (float)s->offset[r];
         struct ibp_bab_config bc = ibp_bab_config_default();
-        double left = s->deadline - now_seconds();
+        double left = s->deadline - ibp_clock_seconds();
         bc.timeout_s = s->cfg->bab_timeout > 0.0 ? fmin(s->cfg->bab_timeout, left)
                                                  : (isinf(left) ? 60.0 : left);
         if (!(bc.timeout_s > 0.0))
@@ -526,7 +519,7 @@ static enum ibp_status bab_stage(struct search *s, int *found, struct ibp_error 
     }
     free(d);
     free(cex);
-    s->res->bab_seconds += now_seconds() - t;
+    s->res->bab_seconds += ibp_clock_seconds() - t;
     return st;
 }
 
@@ -632,7 +625,7 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
                                    const struct ibp_vnncomp_config *cfg,
                                    struct ibp_vnncomp_result *res, struct ibp_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = ibp_clock_seconds();
     ibp_vnncomp_result_clear(res);
     enum ibp_status st = check_config(cfg, err);
     if (st == IBP_OK)
@@ -707,7 +700,7 @@ enum ibp_status ibp_vnncomp_verify(const struct ibp_net *net, const struct ibp_v
             res->answer = s.timed_out ? IBP_VNN_TIMEOUT : IBP_VNN_UNKNOWN;
     }
     search_free(&s);
-    res->seconds_total = now_seconds() - t0;
+    res->seconds_total = ibp_clock_seconds() - t0;
     if (st != IBP_OK)
         ibp_vnncomp_result_clear(res);
     return st;

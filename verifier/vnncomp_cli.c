@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "nets/base/clock.h"
 #include "nets/bounds/bounds.h"
 #include "nets/base/file_io.h"
 #include "nets/base/options.h"
@@ -25,13 +25,6 @@ struct options {
     double mean_arg, std_arg; /* --norm-mean / --norm-std as given; NaN: not given */
     struct ibp_vnncomp_config cfg;
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static enum ibp_status set_methods(void *dest, const char *name, const char *value,
                                    struct ibp_error *err)
@@ -212,7 +205,7 @@ static enum ibp_status run_one(const struct options *o, const char *onnx, const 
     if (st == IBP_OK) {
         struct ibp_vnncomp_config cfg = o->cfg;
         /* the limit covers start-up: what loading took is no longer available */
-        cfg.time_limit = timeout - (now_seconds() - t0);
+        cfg.time_limit = timeout - (ibp_clock_seconds() - t0);
         if (cfg.time_limit <= 0) {
             ibp_vnncomp_result_clear(res);
             res->answer = IBP_VNN_TIMEOUT;
@@ -356,7 +349,7 @@ static int main_batch(const struct options *o)
         char *text = NULL, why[IBP_ERROR_LEN];
         int valid;
         ibp_error_clear(&err);
-        double t0 = now_seconds();
+        double t0 = ibp_clock_seconds();
         st = run_one(o, r->onnx_path, r->vnnlib_path, r->timeout * o->timeout_scale, t0, &res,
                      &text, &valid, why, &err);
         if (st == IBP_OK && o->results_dir) {
@@ -364,7 +357,7 @@ static int main_batch(const struct options *o)
             result_name(o->results_dir, r, path, sizeof path);
             st = ibp_file_write_atomic(path, text, strlen(text), &err);
         }
-        times[i] = now_seconds() - t0;
+        times[i] = ibp_clock_seconds() - t0;
         const char *mark = "";
         int col;
         if (st != IBP_OK) {
@@ -426,7 +419,7 @@ static int main_batch(const struct options *o)
 
 int ibp_verify_vnncomp_main(int argc, char **argv)
 {
-    double t0 = now_seconds();
+    double t0 = ibp_clock_seconds();
     struct options o;
     int rc = parse_args(argc, argv, &o);
     if (rc)

@@ -5,7 +5,8 @@
 #include <mpi.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "nets/base/clock.h"
 
 /* Elements per MPI call: counts are int. */
 #define CHUNK ((size_t)1 << 28)
@@ -24,13 +25,6 @@ int ibp_cluster_has_mpi(void)
 static int launched(void)
 {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 enum ibp_status ibp_cluster_init(int *argc, char ***argv, struct ibp_cluster **out,
@@ -71,13 +65,13 @@ static void sum(struct ibp_cluster *c, void *buf, size_t n, size_t elem, MPI_Dat
 {
     if (c->size == 1)
         return;
-    double t0 = now();
+    double t0 = ibp_clock_seconds();
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t k = n - i < CHUNK ? n - i : CHUNK;
         MPI_Allreduce(MPI_IN_PLACE, (char *)buf + i * elem, (int)k, type, MPI_SUM,
                       MPI_COMM_WORLD);
     }
-    c->seconds += now() - t0;
+    c->seconds += ibp_clock_seconds() - t0;
 }
 
 void ibp_cluster_sum_floats(struct ibp_cluster *c, float *buf, size_t n)
@@ -99,12 +93,12 @@ void ibp_cluster_broadcast(struct ibp_cluster *c, void *buf, size_t len)
 {
     if (c->size == 1)
         return;
-    double t0 = now();
+    double t0 = ibp_clock_seconds();
     for (size_t i = 0; i < len; i += CHUNK) {
         size_t k = len - i < CHUNK ? len - i : CHUNK;
         MPI_Bcast((char *)buf + i, (int)k, MPI_BYTE, 0, MPI_COMM_WORLD);
     }
-    c->seconds += now() - t0;
+    c->seconds += ibp_clock_seconds() - t0;
 }
 
 enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size_t len,
@@ -120,7 +114,7 @@ enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size
             lens[0] = len;
         return IBP_OK;
     }
-    double t0 = now();
+    double t0 = ibp_clock_seconds();
     uint64_t mine = len, *all = NULL;
     int *counts = NULL, *displs = NULL;
     int root = c->rank == 0;
@@ -163,7 +157,7 @@ enum ibp_status ibp_cluster_gather(struct ibp_cluster *c, const void *data, size
     free(all);
     free(counts);
     free(displs);
-    c->seconds += now() - t0;
+    c->seconds += ibp_clock_seconds() - t0;
     if (verdict == IBP_ERR_NOMEM)
         return ibp_fail(err, IBP_ERR_NOMEM, "gather: out of memory on rank 0");
     if (verdict != IBP_OK)

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "nets/base/clock.h"
 #include "nets/bounds/sound_fp.h"
 
 #define ADAM_B1 0.9
@@ -37,16 +37,6 @@ static void adam_step(double *x, const double *gr, double *m, double *v, size_t 
         double y = x[i] + s;
         x[i] = y < lo ? lo : (y > hi ? hi : y);
     }
-}
-
-/* 1 when deadline (> 0) has passed. */
-static int past(double deadline)
-{
-    if (!(deadline > 0.0))
-        return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec >= deadline;
 }
 
 enum ibp_status ibp_dom_optimize_rows(const struct ibp_dom_problem *p, int nd, const int *row_of,
@@ -88,7 +78,7 @@ enum ibp_status ibp_dom_optimize_rows(const struct ibp_dom_problem *p, int nd, c
                     memcpy(bestb + q * N, beta + q * N, (size_t)N * sizeof(double));
             }
         since = improved ? 0 : since + 1;
-        if (t == cfg->steps || since >= cfg->patience || past(cfg->deadline))
+        if (t == cfg->steps || since >= cfg->patience || ibp_clock_past(cfg->deadline))
             break;
         double f = pow(cfg->decay, t);
         adam_step(alpha, ga, ma, va, np, t + 1, cfg->lr_alpha * f, 0.0, 1.0);
@@ -199,7 +189,7 @@ enum ibp_status ibp_alpha_crown_intermediate_from(struct ibp_dom_problem *p, int
     }
     enum ibp_status st = IBP_OK;
     /* layer 0's input is an affine map of the box: CROWN's bounds are already exact */
-    for (int m = m0 > 1 ? m0 : 1; st == IBP_OK && m < layers && !past(cfg ? cfg->deadline : 0.0);
+    for (int m = m0 > 1 ? m0 : 1; st == IBP_OK && m < layers && !ibp_clock_past(cfg ? cfg->deadline : 0.0);
          m++) {
         int first, n, nu = 0;
         ibp_dom_relu_layer(p, m, &first, &n);

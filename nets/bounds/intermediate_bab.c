@@ -4,23 +4,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "nets/base/clock.h"
 #include "nets/bounds/alpha_crown.h"
 
 struct ibp_ibab_config ibp_ibab_config_default(void)
 {
     struct ibp_ibab_config c = {8, 10, (size_t)256 << 20, 0.0};
     return c;
-}
-
-static int past(double deadline)
-{
-    if (!(deadline > 0.0))
-        return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec >= deadline;
 }
 
 /* The leaves of every bound ("task"), stored flat: leaf i belongs to task[i]. */
@@ -117,7 +108,7 @@ static enum ibp_status split_leaves(const struct ibp_dom_problem *p,
     }
     struct ibp_opt_config oc = ibp_beta_crown_config(cfg->steps);
     oc.deadline = cfg->deadline;
-    for (int round = 0; round < budget && !past(cfg->deadline); round++) {
+    for (int round = 0; round < budget && !ibp_clock_past(cfg->deadline); round++) {
         /* each task's lowest leaf (the task's bound); split it unless it is > 0 (the
          * neuron is proved stable, and then the other side's task stops too) or has no
          * earlier neuron left to split (the task's bound cannot rise) */
