@@ -57,6 +57,9 @@ static const struct key_def keys[] = {
     {"hidden", T_INT, F(hidden), 0, 1 << 20, 0, 0, 0,
      "hidden Linear width of the model, 0 = its default"},
     {"bn", T_BOOL, F(bn), 0, 0, 0, 0, 0, "BatchNorm after every hidden Conv/Linear"},
+    {"init_from", T_STR, F(init_from), 0, 0, 0, 0, 0,
+     "start from this network (model file or ONNX) instead of a new `model`: its layers, "
+     "weights, BatchNorm and normalisation are kept, none is added; empty = a new model"},
     {"dataset", T_STR, F(dataset), 0, 0, 0, 0, 0,
      "dataset kind: fashion-mnist, mnist, cifar10, ..."},
     {"data_dir", T_STR, F(data_dir), 0, 0, 0, 0, 0,
@@ -119,6 +122,8 @@ static const struct key_def keys[] = {
     {"log_every", T_INT, F(log_every), 0, 1 << 30, 0, 0, 0,
      "batches between batch lines in the metrics log, 0 = epochs only"},
     {"out", T_STR, F(out), 0, 0, 0, 0, 0, "output folder (model, state, config, metrics)"},
+    {"onnx", T_BOOL, F(onnx), 0, 0, 0, 0, 0,
+     "also write last.onnx and best.onnx (BatchNorm in eval form) beside the .ibpm files"},
     {"resume", T_BOOL, F(resume), 0, 0, 0, 0, 1, "continue the run saved in out"},
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -686,6 +691,16 @@ enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
         return ibp_fail(err, IBP_ERR_ARG, "dataset: no dataset given");
     if (c->out[0] == '\0')
         return ibp_fail(err, IBP_ERR_ARG, "out: no output folder given");
+    if (c->init_from[0] != '\0') {
+        static const char *const shape_keys[] = {"width", "hidden", "bn"};
+        for (int i = 0; i < 3; i++) {
+            int k = find_key(shape_keys[i]);
+            if (c->given >> k & 1)
+                return ibp_fail(err, IBP_ERR_ARG,
+                                "%s: the network comes from init_from (%s); %s does not apply",
+                                shape_keys[i], c->init_from, shape_keys[i]);
+        }
+    }
     if ((long)c->sched_start + c->sched_length - 1 > c->epochs)
         return ibp_fail(err, IBP_ERR_ARG,
                         "schedule: the eps ramp ends in epoch %ld (sched_start %d + "

@@ -40,6 +40,8 @@ struct ibp_train_config {
     char model[64];            /* model zoo name: cnn-small, cnn7, wrn8, ... */
     int width, hidden;         /* model width options, 0 = the model's default */
     int bn;                    /* BatchNorm after every hidden Conv/Linear */
+    char init_from[1024];      /* "" or a network to start from (model file or ONNX);
+                                * model, width, hidden and bn then do not apply */
     char dataset[64];          /* dataset kind: fashion-mnist, mnist, cifar10, ... */
     char data_dir[1024];       /* "" = the dataset's default location */
     double eps;                /* test eps (pixel units, [0,1]) */
@@ -65,6 +67,7 @@ struct ibp_train_config {
     int train_limit;           /* use only the first N training samples (0 = all) */
     int log_every;             /* batches between batch log lines, 0 = epochs only */
     char out[1024];            /* output folder */
+    int onnx;                  /* also write last.onnx / best.onnx beside the .ibpm files */
     int resume;                /* continue from the training state in out */
     double mtl_alpha;          /* mtl-ibp: weight of the IBP loss, [0, 1] */
     double sabr_lambda;        /* sabr: small-box radius / box half-width, (0, 1] */
@@ -109,7 +112,7 @@ enum ibp_status ibp_train_config_apply_args(struct ibp_train_config *c, int argc
 enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
                                            char *const *argv, struct ibp_error *err);
 
-/* Cross-field checks: ramp inside the run (sched_start + sched_length - 1 <= epochs),
+/* Cross-field checks: width, hidden or bn given together with init_from; ramp inside the run (sched_start + sched_length - 1 <= epochs),
  * milestones within the run, training eps <= 1, nesterov only with SGD momentum, no
  * method key (mtl_alpha, sabr_lambda, attack_steps, attack_step, kappa_mix) set for a
  * method that does not use it. Errors: IBP_ERR_ARG with a message naming the keys. */

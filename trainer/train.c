@@ -16,6 +16,8 @@
 #include "nets/base/file_io.h"
 #include "nets/graph/init.h"
 #include "nets/formats/model_file.h"
+#include "nets/formats/model_open.h"
+#include "nets/formats/onnx_export.h"
 #include "nets/passes/passes.h"
 #include "nets/base/rng.h"
 #include "nets/graph/zoo.h"
@@ -202,10 +204,40 @@ done:
     return st;
 }
 
+/* The network of init_from: opened like ibp-verify opens a model, for the training
+ * images, with the model's own normalisation or none. Its weights are kept (no
+ * initialisation); its name in the model files is the file's base name. */
+static enum ibp_status open_init_model(struct ibp_trainer *t, struct ibp_error *err)
+{
+    const struct ibp_train_config *c = &t->cfg;
+    const struct ibp_dataset *d = t->train;
+    struct ibp_model_open_options mo = {.image = {d->c, d->h, d->w},
+                                        .image_name = "the training images"};
+    struct ibp_model_opened opened;
+    enum ibp_status st = ibp_model_open(c->init_from, &mo, &t->net, &opened, err);
+    if (st != IBP_OK)
+        return st;
+    ibp_model_opened_free(&opened);
+    int outputs = ibp_net_outputs(t->net);
+    if (outputs != d->n_classes)
+        return ibp_fail(err, IBP_ERR_SHAPE,
+                        "%s: the network has %d outputs but the training data %d classes",
+                        c->init_from, outputs, d->n_classes);
+    const char *base = strrchr(c->init_from, '/');
+    t->meta.name = strdup(base ? base + 1 : c->init_from);
+    if (!t->meta.name)
+        return ibp_fail(err, IBP_ERR_NOMEM, "out of memory");
+    t->meta.n_classes = d->n_classes;
+    t->meta.class_names = d->class_names;
+    return IBP_OK;
+}
+
 static enum ibp_status build_model(struct ibp_trainer *t, struct ibp_error *err)
 {
     const struct ibp_train_config *c = &t->cfg;
     const struct ibp_dataset *d = t->train;
+    if (c->init_from[0] != '\0')
+        return open_init_model(t, err);
     const char *name = c->model;
     if (!c->bn) {
         if (strcmp(name, "cnn-small") != 0)
@@ -470,6 +502,20 @@ enum ibp_status ibp_trainer_restore(struct ibp_trainer *t, const struct ibp_trai
 static void out_path(const struct ibp_trainer *t, const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", t->cfg.out, name);
+}
+
+/* Writes the model to out/name, and with cfg.onnx also as ONNX to out/onnx_name. */
+static enum ibp_status save_model(const struct ibp_trainer *t, const char *name,
+                                  const char *onnx_name, struct ibp_error *err)
+{
+    char path[1200];
+    out_path(t, name, path, sizeof path);
+    enum ibp_status st = ibp_model_save(path, t->net, &t->meta, err);
+    if (st == IBP_OK && t->cfg.onnx) {
+        out_path(t, onnx_name, path, sizeof path);
+        st = ibp_onnx_export(t->net, path, err);
+    }
+    return st;
 }
 
 /* mkdir -p */
@@ -844,14 +890,11 @@ static enum ibp_status finish_epoch(struct ibp_trainer *t, struct ibp_metrics *m
         best_score = t->val ? t->best.val_err : t->best.test_err;
     }
     e.is_best = full && (t->best.epoch == 0 || score < best_score);
-    char path[1200];
-    out_path(t, IBP_TRAIN_LAST, path, sizeof path);
-    st = t->rank == 0 ? ibp_model_save(path, t->net, &t->meta, err) : IBP_OK;
+    st = t->rank == 0 ? save_model(t, IBP_TRAIN_LAST, IBP_TRAIN_LAST_ONNX, err) : IBP_OK;
     if (st == IBP_OK && e.is_best) {
         t->best = (struct ibp_train_best){t->pos.epoch, e.test_err, e.test_ver_err, e.val_err,
                                           e.val_ver_err};
-        out_path(t, IBP_TRAIN_BEST, path, sizeof path);
-        st = t->rank == 0 ? ibp_model_save(path, t->net, &t->meta, err) : IBP_OK;
+        st = t->rank == 0 ? save_model(t, IBP_TRAIN_BEST, IBP_TRAIN_BEST_ONNX, err) : IBP_OK;
     }
     if (st == IBP_OK)
         st = log_epoch(m, &e, err);

@@ -35,8 +35,13 @@
  *                  label it "best on test");
  *   train.state    the training state (train_state.h), written last;
  *   metrics.jsonl  one JSON line per epoch (and every log_every batches).
+   with `onnx`, last.onnx and best.onnx beside them (onnx_export.h).
  * The configuration is saved as OUT/train.cfg and the initial model as OUT/init.ibpm
  * before the first step of a fresh run (to reproduce or cross-check it).
+ * init_from: the network is opened from that file (model_open.h: our model file or
+ * ONNX, for the training images' shape, its own normalisation or none) instead of being
+ * built from the zoo and initialised; its outputs must be the data's classes. Every
+ * layer trains as a zoo layer does (BatchNorm with batch statistics in train mode).
  *
  * Determinism: the data order, augmentation and initialisation derive from the seed;
  * the passes do not depend on the thread count; so a run resumed from its state file
@@ -57,6 +62,8 @@
 #define IBP_TRAIN_INIT "init.ibpm"
 #define IBP_TRAIN_LAST "last.ibpm"
 #define IBP_TRAIN_BEST "best.ibpm"
+#define IBP_TRAIN_LAST_ONNX "last.onnx" /* with cfg.onnx */
+#define IBP_TRAIN_BEST_ONNX "best.onnx"
 #define IBP_TRAIN_STATE "train.state"
 #define IBP_TRAIN_CONFIG "train.cfg"
 #define IBP_TRAIN_METRICS "metrics.jsonl"
