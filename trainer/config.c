@@ -693,7 +693,7 @@ enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
         return ibp_fail(err, IBP_ERR_ARG, "out: no output folder given");
     if (c->init_from[0] != '\0') {
         static const char *const shape_keys[] = {"width", "hidden", "bn"};
-        for (int i = 0; i < 3; i++) {
+        for (size_t i = 0; i < sizeof shape_keys / sizeof shape_keys[0]; i++) {
             int k = find_key(shape_keys[i]);
             if (c->given >> k & 1)
                 return ibp_fail(err, IBP_ERR_ARG,

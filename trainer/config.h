@@ -112,10 +112,11 @@ enum ibp_status ibp_train_config_apply_args(struct ibp_train_config *c, int argc
 enum ibp_status ibp_train_config_from_args(struct ibp_train_config *c, int argc,
                                            char *const *argv, struct ibp_error *err);
 
-/* Cross-field checks: width, hidden or bn given together with init_from; ramp inside the run (sched_start + sched_length - 1 <= epochs),
- * milestones within the run, training eps <= 1, nesterov only with SGD momentum, no
- * method key (mtl_alpha, sabr_lambda, attack_steps, attack_step, kappa_mix) set for a
- * method that does not use it. Errors: IBP_ERR_ARG with a message naming the keys. */
+/* Cross-field checks: no width, hidden or bn given together with init_from; ramp inside
+ * the run (sched_start + sched_length - 1 <= epochs), milestones within the run,
+ * training eps <= 1, nesterov only with SGD momentum, no method key (mtl_alpha,
+ * sabr_lambda, attack_steps, attack_step, kappa_mix) set for a method that does not
+ * use it. Errors: IBP_ERR_ARG with a message naming the keys. */
 enum ibp_status ibp_train_config_validate(const struct ibp_train_config *c,
                                           struct ibp_error *err);
 

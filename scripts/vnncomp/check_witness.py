@@ -30,7 +30,7 @@ def tokens(text):
 
 
 def parse_sexprs(toks):
-    stack, out = [[]], None
+    stack = [[]]
     for t in toks:
         if t == "(":
             stack.append([])
@@ -39,10 +39,9 @@ def parse_sexprs(toks):
             stack[-1].append(done)
         else:
             stack[-1].append(t)
-    out = stack[0]
     if len(stack) != 1:
         raise ValueError("unbalanced parentheses")
-    return out
+    return stack[0]
 
 
 def term_value(t, values):
@@ -135,12 +134,12 @@ def main():
         except (ValueError, KeyError) as e:
             print("check_witness: %s" % e)
             return 2
-        values = {"X_%d" % i: float(np.float32(v)) for i, v in enumerate(x)}
+        values = {"X_%d" % i: v for i, v in enumerate(x)}
         values.update({"Y_%d" % i: float(v) for i, v in enumerate(y)})
         verdicts[dtype] = all(holds(a, values) for a in asserts)
     ok = verdicts[np.float32]
     note = "" if verdicts[np.float64] == ok else " (float64 evaluation disagrees)"
-    print("check_witness: %s %s" % ("accepted" if ok else "REJECTED", note))
+    print("check_witness: %s%s" % ("accepted" if ok else "REJECTED", note))
     return 0 if ok else 1
 
 
